@@ -1,0 +1,174 @@
+package apiserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/kubernetes/scheme"
+)
+
+// maxBodyBytes is upstream's limit on a request body (3 MiB).
+const maxBodyBytes = 3 * 1024 * 1024
+
+// codecs decodes request bodies in every media type the scheme knows (JSON, YAML,
+// protobuf), strictly when asked. Encoding of responses is plain JSON.
+var codecs = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict)
+
+// fieldValidation is the request's fieldValidation directive.
+type fieldValidation string
+
+const (
+	validationIgnore fieldValidation = "Ignore"
+	validationWarn   fieldValidation = "Warn"
+	validationStrict fieldValidation = "Strict"
+)
+
+func parseFieldValidation(r *http.Request) (fieldValidation, error) {
+	switch v := r.URL.Query().Get("fieldValidation"); v {
+	case "", "Warn":
+		return validationWarn, nil
+	case "Ignore":
+		return validationIgnore, nil
+	case "Strict":
+		return validationStrict, nil
+	default:
+		return "", apierrors.NewBadRequest(fmt.Sprintf("fieldValidation parameter unsupported: %q; supported values: Ignore, Warn, Strict", v))
+	}
+}
+
+// readBody reads a request body, refusing more than maxBodyBytes.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return nil, apierrors.NewBadRequest("request body is required")
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("reading request body: %v", err))
+	}
+	if len(data) > maxBodyBytes {
+		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("limit is %d", maxBodyBytes))
+	}
+	return data, nil
+}
+
+// mediaType returns the request's Content-Type without parameters.
+func mediaType(r *http.Request) string {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return "application/json"
+	}
+	return mt
+}
+
+// decodeInto decodes a request body of the given media type into obj, whose kind is
+// gvk. Unknown and duplicate fields fail with Strict, become warnings with Warn.
+func decodeInto(data []byte, contentType string, gvk schema.GroupVersionKind, obj runtime.Object, fv fieldValidation) (warnings []string, err error) {
+	info, ok := runtime.SerializerInfoForMediaType(codecs.SupportedMediaTypes(), contentType)
+	if !ok {
+		return nil, unsupportedMediaType(contentType)
+	}
+	dec := info.StrictSerializer
+	if fv == validationIgnore || dec == nil {
+		dec = info.Serializer
+	}
+	out, gotGVK, err := dec.Decode(data, &gvk, obj)
+	if err != nil {
+		if runtime.IsStrictDecodingError(err) && out != nil {
+			if fv == validationStrict {
+				return nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err))
+			}
+			if se, ok := err.(interface{ Errors() []error }); ok {
+				for _, e := range se.Errors() {
+					warnings = append(warnings, e.Error())
+				}
+			}
+		} else {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("%s in version %q cannot be handled as a %s: %v", gvk.Kind, gvk.Version, gvk.Kind, err))
+		}
+	}
+	if gotGVK != nil && (gotGVK.Kind != gvk.Kind || gotGVK.GroupVersion() != gvk.GroupVersion()) {
+		if gotGVK.GroupVersion() != gvk.GroupVersion() {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("the API version in the data (%s) does not match the expected API version (%s)", gotGVK.GroupVersion(), gvk.GroupVersion()))
+		}
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("the kind in the data (%s) does not match the expected kind (%s)", gotGVK.Kind, gvk.Kind))
+	}
+	return warnings, nil
+}
+
+// encodeJSON marshals an object as the API serves it: with apiVersion and kind.
+func encodeJSON(obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error) {
+	obj.GetObjectKind().SetGroupVersionKind(gvk)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(obj); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// writeJSON writes a JSON body with the given status code.
+func writeJSON(w http.ResponseWriter, code int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+// writeObject encodes and writes a value that already carries its apiVersion/kind.
+func writeObject(w http.ResponseWriter, code int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, apierrors.NewInternalError(err))
+		return
+	}
+	writeJSON(w, code, data)
+}
+
+// writeError answers with a metav1.Status carrying upstream's code and reason.
+func writeError(w http.ResponseWriter, err error) {
+	status := toStatus(err)
+	writeObject(w, int(status.Code), status)
+}
+
+func toStatus(err error) *metav1.Status {
+	var status metav1.Status
+	if se, ok := err.(apierrors.APIStatus); ok {
+		status = se.Status()
+	} else {
+		status = apierrors.NewInternalError(err).ErrStatus
+	}
+	status.Kind = "Status"
+	status.APIVersion = "v1"
+	if status.Status == "" {
+		status.Status = metav1.StatusFailure
+	}
+	if status.Code == 0 {
+		status.Code = http.StatusInternalServerError
+	}
+	return &status
+}
+
+// warn adds upstream-style warning headers.
+func warn(w http.ResponseWriter, warnings []string) {
+	for _, m := range warnings {
+		w.Header().Add("Warning", `299 - "`+strings.ReplaceAll(m, `"`, `\"`)+`"`)
+	}
+}
+
+// unsupportedMediaType is upstream's 415 for a body it cannot read.
+func unsupportedMediaType(mt string) error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusUnsupportedMediaType, Reason: metav1.StatusReasonUnsupportedMediaType,
+		Message: fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got %q)", mt),
+	}}
+}

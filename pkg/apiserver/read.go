@@ -1,0 +1,290 @@
+package apiserver
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+)
+
+// getEntry returns the cached object a request names, or a NotFound Status.
+func (s *Server) getEntry(req request) (*entry, error) {
+	e, _ := s.cache.get(req.res, req.res.key(req.namespace, req.name))
+	if e == nil {
+		return nil, apierrors.NewNotFound(req.res.groupResource(), req.name)
+	}
+	return e, nil
+}
+
+// outputKind is what the client asked the body to be.
+type outputKind int
+
+const (
+	outputObject outputKind = iota
+	outputTable
+	outputPartialMetadata
+)
+
+// negotiate reads the Accept header the way kubectl and client-go write it.
+func negotiate(r *http.Request) outputKind {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if mt != "application/json" && mt != "application/yaml" && mt != "*/*" && mt != "application/vnd.kubernetes.protobuf" {
+			continue
+		}
+		switch params["as"] {
+		case "":
+			if mt == "application/vnd.kubernetes.protobuf" {
+				continue // we answer JSON; keep looking for a preference we can honour
+			}
+			return outputObject
+		case "Table":
+			if params["g"] == "meta.k8s.io" && (params["v"] == "v1" || params["v"] == "v1beta1") {
+				return outputTable
+			}
+		case "PartialObjectMetadata", "PartialObjectMetadataList":
+			if params["g"] == "meta.k8s.io" && params["v"] == "v1" {
+				return outputPartialMetadata
+			}
+		}
+	}
+	return outputObject
+}
+
+func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
+	e, err := s.getEntry(req)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	switch negotiate(r) {
+	case outputTable:
+		t := s.table(r, req.res, []*entry{e}, time.Now())
+		t.ResourceVersion = strconv.FormatInt(e.rev, 10)
+		writeObject(w, http.StatusOK, t)
+	case outputPartialMetadata:
+		writeJSON(w, http.StatusOK, partialMetadata(e))
+	default:
+		writeJSON(w, http.StatusOK, e.raw)
+	}
+}
+
+// selectors parses labelSelector and fieldSelector into one match function.
+func (s *Server) selectors(r *http.Request, res *Resource) (func(*entry) bool, error) {
+	q := r.URL.Query()
+	var ls labels.Selector
+	var fs fields.Selector
+	if v := q.Get("labelSelector"); v != "" {
+		sel, err := labels.Parse(v)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		ls = sel
+	}
+	if v := q.Get("fieldSelector"); v != "" {
+		sel, err := fields.ParseSelector(v)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
+		known := selectableFields(res, res.New())
+		for _, req := range sel.Requirements() {
+			if _, ok := known[req.Field]; !ok {
+				return nil, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
+			}
+			if req.Operator != selection.Equals && req.Operator != selection.DoubleEquals && req.Operator != selection.NotEquals {
+				return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid selector operator %q", req.Operator))
+			}
+		}
+		fs = sel
+	}
+	if ls == nil && fs == nil {
+		return nil, nil
+	}
+	return func(e *entry) bool {
+		if ls != nil && !ls.Matches(labels.Set(e.meta.GetLabels())) {
+			return false
+		}
+		if fs != nil && !fs.Matches(selectableFields(res, e.obj)) {
+			return false
+		}
+		return true
+	}, nil
+}
+
+// selectableFields are the fields a field selector may name for an object.
+func selectableFields(res *Resource, obj runtime.Object) fields.Set {
+	set := fields.Set{}
+	if res.Fields != nil {
+		set = res.Fields(obj)
+	}
+	if m, ok := obj.(metav1.Object); ok {
+		set["metadata.name"] = m.GetName()
+		if res.Namespaced {
+			set["metadata.namespace"] = m.GetNamespace()
+		}
+	}
+	return set
+}
+
+// continueToken is the opaque paging cursor: the last key served.
+type continueToken struct {
+	Version string `json:"v"`
+	RV      int64  `json:"rv"`
+	Start   string `json:"start"`
+}
+
+func decodeContinue(s string) (continueToken, error) {
+	var t continueToken
+	data, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		err = json.Unmarshal(data, &t)
+	}
+	if err != nil || t.Version != "meta.k8s.io/v1" {
+		return t, apierrors.NewBadRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
+	}
+	return t, nil
+}
+
+func encodeContinue(rv int64, lastKey string) string {
+	data, _ := json.Marshal(continueToken{Version: "meta.k8s.io/v1", RV: rv, Start: lastKey})
+	return base64.RawURLEncoding.EncodeToString(data)
+}
+
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req request) {
+	match, err := s.selectors(r, req.res)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	var start string
+	if c := q.Get("continue"); c != "" {
+		t, err := decodeContinue(c)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		start = t.Start
+	}
+	items, rev := s.cache.list(req.res, req.namespace, match)
+	if start != "" {
+		i := 0
+		for i < len(items) && items[i].key <= start {
+			i++
+		}
+		items = items[i:]
+	}
+	var cont string
+	var remaining *int64
+	if limit, _ := strconv.ParseInt(q.Get("limit"), 10, 64); limit > 0 && int64(len(items)) > limit {
+		left := int64(len(items)) - limit
+		items = items[:limit]
+		cont = encodeContinue(rev, items[len(items)-1].key)
+		if match == nil {
+			remaining = &left
+		}
+	}
+	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10), Continue: cont, RemainingItemCount: remaining}
+	switch negotiate(r) {
+	case outputTable:
+		t := s.table(r, req.res, items, time.Now())
+		t.ListMeta = lm
+		writeObject(w, http.StatusOK, t)
+	case outputPartialMetadata:
+		var buf bytes.Buffer
+		buf.WriteString(`{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":`)
+		buf.Write(mustJSON(lm))
+		buf.WriteString(`,"items":[`)
+		for i, e := range items {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.Write(partialMetadata(e))
+		}
+		buf.WriteString("]}")
+		writeJSON(w, http.StatusOK, buf.Bytes())
+	default:
+		writeJSON(w, http.StatusOK, listJSON(req.res, lm, items))
+	}
+}
+
+// listJSON concatenates the cached encodings: a LIST costs one copy per object.
+func listJSON(res *Resource, lm metav1.ListMeta, items []*entry) []byte {
+	size := 128
+	for _, e := range items {
+		size += len(e.raw) + 1
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	buf.WriteString(`{"kind":"`)
+	buf.WriteString(res.GVK.Kind)
+	buf.WriteString(`List","apiVersion":"`)
+	buf.WriteString(res.GroupVersion())
+	buf.WriteString(`","metadata":`)
+	buf.Write(mustJSON(lm))
+	buf.WriteString(`,"items":[`)
+	for i, e := range items {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(e.raw)
+	}
+	buf.WriteString("]}")
+	return buf.Bytes()
+}
+
+func objectMeta(obj runtime.Object) *metav1.ObjectMeta {
+	if a, ok := obj.(metav1.ObjectMetaAccessor); ok {
+		if m, ok := a.GetObjectMeta().(*metav1.ObjectMeta); ok {
+			return m
+		}
+	}
+	return &metav1.ObjectMeta{}
+}
+
+func partialMetadata(e *entry) []byte {
+	return mustJSON(&metav1.PartialObjectMetadata{
+		TypeMeta:   metav1.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: "meta.k8s.io/v1"},
+		ObjectMeta: *objectMeta(e.obj),
+	})
+}
+
+// table renders entries as a meta.k8s.io/v1 Table.
+func (s *Server) table(r *http.Request, res *Resource, items []*entry, now time.Time) *metav1.Table {
+	include := r.URL.Query().Get("includeObject")
+	t := &metav1.Table{
+		TypeMeta:          metav1.TypeMeta{Kind: "Table", APIVersion: "meta.k8s.io/v1"},
+		ColumnDefinitions: res.Columns,
+		Rows:              make([]metav1.TableRow, 0, len(items)),
+	}
+	for _, e := range items {
+		t.Rows = append(t.Rows, tableRow(res, e, include, now))
+	}
+	return t
+}
+
+func tableRow(res *Resource, e *entry, include string, now time.Time) metav1.TableRow {
+	row := metav1.TableRow{Cells: res.Cells(e.obj, now)}
+	switch include {
+	case "None":
+	case "Object":
+		row.Object = runtime.RawExtension{Raw: e.raw}
+	default:
+		row.Object = runtime.RawExtension{Raw: partialMetadata(e)}
+	}
+	return row
+}

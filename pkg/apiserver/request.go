@@ -1,0 +1,187 @@
+package apiserver
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/sets"
+)
+
+// request is a parsed API path.
+type request struct {
+	res         *Resource
+	namespace   string
+	name        string
+	subresource string
+	watch       bool // legacy /watch/ path or ?watch=true
+}
+
+// namespaceSubresources are the paths below /namespaces/NAME that are not a
+// namespaced collection.
+var namespaceSubresources = sets.New("status", "finalize")
+
+// serveAPI parses /api/v1/... and /apis/G/V/... and dispatches on the verb.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-s.ready:
+	default:
+		writeError(w, apierrors.NewServiceUnavailable("the server is starting"))
+		return
+	}
+	path := strings.Trim(r.URL.Path, "/")
+	parts := strings.Split(path, "/")
+	core := parts[0] == "api"
+	parts = parts[1:]
+	if s.serveGroupDiscovery(w, parts, core) {
+		return
+	}
+	var gv string
+	if core {
+		gv, parts = parts[0], parts[1:]
+	} else {
+		gv, parts = parts[0]+"/"+parts[1], parts[2:]
+	}
+	req := request{}
+	if parts[0] == "watch" {
+		req.watch = true
+		parts = parts[1:]
+	}
+	if len(parts) == 0 {
+		writeError(w, apierrors.NewNotFound(apiResource(""), r.URL.Path))
+		return
+	}
+	if parts[0] == "namespaces" && len(parts) > 2 && !namespaceSubresources.Has(parts[2]) {
+		req.namespace = parts[1]
+		parts = parts[2:]
+	}
+	req.res = s.reg.Lookup(gv, parts[0])
+	if req.res == nil {
+		writeError(w, apierrors.NewNotFound(apiResource(parts[0]), ""))
+		return
+	}
+	if len(parts) > 1 {
+		req.name = parts[1]
+	}
+	if len(parts) > 2 {
+		req.subresource = strings.Join(parts[2:], "/")
+	}
+	if req.res.Namespaced && req.name != "" && req.namespace == "" && !(req.res.Name == "namespaces") {
+		writeError(w, apierrors.NewNotFound(req.res.groupResource(), req.name))
+		return
+	}
+	if !req.res.Namespaced && req.namespace != "" {
+		writeError(w, apierrors.NewNotFound(apiResource(""), r.URL.Path))
+		return
+	}
+	if req.res.Name == "namespaces" && req.name != "" {
+		// /api/v1/namespaces/NAME addresses the namespace itself.
+		req.namespace = ""
+	}
+	if r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1" {
+		req.watch = true
+	}
+	if req.subresource != "" && !req.res.hasSubresource(strings.SplitN(req.subresource, "/", 2)[0]) {
+		writeError(w, apierrors.NewNotFound(req.res.groupResource(), req.name+"/"+req.subresource))
+		return
+	}
+	s.dispatch(w, r, req)
+}
+
+func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req request) {
+	if req.subresource != "" {
+		s.serveSubresource(w, r, req)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		switch {
+		case req.watch:
+			s.serveWatch(w, r, req)
+		case req.name == "":
+			s.serveList(w, r, req)
+		default:
+			s.serveGet(w, r, req)
+		}
+	case http.MethodPost:
+		if req.name != "" {
+			writeError(w, methodNotSupported(r, req))
+			return
+		}
+		s.serveCreate(w, r, req)
+	case http.MethodPut:
+		if req.name == "" {
+			writeError(w, methodNotSupported(r, req))
+			return
+		}
+		s.serveUpdate(w, r, req, false)
+	case http.MethodPatch:
+		if req.name == "" {
+			writeError(w, methodNotSupported(r, req))
+			return
+		}
+		s.servePatch(w, r, req, false)
+	case http.MethodDelete:
+		if req.name == "" {
+			s.serveDeleteCollection(w, r, req)
+			return
+		}
+		s.serveDelete(w, r, req)
+	default:
+		writeError(w, methodNotSupported(r, req))
+	}
+}
+
+func methodNotSupported(r *http.Request, req request) error {
+	return apierrors.NewMethodNotSupported(req.res.groupResource(), strings.ToLower(r.Method))
+}
+
+func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req request) {
+	sub := strings.SplitN(req.subresource, "/", 2)[0]
+	switch sub {
+	case "status":
+		switch r.Method {
+		case http.MethodGet:
+			s.serveGet(w, r, req)
+		case http.MethodPut:
+			s.serveUpdate(w, r, req, true)
+		case http.MethodPatch:
+			s.servePatch(w, r, req, true)
+		default:
+			writeError(w, methodNotSupported(r, req))
+		}
+	case "scale":
+		s.serveScale(w, r, req)
+	case "binding":
+		if r.Method != http.MethodPost {
+			writeError(w, methodNotSupported(r, req))
+			return
+		}
+		s.serveBinding(w, r, req)
+	case "finalize":
+		if r.Method != http.MethodPut {
+			writeError(w, methodNotSupported(r, req))
+			return
+		}
+		s.serveFinalize(w, r, req)
+	case "eviction":
+		if r.Method != http.MethodPost {
+			writeError(w, methodNotSupported(r, req))
+			return
+		}
+		s.serveEviction(w, r, req)
+	case "log", "exec", "attach", "portforward", "proxy":
+		if _, err := s.getEntry(req); err != nil {
+			writeError(w, err)
+			return
+		}
+		if s.cfg.Streams == nil {
+			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("pods/%s is not available: this server runs no node agent", sub)))
+			return
+		}
+		s.cfg.Streams.ServePodStream(w, r, req.namespace, req.name, sub)
+	default:
+		writeError(w, apierrors.NewNotFound(req.res.groupResource(), req.name+"/"+req.subresource))
+	}
+}

@@ -1,0 +1,189 @@
+package apiserver
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+// Resource is everything the generic REST handler needs to serve one kind.
+// One value per kind; the handler never switches on kinds.
+type Resource struct {
+	GVK        schema.GroupVersionKind
+	Name       string // plural, lower case: "pods"
+	Singular   string
+	Namespaced bool
+	ShortNames []string
+	Categories []string
+
+	New     func() runtime.Object
+	NewList func() runtime.Object
+
+	// Status is true when the kind has a status subresource: writes to the main
+	// resource keep the stored status, writes to /status keep everything else.
+	Status bool
+	// KeepStatusOnCreate keeps a client-supplied status on create (nodes, events).
+	KeepStatusOnCreate bool
+	// AllowCreateOnUpdate lets PUT create a missing object (endpoints, leases).
+	AllowCreateOnUpdate bool
+
+	// PrepareForCreate sets server-owned fields before defaulting (e.g. pod phase).
+	PrepareForCreate func(obj runtime.Object)
+	// Default applies upstream defaults; it runs on create and on every update.
+	Default func(obj runtime.Object)
+	// Validate checks a new object; ValidateUpdate checks a change (old is stored).
+	Validate       func(obj runtime.Object) field.ErrorList
+	ValidateUpdate func(obj, old runtime.Object) field.ErrorList
+	// ValidateStatusUpdate checks a write to /status; nil means ValidateUpdate.
+	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
+	// PrepareForUpdate runs on writes to the main resource before defaulting: it
+	// carries over what clients may omit (allocated IPs) or may not change.
+	PrepareForUpdate func(ctx context.Context, v View, obj, old runtime.Object) error
+	// BeforeCreate runs after validation, inside the create path (allocators).
+	BeforeCreate func(ctx context.Context, v View, obj runtime.Object) error
+	// Allocates serializes this kind's creates and updates, so that allocators in
+	// BeforeCreate/PrepareForUpdate see every earlier allocation.
+	Allocates bool
+	// AfterDelete runs after an object is removed from storage (release allocations).
+	AfterDelete func(obj runtime.Object)
+
+	// SpecChanged reports whether an update changes the desired state, so that
+	// metadata.generation must move. Nil means the kind does not track generation.
+	SpecChanged func(obj, old runtime.Object) bool
+
+	// Fields returns the kind's selectable fields beyond metadata.name/namespace.
+	Fields func(obj runtime.Object) fields.Set
+
+	// Columns and Cells render server-side Tables.
+	Columns []metav1.TableColumnDefinition
+	Cells   func(obj runtime.Object, now time.Time) []interface{}
+
+	// Graceful reports the grace period an object gets on delete when the client
+	// gave none, and whether delete is graceful at all (pods on a node).
+	Graceful func(obj runtime.Object, requested *int64) (seconds int64, graceful bool)
+
+	// MarkDeleting runs when a delete must wait (finalizers, grace): namespaces
+	// move to Terminating.
+	MarkDeleting func(obj runtime.Object)
+
+	// Scale reads and writes the replica count for the scale subresource.
+	Scale *ScaleAccess
+
+	// Subresources served besides status (e.g. "binding", "scale", "log").
+	Subresources []Subresource
+}
+
+// View reads the server's current objects (what allocators consult).
+type View interface {
+	// List returns every object of a resource ("v1", "services") in all namespaces.
+	List(groupVersion, resource string) []runtime.Object
+}
+
+// ScaleAccess maps a kind to autoscaling/v1 Scale.
+type ScaleAccess struct {
+	// Get returns spec replicas, status replicas and the label selector string.
+	Get func(obj runtime.Object) (spec, status int32, selector string)
+	Set func(obj runtime.Object, replicas int32)
+}
+
+// Subresource describes one extra path below an object.
+type Subresource struct {
+	Name string
+	Kind schema.GroupVersionKind // kind served, for discovery
+	// Verbs for discovery.
+	Verbs []string
+}
+
+// GroupVersion is "v1" for the core group and "group/version" otherwise.
+func (r *Resource) GroupVersion() string { return r.GVK.GroupVersion().String() }
+
+// keyPrefix is where the kind lives in storage; namespaced kinds add "ns/".
+func (r *Resource) keyPrefix() string {
+	if r.GVK.Group == "" {
+		return "/registry/" + r.Name + "/"
+	}
+	return "/registry/" + r.GVK.Group + "/" + r.Name + "/"
+}
+
+func (r *Resource) key(namespace, name string) string {
+	if r.Namespaced {
+		return r.keyPrefix() + namespace + "/" + name
+	}
+	return r.keyPrefix() + name
+}
+
+// namespacePrefix is the storage prefix for listing one namespace.
+func (r *Resource) namespacePrefix(namespace string) string {
+	if r.Namespaced && namespace != "" {
+		return r.keyPrefix() + namespace + "/"
+	}
+	return r.keyPrefix()
+}
+
+// qualifiedName is how errors name the kind: "pods", "leases.coordination.k8s.io".
+func (r *Resource) qualifiedName() string {
+	if r.GVK.Group == "" {
+		return r.Name
+	}
+	return r.Name + "." + r.GVK.Group
+}
+
+func (r *Resource) groupResource() schema.GroupResource {
+	return schema.GroupResource{Group: r.GVK.Group, Resource: r.Name}
+}
+
+func (r *Resource) hasSubresource(name string) bool {
+	if name == "status" {
+		return r.Status
+	}
+	for _, s := range r.Subresources {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Registry indexes resources by group/version and by plural name.
+type Registry struct {
+	list   []*Resource
+	byPath map[string]*Resource // "v1/pods", "coordination.k8s.io/v1/leases"
+	byKey  []*Resource          // sorted by key prefix length, longest first
+}
+
+// NewRegistry indexes the given resources.
+func NewRegistry(resources ...*Resource) *Registry {
+	reg := &Registry{byPath: map[string]*Resource{}}
+	for _, r := range resources {
+		reg.list = append(reg.list, r)
+		reg.byPath[r.GroupVersion()+"/"+r.Name] = r
+	}
+	reg.byKey = append(reg.byKey, reg.list...)
+	return reg
+}
+
+// Lookup finds a resource by group/version ("v1" for core) and plural name.
+func (reg *Registry) Lookup(groupVersion, name string) *Resource {
+	return reg.byPath[groupVersion+"/"+name]
+}
+
+// Resources lists every resource in registration order.
+func (reg *Registry) Resources() []*Resource { return reg.list }
+
+// forKey finds the resource that owns a storage key.
+func (reg *Registry) forKey(key string) *Resource {
+	var best *Resource
+	for _, r := range reg.byKey {
+		p := r.keyPrefix()
+		if strings.HasPrefix(key, p) && (best == nil || len(p) > len(best.keyPrefix())) {
+			best = r
+		}
+	}
+	return best
+}

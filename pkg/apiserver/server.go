@@ -1,0 +1,206 @@
+// Package apiserver serves the Kubernetes API over a storage.Backend.
+//
+// One generic REST handler serves every kind from its Resource definition: reads come
+// from an in-memory cache fed by the storage watch, writes go to storage with
+// compare-and-swap and wait until the cache has seen them. It speaks the wire protocol
+// real kubectl and client-go expect (Status errors, Tables, watch streams, patches,
+// discovery). It must not run controllers or reach into nodes: those are clients.
+package apiserver
+
+import (
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/skiffhq/skiff/pkg/storage"
+)
+
+// User is an authenticated caller.
+type User struct {
+	Name   string
+	Groups []string
+}
+
+// PodStreamer serves the streaming pod subresources (log, exec, attach,
+// portforward) by proxying to the pod's node. Nil answers 503.
+type PodStreamer interface {
+	ServePodStream(w http.ResponseWriter, r *http.Request, namespace, pod, subresource string)
+}
+
+// Config is what a Server is built from.
+type Config struct {
+	Storage  storage.Backend
+	Registry *Registry
+	Logger   *slog.Logger
+	// ClientCAs verifies client certificates (CN is the user, O the groups).
+	ClientCAs *x509.CertPool
+	// Tokens maps bearer tokens to users.
+	Tokens map[string]User
+	// Version is what /version answers.
+	Version version.Info
+	// OpenAPI serves /openapi/v2 and /openapi/v3 when set.
+	OpenAPI http.Handler
+	// Streams serves pods/log, exec, attach and portforward when set.
+	Streams PodStreamer
+	// WatchHistory is how many recent events the cache keeps for watches that
+	// resume from an older revision (default 10000).
+	WatchHistory int
+	// ExtraHandlers are served for exact non-API paths (after authentication).
+	ExtraHandlers map[string]http.Handler
+}
+
+// Server is the API server. It is an http.Handler once Run has made it ready.
+type Server struct {
+	cfg   Config
+	reg   *Registry
+	cache *cache
+	log   *slog.Logger
+
+	readyOnce sync.Once
+	ready     chan struct{}
+
+	discovery *discoveryDocs
+	// allocMu serializes writes that allocate from a shared pool (ClusterIPs,
+	// NodePorts) so two creates never take the same value.
+	allocMu sync.Mutex
+}
+
+// New builds a server. Call Run to load the cache and start serving.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:   cfg,
+		reg:   cfg.Registry,
+		log:   cfg.Logger,
+		ready: make(chan struct{}),
+	}
+	s.cache = newCache(cfg.Storage, cfg.Registry, cfg.Logger, cfg.WatchHistory)
+	s.discovery = buildDiscovery(cfg.Registry)
+	return s
+}
+
+// Run loads every object into the cache, marks the server ready, and follows
+// storage until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.cache.load(ctx); err != nil {
+		return err
+	}
+	s.readyOnce.Do(func() { close(s.ready) })
+	return s.cache.run(ctx)
+}
+
+// Ready is closed once the server can answer.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// ServeHTTP authenticates and routes one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	user, ok := s.authenticate(r)
+	if !ok {
+		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+		return
+	}
+	r = r.WithContext(withUser(r.Context(), user))
+	path := r.URL.Path
+	switch {
+	case path == "/healthz" || path == "/livez" || path == "/readyz" ||
+		strings.HasPrefix(path, "/healthz/") || strings.HasPrefix(path, "/livez/") || strings.HasPrefix(path, "/readyz/"):
+		s.serveHealth(w, r)
+	case path == "/version" || path == "/version/":
+		writeObject(w, http.StatusOK, s.cfg.Version)
+	case strings.HasPrefix(path, "/openapi/"):
+		if s.cfg.OpenAPI == nil {
+			writeError(w, apierrors.NewNotFound(apiResource("openapi"), path))
+			return
+		}
+		s.cfg.OpenAPI.ServeHTTP(w, r)
+	case path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/":
+		s.serveDiscovery(w, r)
+	case strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/apis/"):
+		s.serveAPI(w, r)
+	case path == "/":
+		s.serveRootPaths(w)
+	default:
+		if h, ok := s.cfg.ExtraHandlers[path]; ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		for prefix, h := range s.cfg.ExtraHandlers {
+			if strings.HasSuffix(prefix, "/") && strings.HasPrefix(path, prefix) {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		writeError(w, apierrors.NewNotFound(apiResource(""), path))
+	}
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-s.ready:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		if r.URL.Query().Has("verbose") {
+			_, _ = w.Write([]byte("[+]ping ok\n[+]storage ok\n[+]cache ok\n" + strings.TrimPrefix(r.URL.Path, "/") + " check passed\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	default:
+		http.Error(w, "cache not loaded", http.StatusServiceUnavailable)
+	}
+}
+
+func (s *Server) serveRootPaths(w http.ResponseWriter) {
+	paths := []string{"/api", "/api/v1", "/apis", "/healthz", "/livez", "/readyz", "/version", "/openapi/v2", "/openapi/v3"}
+	for _, g := range s.discovery.groupVersions {
+		paths = append(paths, "/apis/"+g)
+	}
+	writeObject(w, http.StatusOK, map[string][]string{"paths": paths})
+}
+
+type userKey struct{}
+
+func withUser(ctx context.Context, u User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// UserFrom returns the authenticated user of a request context.
+func UserFrom(ctx context.Context) (User, bool) {
+	u, ok := ctx.Value(userKey{}).(User)
+	return u, ok
+}
+
+// authenticate accepts a client certificate signed by the cluster CA or a known
+// bearer token. Anonymous requests are refused.
+func (s *Server) authenticate(r *http.Request) (User, bool) {
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 && s.cfg.ClientCAs != nil {
+		cert := r.TLS.PeerCertificates[0]
+		opts := x509.VerifyOptions{
+			Roots:         s.cfg.ClientCAs,
+			Intermediates: x509.NewCertPool(),
+			KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+			CurrentTime:   time.Now(),
+		}
+		for _, c := range r.TLS.PeerCertificates[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+		if _, err := cert.Verify(opts); err == nil {
+			return User{Name: cert.Subject.CommonName, Groups: cert.Subject.Organization}, true
+		}
+	}
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		if u, ok := s.cfg.Tokens[strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))]; ok {
+			return u, true
+		}
+	}
+	return User{}, false
+}

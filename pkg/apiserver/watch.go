@@ -1,0 +1,309 @@
+package apiserver
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/skiffhq/skiff/pkg/storage"
+)
+
+// bookmarkInterval is how often a watch that asked for bookmarks gets one.
+var bookmarkInterval = 30 * time.Second
+
+// watchParams is what a watch request asked for.
+type watchParams struct {
+	start             watchStart
+	bookmarks         bool
+	initialEventsEnd  bool // sendInitialEvents=true: end the initial state with a bookmark
+	timeout           time.Duration
+	output            outputKind
+	includeObjectMode string
+}
+
+func parseWatchParams(r *http.Request) (watchParams, error) {
+	q := r.URL.Query()
+	p := watchParams{output: negotiate(r), includeObjectMode: q.Get("includeObject")}
+	p.bookmarks = q.Get("allowWatchBookmarks") == "true"
+	rv := q.Get("resourceVersion")
+	switch sie := q.Get("sendInitialEvents"); sie {
+	case "true":
+		if q.Get("resourceVersionMatch") != "NotOlderThan" {
+			return p, apierrors.NewBadRequest("sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan")
+		}
+		if !p.bookmarks {
+			return p, apierrors.NewBadRequest("sendInitialEvents requires setting allowWatchBookmarks to true")
+		}
+		p.start.initial = true
+		p.initialEventsEnd = true
+	case "", "false":
+		if sie == "false" && q.Get("resourceVersionMatch") != "" && q.Get("resourceVersionMatch") != "NotOlderThan" {
+			return p, apierrors.NewBadRequest(fmt.Sprintf("resourceVersionMatch %q is not supported for watch", q.Get("resourceVersionMatch")))
+		}
+		if rv == "" || rv == "0" {
+			p.start.initial = sie != "false"
+		} else {
+			n, err := strconv.ParseInt(rv, 10, 64)
+			if err != nil || n < 0 {
+				return p, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version %q", rv))
+			}
+			p.start.after = n
+		}
+	default:
+		return p, apierrors.NewBadRequest(fmt.Sprintf("invalid sendInitialEvents %q", sie))
+	}
+	if p.start.initial && !p.initialEventsEnd && rv != "" && rv != "0" {
+		p.start.initial = false
+	}
+	if ts := q.Get("timeoutSeconds"); ts != "" {
+		n, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil || n < 0 {
+			return p, apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds %q", ts))
+		}
+		p.timeout = time.Duration(n) * time.Second
+	}
+	if p.timeout == 0 {
+		// Upstream spreads long-running requests over [30m, 60m) so clients reconnect
+		// at different times.
+		p.timeout = 30*time.Minute + time.Duration(rand.Int64N(int64(30*time.Minute)))
+	}
+	return p, nil
+}
+
+func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request) {
+	p, err := parseWatchParams(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sel, err := s.selectors(r, req.res)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	ns := req.namespace
+	if req.name != "" {
+		// Legacy /watch/.../NAME: one object.
+		name := req.name
+		prev := sel
+		sel = func(e *entry) bool { return e.meta.GetName() == name && (prev == nil || prev(e)) }
+	}
+	match := func(e *entry) bool {
+		if ns != "" && req.res.Namespaced && e.meta.GetNamespace() != ns {
+			return false
+		}
+		return sel == nil || sel(e)
+	}
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-cache, private")
+
+	wt, initial, startRev, err := s.cache.watch(r.Context(), req.res, p.start, match)
+	if err != nil {
+		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
+			// Upstream opens the stream and sends the 410 as an ERROR event.
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(watchLine("ERROR", mustJSON(toStatus(err))))
+			return
+		}
+		writeError(w, err)
+		return
+	}
+	defer wt.stop()
+	w.WriteHeader(http.StatusOK)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	enc := &watchEncoder{s: s, res: req.res, p: p, now: time.Now}
+	var buf bytes.Buffer
+	for _, e := range initial {
+		if line := enc.line(e, match); line != nil {
+			buf.Write(line)
+			if buf.Len() > 64*1024 {
+				if _, err := w.Write(buf.Bytes()); err != nil {
+					return
+				}
+				buf.Reset()
+			}
+		}
+	}
+	if p.initialEventsEnd {
+		buf.Write(enc.bookmark(startRev, true))
+	}
+	if buf.Len() > 0 {
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	timeout := time.NewTimer(p.timeout)
+	defer timeout.Stop()
+	var tick <-chan time.Time
+	if p.bookmarks {
+		t := time.NewTicker(bookmarkInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	lastRev := startRev
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-timeout.C:
+			return
+		case <-tick:
+			// Every event up to the cache's revision now is queued before this
+			// bookmark, so its revision is safe to resume from.
+			if rev := s.cache.progress(wt); rev > lastRev {
+				lastRev = rev
+			}
+		case e, ok := <-wt.ch:
+			if !ok {
+				return
+			}
+			var line []byte
+			if e.typ == progressEvent {
+				line = enc.bookmark(e.rev, false)
+			} else {
+				line = enc.line(e, match)
+			}
+			lastRev = e.rev
+			if line == nil {
+				continue
+			}
+			if _, err := w.Write(line); err != nil {
+				return
+			}
+			// Drain what is already queued before flushing: fewer syscalls in bursts.
+			for n := 0; n < 256 && len(wt.ch) > 0; n++ {
+				e, ok := <-wt.ch
+				if !ok {
+					break
+				}
+				lastRev = e.rev
+				if e.typ == progressEvent {
+					line = enc.bookmark(e.rev, false)
+				} else {
+					line = enc.line(e, match)
+				}
+				if line != nil {
+					if _, err := w.Write(line); err != nil {
+						return
+					}
+				}
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+	}
+}
+
+// progressEvent is a cache-internal event type: "all events up to rev are queued".
+const progressEvent storage.EventType = 100
+
+// progress queues a progress marker on a watcher and returns the cache revision.
+func (c *cache) progress(w *watcher) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w.send(&event{typ: progressEvent, rev: c.rev})
+	return c.rev
+}
+
+type watchEncoder struct {
+	s   *Server
+	res *Resource
+	p   watchParams
+	now func() time.Time
+}
+
+// line renders one event for this watcher, translating selector transitions:
+// an object that stops matching is DELETED for this watcher, one that starts
+// matching is ADDED.
+func (we *watchEncoder) line(e *event, match func(*entry) bool) []byte {
+	var typ string
+	switch e.typ {
+	case 0: // initial state
+		if !match(e.cur) {
+			return nil
+		}
+		typ = "ADDED"
+	case storage.Created:
+		if !match(e.cur) {
+			return nil
+		}
+		typ = "ADDED"
+	case storage.Updated:
+		now, was := match(e.cur), e.prev != nil && match(e.prev)
+		switch {
+		case now && was:
+			typ = "MODIFIED"
+		case now:
+			typ = "ADDED"
+		case was:
+			typ = "DELETED"
+		default:
+			return nil
+		}
+	case storage.Deleted:
+		if !match(e.cur) {
+			return nil
+		}
+		typ = "DELETED"
+	default:
+		return nil
+	}
+	return watchLine(typ, we.object(e.cur))
+}
+
+func (we *watchEncoder) object(e *entry) []byte {
+	switch we.p.output {
+	case outputTable:
+		t := &metav1.Table{
+			TypeMeta:          metav1.TypeMeta{Kind: "Table", APIVersion: "meta.k8s.io/v1"},
+			ColumnDefinitions: we.res.Columns,
+			Rows:              []metav1.TableRow{tableRow(we.res, e, we.p.includeObjectMode, we.now())},
+		}
+		t.ResourceVersion = strconv.FormatInt(e.rev, 10)
+		return mustJSON(t)
+	case outputPartialMetadata:
+		return partialMetadata(e)
+	}
+	return e.raw
+}
+
+func (we *watchEncoder) bookmark(rev int64, initialEnd bool) []byte {
+	var obj []byte
+	rv := strconv.FormatInt(rev, 10)
+	annotations := ""
+	if initialEnd {
+		annotations = `,"annotations":{"k8s.io/initial-events-end":"true"}`
+	}
+	switch we.p.output {
+	case outputTable:
+		obj = []byte(`{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"` + rv + `"},"columnDefinitions":null,"rows":null}`)
+	case outputPartialMetadata:
+		obj = []byte(`{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"` + rv + `"` + annotations + `}}`)
+	default:
+		obj = []byte(`{"kind":"` + we.res.GVK.Kind + `","apiVersion":"` + we.res.GroupVersion() + `","metadata":{"resourceVersion":"` + rv + `","creationTimestamp":null` + annotations + `}}`)
+	}
+	return watchLine("BOOKMARK", obj)
+}
+
+func watchLine(typ string, obj []byte) []byte {
+	b := make([]byte, 0, len(obj)+32)
+	b = append(b, `{"type":"`...)
+	b = append(b, typ...)
+	b = append(b, `","object":`...)
+	b = append(b, obj...)
+	b = append(b, "}\n"...)
+	return b
+}

@@ -1,0 +1,475 @@
+package apiserver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"time"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilrand "k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/skiffhq/skiff/pkg/storage"
+)
+
+// maxRetries bounds the read-modify-write loops that retry on a lost race.
+const maxRetries = 8
+
+func isDryRun(r *http.Request) (bool, error) {
+	for _, v := range r.URL.Query()["dryRun"] {
+		if v != "All" {
+			return false, apierrors.NewBadRequest(fmt.Sprintf("Invalid dryRun value %q: supported values: \"All\"", v))
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// storedBytes encodes an object for storage: the revision lives in storage, not
+// in the bytes.
+func storedBytes(res *Resource, obj runtime.Object) ([]byte, error) {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	rv := acc.GetResourceVersion()
+	acc.SetResourceVersion("")
+	data, err := encodeJSON(obj, res.GVK)
+	acc.SetResourceVersion(rv)
+	return data, err
+}
+
+// served encodes an object as served at revision rev.
+func served(res *Resource, obj runtime.Object, rev int64) ([]byte, error) {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, err
+	}
+	if rev > 0 {
+		acc.SetResourceVersion(strconv.FormatInt(rev, 10))
+	}
+	return encodeJSON(obj, res.GVK)
+}
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req request) {
+	fv, err := parseFieldValidation(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	dryRun, err := isDryRun(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj := req.res.New()
+	warnings, err := decodeInto(body, mediaType(r), req.res.GVK, obj, fv)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	raw, err := s.create(r.Context(), req.res, req.namespace, obj, dryRun)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	warn(w, warnings)
+	writeJSON(w, http.StatusCreated, raw)
+}
+
+// Create stores a new object as a POST would (used by the server's own bootstrap).
+func (s *Server) Create(ctx context.Context, res *Resource, namespace string, obj runtime.Object) ([]byte, error) {
+	return s.create(ctx, res, namespace, obj, false)
+}
+
+func (s *Server) create(ctx context.Context, res *Resource, namespace string, obj runtime.Object, dryRun bool) ([]byte, error) {
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	if res.Namespaced {
+		switch {
+		case acc.GetNamespace() == "":
+			acc.SetNamespace(namespace)
+		case namespace != "" && acc.GetNamespace() != namespace:
+			return nil, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+		}
+		if acc.GetNamespace() == "" {
+			return nil, apierrors.NewBadRequest("the namespace of the object is required")
+		}
+	} else {
+		acc.SetNamespace("")
+	}
+	if acc.GetResourceVersion() != "" {
+		return nil, apierrors.NewBadRequest("resourceVersion should not be set on objects to be created")
+	}
+	if acc.GetName() == "" {
+		if acc.GetGenerateName() == "" {
+			return nil, apierrors.NewInvalid(res.GVK.GroupKind(), "", field.ErrorList{
+				field.Required(field.NewPath("metadata", "name"), "name or generateName is required")})
+		}
+		acc.SetName(acc.GetGenerateName() + utilrand.String(5))
+	}
+	acc.SetUID(uuid.NewUUID())
+	acc.SetCreationTimestamp(metav1.Now().Rfc3339Copy())
+	acc.SetDeletionTimestamp(nil)
+	acc.SetDeletionGracePeriodSeconds(nil)
+	acc.SetSelfLink("")
+	acc.SetManagedFields(nil)
+	if res.SpecChanged != nil {
+		acc.SetGeneration(1)
+	} else {
+		acc.SetGeneration(0)
+	}
+	if res.Status && !res.KeepStatusOnCreate {
+		resetField(obj, "Status")
+	}
+	if res.PrepareForCreate != nil {
+		res.PrepareForCreate(obj)
+	}
+	if res.Default != nil {
+		res.Default(obj)
+	}
+	if res.Validate != nil {
+		if errs := res.Validate(obj); len(errs) > 0 {
+			return nil, apierrors.NewInvalid(res.GVK.GroupKind(), acc.GetName(), errs)
+		}
+	}
+	if res.Namespaced {
+		if err := s.checkNamespaceOpen(acc.GetNamespace()); err != nil {
+			return nil, err
+		}
+	}
+	if res.Allocates {
+		s.allocMu.Lock()
+		defer s.allocMu.Unlock()
+	}
+	if res.BeforeCreate != nil {
+		if err := res.BeforeCreate(ctx, s, obj); err != nil {
+			return nil, err
+		}
+	}
+	data, err := storedBytes(res, obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	if dryRun {
+		return served(res, obj, 0)
+	}
+	rev, err := s.cfg.Storage.Create(ctx, res.key(acc.GetNamespace(), acc.GetName()), data)
+	if err != nil {
+		if errors.Is(err, storage.ErrKeyExists) {
+			return nil, apierrors.NewAlreadyExists(res.groupResource(), acc.GetName())
+		}
+		return nil, apierrors.NewInternalError(err)
+	}
+	if err := s.cache.waitFor(ctx, rev); err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return served(res, obj, rev)
+}
+
+// checkNamespaceOpen refuses writes into a missing or terminating namespace.
+func (s *Server) checkNamespaceOpen(ns string) error {
+	nsRes := s.reg.Lookup("v1", "namespaces")
+	if nsRes == nil {
+		return nil
+	}
+	e, _ := s.cache.get(nsRes, nsRes.key("", ns))
+	if e == nil {
+		return apierrors.NewNotFound(nsRes.groupResource(), ns)
+	}
+	if objectMeta(e.obj).DeletionTimestamp != nil {
+		err := apierrors.NewForbidden(nsRes.groupResource(), ns,
+			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
+		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
+			Type: "NamespaceTerminating", Field: "metadata.namespace", Message: "namespace is terminating"})
+		return err
+	}
+	return nil
+}
+
+// resetField sets a top-level struct field (Spec, Status) to its zero value.
+func resetField(obj runtime.Object, name string) {
+	v := reflect.ValueOf(obj).Elem().FieldByName(name)
+	if v.IsValid() && v.CanSet() {
+		v.Set(reflect.Zero(v.Type()))
+	}
+}
+
+// copyField copies a top-level struct field from src to dst.
+func copyField(dst, src runtime.Object, name string) {
+	d := reflect.ValueOf(dst).Elem().FieldByName(name)
+	sv := reflect.ValueOf(src).Elem().FieldByName(name)
+	if d.IsValid() && sv.IsValid() && d.CanSet() {
+		d.Set(sv)
+	}
+}
+
+func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req request, status bool) {
+	fv, err := parseFieldValidation(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	dryRun, err := isDryRun(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj := req.res.New()
+	warnings, err := decodeInto(body, mediaType(r), req.res.GVK, obj, fv)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	acc, _ := meta.Accessor(obj)
+	if acc.GetName() != req.name {
+		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", acc.GetName(), req.name)))
+		return
+	}
+	if req.res.Namespaced && acc.GetNamespace() != "" && acc.GetNamespace() != req.namespace {
+		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+		return
+	}
+	mode := writeMain
+	if status {
+		mode = writeStatus
+	}
+	raw, code, err := s.updateWith(r.Context(), req, mode, dryRun, func(old runtime.Object) (runtime.Object, error) {
+		return obj.DeepCopyObject(), nil
+	})
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	warn(w, warnings)
+	writeJSON(w, code, raw)
+}
+
+// mutateFunc computes the new object from the stored one (nil when creating).
+type mutateFunc func(old runtime.Object) (runtime.Object, error)
+
+// updateWith runs a read-modify-write loop: read the cached object, compute the
+// new one, validate, compare-and-swap. A lost race is retried unless the client
+// named the resourceVersion it read, which then gets 409.
+func (s *Server) updateWith(ctx context.Context, req request, mode writeMode, dryRun bool, mutate mutateFunc) ([]byte, int, error) {
+	res := req.res
+	key := res.key(req.namespace, req.name)
+	for attempt := 0; ; attempt++ {
+		old, _ := s.cache.get(res, key)
+		if old == nil {
+			if res.AllowCreateOnUpdate && mode == writeMain {
+				obj, err := mutate(nil)
+				if err != nil {
+					return nil, 0, err
+				}
+				if acc, err := meta.Accessor(obj); err == nil {
+					acc.SetResourceVersion("")
+				}
+				raw, err := s.create(ctx, res, req.namespace, obj, dryRun)
+				return raw, http.StatusCreated, err
+			}
+			return nil, 0, apierrors.NewNotFound(res.groupResource(), req.name)
+		}
+		obj, err := mutate(old.obj.DeepCopyObject())
+		if err != nil {
+			return nil, 0, err
+		}
+		raw, err := s.update(ctx, res, old, obj, mode, dryRun)
+		if errors.Is(err, errRetry) && attempt < maxRetries {
+			// Someone wrote between our read and our write: make sure the cache
+			// has their write, then try again on top of it.
+			if cur, err := s.cfg.Storage.Get(ctx, key); err == nil {
+				_ = s.cache.waitFor(ctx, cur.ModRevision)
+			}
+			continue
+		}
+		if errors.Is(err, errRetry) {
+			return nil, 0, conflict(res, req.name)
+		}
+		return raw, http.StatusOK, err
+	}
+}
+
+// errRetry means the compare-and-swap lost to another writer.
+var errRetry = errors.New("retry")
+
+func conflict(res *Resource, name string) error {
+	return apierrors.NewConflict(res.groupResource(), name,
+		errors.New("the object has been modified; please apply your changes to the latest version and try again"))
+}
+
+// writeMode says which part of an object a write may change.
+type writeMode int
+
+const (
+	writeMain   writeMode = iota // the resource: status is kept from storage
+	writeStatus                  // the status subresource: spec is kept
+	writeWhole                   // server-side subresources (binding, finalize)
+)
+
+// update validates and stores obj over old. obj is owned by the caller.
+func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runtime.Object, mode writeMode, dryRun bool) ([]byte, error) {
+	status := mode == writeStatus
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return nil, apierrors.NewBadRequest(err.Error())
+	}
+	oldMeta := objectMeta(old.obj)
+	name := oldMeta.Name
+	if rv := acc.GetResourceVersion(); rv != "" && rv != oldMeta.ResourceVersion {
+		return nil, conflict(res, name)
+	}
+	if res.Namespaced && acc.GetNamespace() == "" {
+		acc.SetNamespace(oldMeta.Namespace)
+	}
+	if acc.GetUID() == "" {
+		acc.SetUID(oldMeta.UID)
+	}
+	if ts := acc.GetCreationTimestamp(); ts.IsZero() {
+		acc.SetCreationTimestamp(oldMeta.CreationTimestamp)
+	}
+	// Clients cannot move deletion state or generation.
+	acc.SetDeletionTimestamp(oldMeta.DeletionTimestamp)
+	acc.SetDeletionGracePeriodSeconds(oldMeta.DeletionGracePeriodSeconds)
+	acc.SetGeneration(oldMeta.Generation)
+	acc.SetSelfLink("")
+	acc.SetManagedFields(oldMeta.ManagedFields)
+	if status {
+		copyField(obj, old.obj, "Spec")
+		acc.SetOwnerReferences(oldMeta.OwnerReferences)
+	} else if res.Status && mode == writeMain {
+		copyField(obj, old.obj, "Status")
+	}
+	if mode == writeMain && res.PrepareForUpdate != nil {
+		if res.Allocates {
+			s.allocMu.Lock()
+			defer s.allocMu.Unlock()
+		}
+		if err := res.PrepareForUpdate(ctx, s, obj, old.obj); err != nil {
+			return nil, err
+		}
+	}
+	if res.Default != nil && !status {
+		res.Default(obj)
+	}
+	if res.SpecChanged != nil && !status && res.SpecChanged(obj, old.obj) {
+		acc.SetGeneration(oldMeta.Generation + 1)
+	}
+	validate := res.ValidateUpdate
+	if status && res.ValidateStatusUpdate != nil {
+		validate = res.ValidateStatusUpdate
+	}
+	if validate != nil {
+		if errs := validate(obj, old.obj); len(errs) > 0 {
+			return nil, apierrors.NewInvalid(res.GVK.GroupKind(), name, errs)
+		}
+	}
+	data, err := storedBytes(res, obj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	oldData, _ := storedBytes(res, old.obj)
+	if bytes.Equal(data, oldData) {
+		// Nothing changed: upstream answers with the stored object and writes nothing.
+		return old.raw, nil
+	}
+	// The last finalizer leaving an object that is being deleted deletes it.
+	if acc.GetDeletionTimestamp() != nil && len(acc.GetFinalizers()) == 0 && !hasSpecFinalizers(obj) {
+		if dryRun {
+			return served(res, obj, old.rev)
+		}
+		rev, err := s.cfg.Storage.Delete(ctx, old.key, old.rev)
+		if err != nil {
+			return nil, storageWriteError(err, res, name)
+		}
+		if err := s.cache.waitFor(ctx, rev); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		if res.AfterDelete != nil {
+			res.AfterDelete(obj)
+		}
+		return served(res, obj, rev)
+	}
+	if dryRun {
+		return served(res, obj, old.rev)
+	}
+	rev, err := s.cfg.Storage.Update(ctx, old.key, data, old.rev)
+	if err != nil {
+		return nil, storageWriteError(err, res, name)
+	}
+	if err := s.cache.waitFor(ctx, rev); err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	return served(res, obj, rev)
+}
+
+// storageWriteError maps storage errors of a compare-and-swap write.
+func storageWriteError(err error, res *Resource, name string) error {
+	switch {
+	case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound):
+		return errRetry
+	default:
+		return apierrors.NewInternalError(err)
+	}
+}
+
+// hasSpecFinalizers reports whether a namespace still waits for spec.finalizers.
+func hasSpecFinalizers(obj runtime.Object) bool {
+	v := reflect.ValueOf(obj).Elem().FieldByName("Spec")
+	if !v.IsValid() {
+		return false
+	}
+	f := v.FieldByName("Finalizers")
+	return f.IsValid() && f.Kind() == reflect.Slice && f.Len() > 0 && reflect.TypeOf(obj).Elem().Name() == "Namespace"
+}
+
+// semanticEqual compares two objects the way upstream decides "no change".
+func semanticEqual(a, b any) bool { return apiequality.Semantic.DeepEqual(a, b) }
+
+// uidPrecondition returns a Conflict for a failed delete/update precondition.
+func preconditionFailed(res *Resource, name, what string, want, got string) error {
+	return apierrors.NewConflict(res.groupResource(), name,
+		fmt.Errorf("Precondition failed: %s in precondition: %v, %s in object meta: %v", what, want, what, got))
+}
+
+func newUIDLike(s string) types.UID { return types.UID(s) }
+
+// nowRFC3339 is metav1.Now at second precision, as stored timestamps are.
+func nowRFC3339() metav1.Time { return metav1.NewTime(time.Now().Truncate(time.Second)) }
+
+// List implements View from the cache.
+func (s *Server) List(groupVersion, resource string) []runtime.Object {
+	res := s.reg.Lookup(groupVersion, resource)
+	if res == nil {
+		return nil
+	}
+	items, _ := s.cache.list(res, "", nil)
+	out := make([]runtime.Object, len(items))
+	for i, e := range items {
+		out[i] = e.obj
+	}
+	return out
+}

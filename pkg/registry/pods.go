@@ -1,0 +1,156 @@
+package registry
+
+import (
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/skiffhq/skiff/pkg/api/defaults"
+	"github.com/skiffhq/skiff/pkg/api/validation"
+	"github.com/skiffhq/skiff/pkg/apiserver"
+)
+
+func pods(opts Options) *apiserver.Resource {
+	r := base(core.WithKind("Pod"), "pods", "pod", true,
+		func() runtime.Object { return &corev1.Pod{} }, func() runtime.Object { return &corev1.PodList{} })
+	r.ShortNames = []string{"po"}
+	r.Categories = []string{"all"}
+	r.Status = true
+	r.Subresources = podSubresources()
+	podOpts := defaults.PodOptions{
+		NotReadyTolerationSeconds:    opts.NotReadyTolerationSeconds,
+		UnreachableTolerationSeconds: opts.UnreachableTolerationSeconds,
+	}
+	r.PrepareForCreate = func(obj runtime.Object) {
+		p := obj.(*corev1.Pod)
+		p.Status = corev1.PodStatus{Phase: corev1.PodPending}
+	}
+	r.Default = func(obj runtime.Object) {
+		p := obj.(*corev1.Pod)
+		defaults.Pod(p, podOpts)
+		if p.Status.QOSClass == "" {
+			p.Status.QOSClass = qosClass(&p.Spec)
+		}
+	}
+	r.Validate = func(obj runtime.Object) field.ErrorList { return validation.ValidatePod(obj.(*corev1.Pod)) }
+	r.ValidateUpdate = func(obj, old runtime.Object) field.ErrorList {
+		return validation.ValidatePodUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
+	}
+	r.ValidateStatusUpdate = func(obj, old runtime.Object) field.ErrorList {
+		return validation.ValidatePodStatusUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
+	}
+	r.Fields = func(obj runtime.Object) fields.Set {
+		p := obj.(*corev1.Pod)
+		return fields.Set{
+			"spec.nodeName":            p.Spec.NodeName,
+			"spec.restartPolicy":       string(p.Spec.RestartPolicy),
+			"spec.schedulerName":       p.Spec.SchedulerName,
+			"spec.serviceAccountName":  p.Spec.ServiceAccountName,
+			"spec.hostNetwork":         strconv.FormatBool(p.Spec.HostNetwork),
+			"status.phase":             string(p.Status.Phase),
+			"status.podIP":             p.Status.PodIP,
+			"status.nominatedNodeName": p.Status.NominatedNodeName,
+		}
+	}
+	r.Graceful = func(obj runtime.Object, requested *int64) (int64, bool) {
+		p := obj.(*corev1.Pod)
+		// A pod no node runs, or one that has finished, has nothing to stop.
+		if p.Spec.NodeName == "" || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			return 0, false
+		}
+		grace := int64(corev1.DefaultTerminationGracePeriodSeconds)
+		if p.Spec.TerminationGracePeriodSeconds != nil {
+			grace = *p.Spec.TerminationGracePeriodSeconds
+		}
+		if requested != nil {
+			grace = *requested
+		}
+		return grace, grace > 0
+	}
+	return r
+}
+
+// qosClass is upstream's QoS classification of a pod spec.
+func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
+	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
+	guaranteed := true
+	containers := append(append([]corev1.Container{}, spec.Containers...), spec.InitContainers...)
+	for _, c := range containers {
+		for name, q := range c.Resources.Requests {
+			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
+				if !q.IsZero() {
+					requests[name] = q
+				}
+			}
+		}
+		found := 0
+		for name, q := range c.Resources.Limits {
+			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
+				if !q.IsZero() {
+					limits[name] = q
+					found++
+				}
+			}
+		}
+		if found < 2 {
+			guaranteed = false
+		}
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			req, hasReq := c.Resources.Requests[name]
+			lim, hasLim := c.Resources.Limits[name]
+			if hasReq && (!hasLim || req.Cmp(lim) != 0) {
+				guaranteed = false
+			}
+		}
+	}
+	if len(requests) == 0 && len(limits) == 0 {
+		return corev1.PodQOSBestEffort
+	}
+	if guaranteed {
+		return corev1.PodQOSGuaranteed
+	}
+	return corev1.PodQOSBurstable
+}
+
+func replicationControllers() *apiserver.Resource {
+	r := base(core.WithKind("ReplicationController"), "replicationcontrollers", "replicationcontroller", true,
+		func() runtime.Object { return &corev1.ReplicationController{} },
+		func() runtime.Object { return &corev1.ReplicationControllerList{} })
+	r.ShortNames = []string{"rc"}
+	r.Categories = []string{"all"}
+	r.Status = true
+	r.Subresources = []apiserver.Subresource{{Name: "scale", Kind: scaleKind, Verbs: []string{"get", "patch", "update"}}}
+	r.Default = func(obj runtime.Object) { defaults.ReplicationController(obj.(*corev1.ReplicationController)) }
+	r.Validate = func(obj runtime.Object) field.ErrorList {
+		return validation.ValidateReplicationController(obj.(*corev1.ReplicationController))
+	}
+	r.ValidateUpdate = func(obj, old runtime.Object) field.ErrorList {
+		return validation.ValidateReplicationControllerUpdate(obj.(*corev1.ReplicationController), old.(*corev1.ReplicationController))
+	}
+	r.ValidateStatusUpdate = func(obj, old runtime.Object) field.ErrorList { return nil }
+	r.SpecChanged = func(obj, old runtime.Object) bool {
+		return !equality.Semantic.DeepEqual(obj.(*corev1.ReplicationController).Spec, old.(*corev1.ReplicationController).Spec)
+	}
+	r.Fields = func(obj runtime.Object) fields.Set {
+		return fields.Set{"status.replicas": strconv.Itoa(int(obj.(*corev1.ReplicationController).Status.Replicas))}
+	}
+	r.Scale = &apiserver.ScaleAccess{
+		Get: func(obj runtime.Object) (int32, int32, string) {
+			rc := obj.(*corev1.ReplicationController)
+			spec := int32(1)
+			if rc.Spec.Replicas != nil {
+				spec = *rc.Spec.Replicas
+			}
+			return spec, rc.Status.Replicas, labels.SelectorFromSet(rc.Spec.Selector).String()
+		},
+		Set: func(obj runtime.Object, n int32) {
+			obj.(*corev1.ReplicationController).Spec.Replicas = &n
+		},
+	}
+	return r
+}

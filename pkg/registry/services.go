@@ -1,0 +1,240 @@
+package registry
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"net"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/skiffhq/skiff/pkg/api/defaults"
+	"github.com/skiffhq/skiff/pkg/api/validation"
+	"github.com/skiffhq/skiff/pkg/apiserver"
+)
+
+// FirstServiceIP is the address the kubernetes Service gets: the first in the range.
+func FirstServiceIP(cidr *net.IPNet) net.IP { return ipAdd(cidr.IP, 1) }
+
+func services(opts Options) *apiserver.Resource {
+	r := base(core.WithKind("Service"), "services", "service", true,
+		func() runtime.Object { return &corev1.Service{} }, func() runtime.Object { return &corev1.ServiceList{} })
+	r.ShortNames = []string{"svc"}
+	r.Categories = []string{"all"}
+	r.Status = true
+	r.Allocates = true
+	r.Subresources = []apiserver.Subresource{{Name: "proxy", Kind: core.WithKind("ServiceProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}}}
+	alloc := &allocator{cidr: opts.ServiceCIDR, portMin: opts.NodePortMin, portMax: opts.NodePortMax}
+	r.Default = func(obj runtime.Object) { defaults.Service(obj.(*corev1.Service)) }
+	r.Validate = func(obj runtime.Object) field.ErrorList { return validation.ValidateService(obj.(*corev1.Service)) }
+	r.ValidateUpdate = func(obj, old runtime.Object) field.ErrorList {
+		return validation.ValidateServiceUpdate(obj.(*corev1.Service), old.(*corev1.Service))
+	}
+	r.ValidateStatusUpdate = func(obj, old runtime.Object) field.ErrorList { return nil }
+	r.BeforeCreate = func(ctx context.Context, v apiserver.View, obj runtime.Object) error {
+		return alloc.assign(v, obj.(*corev1.Service), nil)
+	}
+	r.PrepareForUpdate = func(ctx context.Context, v apiserver.View, obj, old runtime.Object) error {
+		return alloc.assign(v, obj.(*corev1.Service), old.(*corev1.Service))
+	}
+	r.Fields = func(obj runtime.Object) fields.Set {
+		s := obj.(*corev1.Service)
+		return fields.Set{"spec.clusterIP": s.Spec.ClusterIP, "spec.type": string(s.Spec.Type)}
+	}
+	return r
+}
+
+// allocator hands out ClusterIPs and NodePorts. It keeps no state of its own: what
+// is taken is read from the stored Services, so it survives restarts and can never
+// drift from storage. The API server serializes Service writes around it.
+type allocator struct {
+	cidr             *net.IPNet
+	portMin, portMax int
+}
+
+func (a *allocator) used(v apiserver.View, self *corev1.Service) (map[string]bool, map[int32]bool) {
+	ips, ports := map[string]bool{}, map[int32]bool{}
+	for _, o := range v.List("v1", "services") {
+		s := o.(*corev1.Service)
+		if self != nil && s.Namespace == self.Namespace && s.Name == self.Name {
+			continue
+		}
+		for _, ip := range s.Spec.ClusterIPs {
+			ips[ip] = true
+		}
+		if s.Spec.ClusterIP != "" {
+			ips[s.Spec.ClusterIP] = true
+		}
+		for _, p := range s.Spec.Ports {
+			if p.NodePort != 0 {
+				ports[p.NodePort] = true
+			}
+		}
+	}
+	return ips, ports
+}
+
+var (
+	ipPath = field.NewPath("spec", "clusterIP")
+)
+
+// assign fills ClusterIP and NodePorts on a new Service, or carries them over and
+// completes them on an update (old != nil).
+func (a *allocator) assign(v apiserver.View, svc, old *corev1.Service) error {
+	usedIPs, usedPorts := a.used(v, svc)
+	if old != nil {
+		// Clients may omit what the server allocated (kubectl replace/apply do).
+		if svc.Spec.Type != corev1.ServiceTypeExternalName && svc.Spec.ClusterIP == "" {
+			svc.Spec.ClusterIP, svc.Spec.ClusterIPs = old.Spec.ClusterIP, old.Spec.ClusterIPs
+		}
+		if wantsNodePorts(svc) {
+			for i := range svc.Spec.Ports {
+				p := &svc.Spec.Ports[i]
+				if p.NodePort != 0 {
+					continue
+				}
+				for _, op := range old.Spec.Ports {
+					if op.Port == p.Port && op.Protocol == p.Protocol && op.NodePort != 0 {
+						p.NodePort = op.NodePort
+					}
+				}
+			}
+		}
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "", nil
+	} else if svc.Spec.ClusterIP != corev1.ClusterIPNone && (old == nil || old.Spec.ClusterIP != svc.Spec.ClusterIP) {
+		if svc.Spec.ClusterIP == "" {
+			ip, err := a.nextIP(usedIPs)
+			if err != nil {
+				return err
+			}
+			svc.Spec.ClusterIP = ip
+		} else if err := a.checkIP(svc, usedIPs); err != nil {
+			return err
+		}
+		svc.Spec.ClusterIPs = []string{svc.Spec.ClusterIP}
+	} else if svc.Spec.ClusterIP != "" && len(svc.Spec.ClusterIPs) == 0 {
+		svc.Spec.ClusterIPs = []string{svc.Spec.ClusterIP}
+	}
+	if !wantsNodePorts(svc) {
+		if svc.Spec.Type == corev1.ServiceTypeClusterIP || svc.Spec.Type == corev1.ServiceTypeExternalName {
+			for i := range svc.Spec.Ports {
+				svc.Spec.Ports[i].NodePort = 0
+			}
+		}
+		return nil
+	}
+	var errs field.ErrorList
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		path := field.NewPath("spec", "ports").Index(i).Child("nodePort")
+		switch {
+		case p.NodePort == 0:
+			n, err := a.nextPort(usedPorts)
+			if err != nil {
+				return err
+			}
+			p.NodePort = n
+		case int(p.NodePort) < a.portMin || int(p.NodePort) > a.portMax:
+			errs = append(errs, field.Invalid(path, p.NodePort, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", a.portMin, a.portMax)))
+		case usedPorts[p.NodePort] && !ownedPort(old, p.NodePort):
+			errs = append(errs, field.Invalid(path, p.NodePort, "provided port is already allocated"))
+		}
+		usedPorts[p.NodePort] = true
+	}
+	if len(errs) > 0 {
+		return apierrors.NewInvalid(core.WithKind("Service").GroupKind(), svc.Name, errs)
+	}
+	return nil
+}
+
+func ownedPort(old *corev1.Service, port int32) bool {
+	if old == nil {
+		return false
+	}
+	for _, p := range old.Spec.Ports {
+		if p.NodePort == port {
+			return true
+		}
+	}
+	return false
+}
+
+func wantsNodePorts(svc *corev1.Service) bool {
+	switch svc.Spec.Type {
+	case corev1.ServiceTypeNodePort:
+		return true
+	case corev1.ServiceTypeLoadBalancer:
+		return svc.Spec.AllocateLoadBalancerNodePorts == nil || *svc.Spec.AllocateLoadBalancerNodePorts
+	}
+	return false
+}
+
+func (a *allocator) checkIP(svc *corev1.Service, used map[string]bool) error {
+	ip := net.ParseIP(svc.Spec.ClusterIP)
+	switch {
+	case ip == nil:
+		return nil // validation reports malformed addresses
+	case !a.cidr.Contains(ip):
+		return apierrors.NewInvalid(core.WithKind("Service").GroupKind(), svc.Name, field.ErrorList{field.Invalid(ipPath, svc.Spec.ClusterIP,
+			fmt.Sprintf("failed to allocate IP %s: provided IP is not in the valid range. The range of valid IPs is %s", svc.Spec.ClusterIP, a.cidr))})
+	case used[ip.String()]:
+		return apierrors.NewInvalid(core.WithKind("Service").GroupKind(), svc.Name, field.ErrorList{field.Invalid(ipPath, svc.Spec.ClusterIP,
+			fmt.Sprintf("failed to allocate IP %s: provided IP is already allocated", svc.Spec.ClusterIP))})
+	}
+	return nil
+}
+
+// nextIP picks a free address, skipping the network address, the first address
+// (reserved for the kubernetes Service) and the broadcast address.
+func (a *allocator) nextIP(used map[string]bool) (string, error) {
+	ones, bits := a.cidr.Mask.Size()
+	size := new(big.Int).Lsh(big.NewInt(1), uint(bits-ones)).Int64()
+	if size > 1<<20 {
+		size = 1 << 20
+	}
+	if size < 4 {
+		return "", apierrors.NewInternalError(fmt.Errorf("service CIDR %s is too small", a.cidr))
+	}
+	start := 2 + rand.Int64N(size-3)
+	for i := int64(0); i < size-3; i++ {
+		off := 2 + (start-2+i)%(size-3)
+		ip := ipAdd(a.cidr.IP, off).String()
+		if !used[ip] {
+			return ip, nil
+		}
+	}
+	return "", apierrors.NewInternalError(fmt.Errorf("range is full: no ClusterIP left in %s", a.cidr))
+}
+
+func (a *allocator) nextPort(used map[int32]bool) (int32, error) {
+	n := a.portMax - a.portMin + 1
+	start := rand.IntN(n)
+	for i := 0; i < n; i++ {
+		p := int32(a.portMin + (start+i)%n)
+		if !used[p] {
+			return p, nil
+		}
+	}
+	return 0, apierrors.NewInternalError(fmt.Errorf("range is full: no NodePort left in %d-%d", a.portMin, a.portMax))
+}
+
+func ipAdd(base net.IP, off int64) net.IP {
+	ip := base.To4()
+	if ip == nil {
+		ip = base.To16()
+	}
+	n := new(big.Int).SetBytes(ip)
+	n.Add(n, big.NewInt(off))
+	out := n.Bytes()
+	res := make(net.IP, len(ip))
+	copy(res[len(res)-len(out):], out)
+	return res
+}
