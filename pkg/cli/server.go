@@ -1,0 +1,38 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/skiffhq/skiff/pkg/server"
+)
+
+func newServerCommand() *cobra.Command {
+	var cfg server.Config
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a Skiff control plane (API server, storage, controllers) and, unless --disable-agent, a node on this host",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Logger = newLogger(verbose)
+			cfg.Out = cmd.OutOrStdout()
+			s, err := server.New(cfg)
+			if err != nil {
+				return err
+			}
+			return s.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff", "directory holding all of this server's state")
+	f.StringVar(&cfg.BindAddress, "bind-address", "", "address to listen on (default: every address)")
+	f.IntVar(&cfg.HTTPSPort, "https-listen-port", 6443, "HTTPS port of the API server")
+	f.StringVar(&cfg.KubeconfigPath, "write-kubeconfig", "", "where to write the admin kubeconfig (default DATA_DIR/kubeconfig.yaml)")
+	f.StringVar(&cfg.ClusterCIDR, "cluster-cidr", "10.42.0.0/16", "pod network range")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", "10.43.0.0/16", "Service ClusterIP range")
+	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run the control plane only, no node on this host")
+	f.Int64Var(&cfg.NotReadyToleration, "default-not-ready-toleration-seconds", 300, "tolerationSeconds of the not-ready toleration every pod gets")
+	f.Int64Var(&cfg.UnreachableToleration, "default-unreachable-toleration-seconds", 300, "tolerationSeconds of the unreachable toleration every pod gets")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
+	return cmd
+}

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/registry"
+)
+
+// SystemNamespaces exist in every cluster from the first start.
+var SystemNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease"}
+
+// bootstrap ensures what upstream's apiserver ensures on start: the system
+// namespaces, the kubernetes Service with the first service IP, its Endpoints, and a
+// default ServiceAccount in each system namespace. Existing objects are kept. host
+// is the address other machines reach the API at; nil when there is none.
+func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Registry, serviceNet *net.IPNet, host net.IP, port int) error {
+	ensure := func(resource, namespace string, obj runtime.Object) error {
+		_, err := api.Create(ctx, reg.Lookup("v1", resource), namespace, obj)
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("%s in %q: %w", resource, namespace, err)
+		}
+		return nil
+	}
+	for _, ns := range SystemNamespaces {
+		if err := ensure("namespaces", "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+		if err := ensure("serviceaccounts", ns, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}); err != nil {
+			return err
+		}
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Labels: map[string]string{"component": "apiserver", "provider": "kubernetes"}},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: registry.FirstServiceIP(serviceNet).String(),
+			Ports: []corev1.ServicePort{{
+				Name: "https", Port: 443, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromInt32(int32(port)),
+			}},
+		},
+	}
+	if err := ensure("services", "default", svc); err != nil {
+		return err
+	}
+	if host == nil {
+		return nil
+	}
+	ep := &corev1.Endpoints{
+		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},
+		Subsets: []corev1.EndpointSubset{{
+			Addresses: []corev1.EndpointAddress{{IP: host.String()}},
+			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
+		}},
+	}
+	return ensure("endpoints", "default", ep)
+}

@@ -1,0 +1,260 @@
+// Package server composes a Skiff control plane: certificates, storage, the API
+// server, bootstrap objects and (later) controllers, behind one Run(ctx). It owns
+// the data directory layout. It must not implement API semantics itself.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/version"
+
+	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/pkg/registry"
+	"github.com/skiffhq/skiff/pkg/storage"
+	"github.com/skiffhq/skiff/pkg/storage/bolt"
+)
+
+// Config is everything `skiff server` takes from its flags.
+type Config struct {
+	DataDir                                   string
+	BindAddress                               string // "" or "0.0.0.0": every address
+	HTTPSPort                                 int
+	KubeconfigPath                            string // "" means DataDir/kubeconfig.yaml
+	ClusterCIDR                               string
+	ServiceCIDR                               string
+	DisableAgent                              bool
+	Logger                                    *slog.Logger
+	Out                                       io.Writer // where the ready line goes
+	NotReadyToleration, UnreachableToleration int64
+	// WatchHistory bounds the API server's watch history (tests make it small).
+	WatchHistory int
+	// DisableControllers runs the API alone (tests that drive one loop by hand).
+	DisableControllers bool
+	// Storage, when set, replaces the embedded bolt file (tests use memory).
+	Storage storage.Backend
+}
+
+// Server is a running control plane.
+type Server struct {
+	cfg        Config
+	API        *apiserver.Server
+	Kubeconfig string
+	URL        string
+	ready      chan struct{}
+}
+
+// Version is what /version reports: the Kubernetes API level Skiff implements.
+var Version = version.Info{
+	Major: "1", Minor: "33", GitVersion: "v1.33.0+skiff", GitCommit: "skiff", GitTreeState: "clean",
+	GoVersion: "go1.26", Compiler: "gc", Platform: "linux/amd64", BuildDate: "2026-11-26T00:00:00Z",
+}
+
+// New validates the configuration.
+func New(cfg Config) (*Server, error) {
+	if cfg.DataDir == "" {
+		cfg.DataDir = "/var/lib/skiff"
+	}
+	if cfg.HTTPSPort == 0 {
+		cfg.HTTPSPort = 6443
+	}
+	if cfg.KubeconfigPath == "" {
+		cfg.KubeconfigPath = filepath.Join(cfg.DataDir, "kubeconfig.yaml")
+	}
+	if cfg.ClusterCIDR == "" {
+		cfg.ClusterCIDR = "10.42.0.0/16"
+	}
+	if cfg.ServiceCIDR == "" {
+		cfg.ServiceCIDR = "10.43.0.0/16"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if _, _, err := net.ParseCIDR(cfg.ClusterCIDR); err != nil {
+		return nil, fmt.Errorf("--cluster-cidr %q: %w", cfg.ClusterCIDR, err)
+	}
+	if _, _, err := net.ParseCIDR(cfg.ServiceCIDR); err != nil {
+		return nil, fmt.Errorf("--service-cidr %q: %w", cfg.ServiceCIDR, err)
+	}
+	return &Server{cfg: cfg, Kubeconfig: cfg.KubeconfigPath, ready: make(chan struct{})}, nil
+}
+
+// Ready is closed when the API answers and the bootstrap objects exist.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Run starts everything and blocks until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	cfg := s.cfg
+	log := cfg.Logger
+	serverDir := filepath.Join(cfg.DataDir, "server")
+	if err := os.MkdirAll(serverDir, 0o700); err != nil {
+		return fmt.Errorf("creating data dir: %w (run as root, or pass --data-dir to a directory you own)", err)
+	}
+	_, serviceNet, _ := net.ParseCIDR(cfg.ServiceCIDR)
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort)))
+	if err != nil {
+		return fmt.Errorf("listening on port %d: %w (is another server running? choose another with --https-listen-port)", cfg.HTTPSPort, err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	tlsDir := filepath.Join(serverDir, "tls")
+	ca, err := pki.EnsureCA(tlsDir)
+	if err != nil {
+		return fmt.Errorf("cluster CA: %w", err)
+	}
+	hosts, ips := servingNames(cfg.BindAddress, registry.FirstServiceIP(serviceNet))
+	certFile, keyFile, err := ca.EnsureServing(tlsDir, "serving-kube-apiserver", hosts, ips)
+	if err != nil {
+		return fmt.Errorf("serving certificate: %w", err)
+	}
+	adminCert, adminKey, err := ca.EnsureClient(tlsDir, "client-admin", "system:admin", []string{"system:masters"})
+	if err != nil {
+		return fmt.Errorf("admin certificate: %w", err)
+	}
+	host := "127.0.0.1"
+	if cfg.BindAddress != "" && cfg.BindAddress != "0.0.0.0" && cfg.BindAddress != "::" {
+		host = cfg.BindAddress
+	}
+	s.URL = "https://" + net.JoinHostPort(host, strconv.Itoa(port))
+	if err := pki.WriteKubeconfig(cfg.KubeconfigPath, s.URL, ca.CertPEM(), adminCert, adminKey); err != nil {
+		return fmt.Errorf("writing kubeconfig: %w", err)
+	}
+
+	store := cfg.Storage
+	if store == nil {
+		dbDir := filepath.Join(serverDir, "db")
+		if err := os.MkdirAll(dbDir, 0o700); err != nil {
+			return err
+		}
+		b, err := bolt.Open(filepath.Join(dbDir, "state.db"), bolt.WithAutoCompact(5*time.Minute, 100000), bolt.WithLogger(log))
+		if err != nil {
+			return fmt.Errorf("opening storage: %w", err)
+		}
+		defer b.Close()
+		store = b
+	}
+
+	reg := registry.New(registry.Options{
+		ServiceCIDR:                  serviceNet,
+		NotReadyTolerationSeconds:    cfg.NotReadyToleration,
+		UnreachableTolerationSeconds: cfg.UnreachableToleration,
+	})
+	api := apiserver.New(apiserver.Config{
+		Storage:      store,
+		Registry:     reg,
+		Logger:       log,
+		ClientCAs:    ca.CertPool(),
+		Version:      Version,
+		WatchHistory: cfg.WatchHistory,
+		OpenAPI:      &lazyOpenAPI{reg: reg, version: Version.GitVersion},
+	})
+	s.API = api
+
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return fmt.Errorf("loading serving certificate: %w", err)
+	}
+	srv := &http.Server{
+		Handler: api,
+		TLSConfig: &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			ClientAuth:   tls.VerifyClientCertIfGiven,
+			ClientCAs:    ca.CertPool(),
+			MinVersion:   tls.VersionTLS12,
+			NextProtos:   []string{"h2", "http/1.1"},
+		},
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- api.Run(ctx) }()
+	go func() {
+		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serving HTTPS: %w", err)
+		}
+	}()
+	select {
+	case <-api.Ready():
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return nil
+	}
+	if err := bootstrap(ctx, api, reg, serviceNet, advertiseAddress(cfg.BindAddress), port); err != nil {
+		return fmt.Errorf("creating bootstrap objects: %w", err)
+	}
+	close(s.ready)
+	fmt.Fprintf(cfg.Out, "Skiff is ready: the API answers at %s; use it with: export KUBECONFIG=%s\n", s.URL, cfg.KubeconfigPath)
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_ = srv.Shutdown(shutdownCtx)
+	return runErr
+}
+
+// servingNames are the serving certificate's SANs: every local address when
+// listening on all of them, the loopback names, the in-cluster names and the first
+// service IP.
+func servingNames(bind string, firstServiceIP net.IP) ([]string, []net.IP) {
+	hosts := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1"), firstServiceIP}
+	if bind != "" && bind != "0.0.0.0" && bind != "::" {
+		if ip := net.ParseIP(bind); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			hosts = append(hosts, bind)
+		}
+	} else if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+				ips = append(ips, n.IP)
+			}
+		}
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	return hosts, ips
+}
+
+// advertiseAddress is the address the kubernetes Service's endpoints name: the
+// bind address when it is a routable one, else the host's first routable address.
+func advertiseAddress(bind string) net.IP {
+	if ip := net.ParseIP(bind); ip != nil && !ip.IsLoopback() && !ip.IsUnspecified() {
+		return ip
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP
+		}
+	}
+	return nil
+}
