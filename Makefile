@@ -1,0 +1,42 @@
+# Skiff: build, run and test. `make help` lists the targets.
+GO       ?= go
+BIN      := bin/skiff
+DATA_DIR ?= /var/lib/skiff
+FUZZTIME ?= 10s
+# The embedded kubectl reports this client version (its library's release).
+LDFLAGS  := -X k8s.io/component-base/version.gitVersion=v1.37.2 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37
+
+.PHONY: help build run test unit integration fuzz bench clean
+
+help:
+	@echo "make build        build $(BIN)"
+	@echo "make run          build, then start a single-node cluster (data in $(DATA_DIR))"
+	@echo "make test         the whole suite: vet, unit, integration (real kubectl), short fuzz runs"
+	@echo "make unit | integration | fuzz | bench"
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/skiff
+
+run: build
+	$(BIN) server --data-dir $(DATA_DIR)
+
+test: build
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+	$(MAKE) fuzz
+
+unit:
+	$(GO) test -count=1 ./pkg/...
+
+integration:
+	$(GO) test -count=1 ./test/integration/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/apiserver
+	$(GO) test -run '^$$' -fuzz '^FuzzPatch$$' -fuzztime $(FUZZTIME) ./pkg/apiserver
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./pkg/storage/bolt ./test/bench/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,121 @@
+// Package bench measures the API server the way a user feels it: a real skiff
+// server process driven over HTTPS by client-go. Run with `make bench`.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/skiffhq/skiff/test/harness"
+)
+
+func pod(name string) *corev1.Pod {
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "bench", "run": "kubia"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "kubia", Image: "luksa/kubia",
+			Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+		}}},
+	}
+}
+
+func percentiles(d []time.Duration) (p50, p99 time.Duration) {
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[len(d)/2], d[len(d)*99/100]
+}
+
+func reportLatency(b *testing.B, lat []time.Duration) {
+	p50, p99 := percentiles(lat)
+	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkAPI measures sequential create and get latency, LIST of 10,000 pods as
+// JSON and as a Table, and the server's resident memory idle and holding them.
+func BenchmarkAPI(b *testing.B) {
+	p := harness.StartProcess(b, "")
+	ctx := context.Background()
+	pods := p.Client.CoreV1().Pods("default")
+	time.Sleep(2 * time.Second) // let start-up garbage be collected before "idle"
+	b.Run("RSSIdle", func(b *testing.B) {
+		b.ReportMetric(float64(p.RSS(b))/(1<<20), "MB")
+	})
+	b.Run("CreateSequential", func(b *testing.B) {
+		lat := make([]time.Duration, 0, b.N)
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			if _, err := pods.Create(ctx, pod(fmt.Sprintf("seq-%d-%d", b.N, i)), metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		reportLatency(b, lat)
+	})
+	b.Run("GetSequential", func(b *testing.B) {
+		if _, err := pods.Create(ctx, pod("get-target"), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			b.Fatal(err)
+		}
+		lat := make([]time.Duration, 0, b.N)
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			if _, err := pods.Get(ctx, "get-target", metav1.GetOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		reportLatency(b, lat)
+	})
+	// Fill to 10,000 pods in one namespace.
+	if _, err := p.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ten-k"}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if _, err := p.Client.CoreV1().Pods("ten-k").Create(ctx, pod(fmt.Sprintf("kubia-%05d", i)), metav1.CreateOptions{}); err != nil {
+					b.Error(err)
+				}
+			}
+		}()
+	}
+	fill := time.Now()
+	for i := 0; i < 10000; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	b.Logf("created 10,000 pods with 32 concurrent clients in %v (%.0f creates/s)", time.Since(fill), 10000/time.Since(fill).Seconds())
+	list := func(b *testing.B, accept string) {
+		rc := p.Client.CoreV1().RESTClient()
+		var lat []time.Duration
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			body, err := rc.Get().AbsPath("/api/v1/namespaces/ten-k/pods").SetHeader("Accept", accept).DoRaw(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+			b.SetBytes(int64(len(body)))
+		}
+		reportLatency(b, lat)
+	}
+	b.Run("List10kJSON", func(b *testing.B) { list(b, "application/json") })
+	b.Run("List10kTable", func(b *testing.B) {
+		list(b, "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
+	})
+	b.Run("RSS10kPods", func(b *testing.B) {
+		b.ReportMetric(float64(p.RSS(b))/(1<<20), "MB")
+	})
+}

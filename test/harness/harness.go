@@ -1,0 +1,185 @@
+// Package harness starts Skiff control planes inside a test process and finds the
+// real kubectl binaries installed on the machine. It is for tests only: it must
+// not be imported by the skiff binary.
+package harness
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiffhq/skiff/pkg/server"
+	"github.com/skiffhq/skiff/pkg/storage"
+)
+
+// Cluster is a control plane started for one test.
+type Cluster struct {
+	Server     *server.Server
+	Kubeconfig string
+	DataDir    string
+	Config     *rest.Config
+	Client     kubernetes.Interface
+}
+
+// Options tune a test cluster.
+type Options struct {
+	// Storage replaces the bolt file (e.g. memory.New()).
+	Storage storage.Backend
+	// DisableControllers starts the API server without its control loops.
+	DisableControllers bool
+	// WatchHistory bounds the watch history (to provoke 410 Gone).
+	WatchHistory int
+	// DataDir reuses a data directory (restart tests); default a fresh temp dir.
+	DataDir string
+}
+
+// StartCluster starts a control plane on a free loopback port and stops it when
+// the test ends.
+func StartCluster(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	dir := opts.DataDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	port := freePort(t)
+	srv, err := server.New(server.Config{
+		DataDir:            dir,
+		BindAddress:        "127.0.0.1",
+		HTTPSPort:          port,
+		DisableAgent:       true,
+		Storage:            opts.Storage,
+		WatchHistory:       opts.WatchHistory,
+		DisableControllers: opts.DisableControllers,
+	})
+	if err != nil {
+		t.Fatalf("configuring server: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var runErr error
+	go func() { runErr = srv.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("server did not stop within 10s")
+		}
+	})
+	select {
+	case <-srv.Ready():
+	case <-done:
+		t.Fatalf("server failed to start: %v", runErr)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server not ready after 30s")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
+	if err != nil {
+		t.Fatalf("loading kubeconfig: %v", err)
+	}
+	cfg.QPS, cfg.Burst = 1000, 2000
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	return &Cluster{Server: srv, Kubeconfig: srv.Kubeconfig, DataDir: dir, Config: cfg, Client: client}
+}
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("finding a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Kubectl is one kubectl binary.
+type Kubectl struct {
+	Path    string
+	Version string // "1.27", ... or "skiff" for the built-in one
+}
+
+var versioned = regexp.MustCompile(`^kubectl\.(1\.\d+)$`)
+
+// Kubectls finds the real kubectl binaries: kubectl.1.NN beside the binary that
+// `kubectl` resolves to (the Google Cloud CLI layout). SKIFF_KUBECTLS=1.32,1.27
+// restricts the set. It fails the test with a clear message when there are none.
+func Kubectls(t testing.TB) []Kubectl {
+	t.Helper()
+	path, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Fatalf("no kubectl on PATH: install the kubectl package (Google Cloud CLI component) to run the kubectl tests")
+	}
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		real = path
+	}
+	dir := filepath.Dir(real)
+	entries, _ := os.ReadDir(dir)
+	var out []Kubectl
+	want := map[string]bool{}
+	if v := os.Getenv("SKIFF_KUBECTLS"); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			want[strings.TrimSpace(s)] = true
+		}
+	}
+	for _, e := range entries {
+		m := versioned.FindStringSubmatch(e.Name())
+		if m == nil || (len(want) > 0 && !want[m[1]]) {
+			continue
+		}
+		out = append(out, Kubectl{Path: filepath.Join(dir, e.Name()), Version: m[1]})
+	}
+	sort.Slice(out, func(i, j int) bool { return minor(out[i].Version) < minor(out[j].Version) })
+	if len(out) == 0 {
+		t.Logf("no versioned kubectl.1.NN beside %s; using %s alone", real, path)
+		out = append(out, Kubectl{Path: path, Version: "default"})
+	}
+	return out
+}
+
+func minor(v string) int {
+	var major, m int
+	fmt.Sscanf(v, "%d.%d", &major, &m)
+	return m
+}
+
+// Run runs kubectl against the cluster and returns stdout, stderr and the error.
+func (c *Cluster) Run(k Kubectl, stdin string, args ...string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, k.Path, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "HOME="+c.DataDir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	return stdout.String(), stderr.String(), err
+}
+
+// MustRun runs kubectl and fails the test on a non-zero exit.
+func (c *Cluster) MustRun(t testing.TB, k Kubectl, stdin string, args ...string) string {
+	t.Helper()
+	out, errOut, err := c.Run(k, stdin, args...)
+	if err != nil {
+		t.Fatalf("kubectl %s (%s): %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), k.Version, err, out, errOut)
+	}
+	return out
+}

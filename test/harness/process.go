@@ -1,0 +1,145 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds the skiff binary once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		root := filepath.Join(filepath.Dir(file), "..", "..")
+		dir, err := os.MkdirTemp("", "skiff-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "skiff")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/skiff")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("building skiff: %v", buildErr)
+	}
+	return binPath
+}
+
+// Process is a `skiff server` running as its own process.
+type Process struct {
+	Cmd        *exec.Cmd
+	DataDir    string
+	Kubeconfig string
+	Config     *rest.Config
+	Client     kubernetes.Interface
+}
+
+// StartProcess runs `skiff server` on a free loopback port with the given extra
+// flags, waits for its ready line, and kills it when the test ends.
+func StartProcess(t testing.TB, dataDir string, extra ...string) *Process {
+	t.Helper()
+	bin := Binary(t)
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
+	port := freePort(t)
+	args := append([]string{"server", "--data-dir", dataDir, "--bind-address", "127.0.0.1",
+		"--https-listen-port", strconv.Itoa(port), "--disable-agent"}, extra...)
+	cmd := exec.Command(bin, args...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	logFile, err := os.Create(filepath.Join(dataDir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting skiff server: %v", err)
+	}
+	p := &Process{Cmd: cmd, DataDir: dataDir, Kubeconfig: filepath.Join(dataDir, "kubeconfig.yaml")}
+	t.Cleanup(func() { p.Kill(); logFile.Close() })
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "Skiff is ready") {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(30 * time.Second):
+		log, _ := os.ReadFile(filepath.Join(dataDir, "server.log"))
+		t.Fatalf("skiff server not ready after 30s; log:\n%s", log)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", p.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.QPS, cfg.Burst = 5000, 10000
+	p.Config = cfg
+	if p.Client, err = kubernetes.NewForConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Kill stops the server with SIGKILL (a crash) and waits for it.
+func (p *Process) Kill() {
+	if p.Cmd.ProcessState == nil && p.Cmd.Process != nil {
+		_ = p.Cmd.Process.Kill()
+		_ = p.Cmd.Wait()
+	}
+}
+
+// RSS is the server's resident memory in bytes, from /proc.
+func (p *Process) RSS(t testing.TB) int64 {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("reading server status: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	t.Fatal("no VmRSS in /proc status")
+	return 0
+}
+
+// ctx is a helper for bounded calls in tests.
+func ctx(t testing.TB, d time.Duration) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return c
+}

@@ -1,0 +1,151 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiffhq/skiff/test/harness"
+)
+
+func configMap(name string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}, Data: map[string]string{"v": "0"}}
+}
+
+// TestInformerSeesEveryWrite: an informer started before a burst of concurrent
+// creates, updates and deletes ends with exactly the stored state, and its
+// handlers saw every object's final version.
+func TestInformerSeesEveryWrite(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const ns = "default"
+	factory := informers.NewSharedInformerFactoryWithOptions(c.Client, 0, informers.WithNamespace(ns))
+	inf := factory.Core().V1().ConfigMaps().Informer()
+	var adds, updates, deletes atomic.Int64
+	inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { adds.Add(1) },
+		UpdateFunc: func(any, any) { updates.Add(1) },
+		DeleteFunc: func(any) { deletes.Add(1) },
+	})
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		t.Fatal("informer never synced")
+	}
+	base := len(inf.GetStore().List())
+	cms := c.Client.CoreV1().ConfigMaps(ns)
+	const writers, each = 8, 40
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				name := fmt.Sprintf("cm-%d-%d", w, i)
+				cm, err := cms.Create(ctx, configMap(name), metav1.CreateOptions{})
+				if err != nil {
+					t.Errorf("create %s: %v", name, err)
+					return
+				}
+				cm.Data["v"] = "1"
+				if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+					t.Errorf("update %s: %v", name, err)
+					return
+				}
+				if i%4 == 0 {
+					if err := cms.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+						t.Errorf("delete %s: %v", name, err)
+					}
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	want := writers * each
+	wantLeft := want - writers*(each/4)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(inf.GetStore().List()) == wantLeft+base && int(deletes.Load()) == writers*(each/4) && int(updates.Load()) >= want {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := int(adds.Load()) - base; got != want {
+		t.Errorf("adds = %d, want %d", got, want)
+	}
+	if got := int(updates.Load()); got != want {
+		t.Errorf("updates = %d, want %d", got, want)
+	}
+	if got := int(deletes.Load()); got != writers*(each/4) {
+		t.Errorf("deletes = %d, want %d", got, writers*(each/4))
+	}
+	for _, o := range inf.GetStore().List() {
+		cm := o.(*corev1.ConfigMap)
+		if cm.Data["v"] != "1" {
+			t.Errorf("%s: informer holds a stale version (v=%s)", cm.Name, cm.Data["v"])
+		}
+	}
+}
+
+// TestWatchFromCompactedRevisionIs410 checks the Status a client gets when it
+// resumes from history the server no longer has, and that an informer recovers
+// from it by relisting.
+func TestWatchFromCompactedRevisionIs410(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{WatchHistory: 20})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cms := c.Client.CoreV1().ConfigMaps("default")
+	first, err := cms.Create(ctx, configMap("first"), metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 60; i++ {
+		if _, err := cms.Create(ctx, configMap(fmt.Sprintf("filler-%d", i)), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err := cms.Watch(ctx, metav1.ListOptions{ResourceVersion: first.ResourceVersion})
+	if err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	ev := <-w.ResultChan()
+	w.Stop()
+	if ev.Type != watch.Error || !apierrors.IsResourceExpired(apierrors.FromObject(ev.Object)) {
+		t.Fatalf("watch from an expired revision: got %s %#v, want ERROR 410 Expired", ev.Type, ev.Object)
+	}
+
+	// An informer whose first watch resumes from that expired revision relists.
+	var once sync.Once
+	lw := &cache.ListWatch{
+		ListFunc: func(o metav1.ListOptions) (runtime.Object, error) { return cms.List(ctx, o) },
+		WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+			once.Do(func() { o.ResourceVersion = first.ResourceVersion })
+			return cms.Watch(ctx, o)
+		},
+	}
+	store := cache.NewStore(cache.MetaNamespaceKeyFunc)
+	r := cache.NewReflector(lw, &corev1.ConfigMap{}, store, 0)
+	go r.Run(ctx.Done())
+	if _, err := cms.Create(ctx, configMap("after"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, ok, _ := store.GetByKey("default/after"); ok && len(store.List()) == 62 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("reflector did not recover after 410: store has %d objects", len(store.List()))
+}
