@@ -183,3 +183,14 @@ func (c *Cluster) MustRun(t testing.TB, k Kubectl, stdin string, args ...string)
 	}
 	return out
 }
+
+// BuiltinKubectl is the kubectl built into skiff, run through a link named
+// kubectl (exactly what users get from `ln -s skiff kubectl`).
+func BuiltinKubectl(t testing.TB) Kubectl {
+	t.Helper()
+	link := filepath.Join(t.TempDir(), "kubectl")
+	if err := os.Symlink(Binary(t), link); err != nil {
+		t.Fatal(err)
+	}
+	return Kubectl{Path: link, Version: "skiff"}
+}
