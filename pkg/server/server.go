@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/rest"
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
 	"github.com/skiffhq/skiff/pkg/pki"
@@ -53,6 +54,7 @@ type Server struct {
 	Kubeconfig string
 	URL        string
 	ready      chan struct{}
+	loopback   *loopback
 }
 
 // Version is what /version reports: the Kubernetes API level Skiff implements.
@@ -155,7 +157,9 @@ func (s *Server) Run(ctx context.Context) error {
 		NotReadyTolerationSeconds:    cfg.NotReadyToleration,
 		UnreachableTolerationSeconds: cfg.UnreachableToleration,
 	})
+	tokens := map[string]apiserver.User{}
 	api := apiserver.New(apiserver.Config{
+		Tokens:       tokens,
 		Storage:      store,
 		Registry:     reg,
 		Logger:       log,
@@ -183,9 +187,17 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 
+	lb, err := newLoopback(serverDir, api)
+	if err != nil {
+		return err
+	}
+	tokens[lb.token] = apiserver.User{Name: "system:apiserver", Groups: []string{"system:masters"}}
+	s.loopback = lb
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
+	go func() { errc <- lb.serve() }()
 	go func() { errc <- api.Run(ctx) }()
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -213,6 +225,7 @@ func (s *Server) Run(ctx context.Context) error {
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	_ = srv.Shutdown(shutdownCtx)
+	lb.shutdown(shutdownCtx)
 	return runErr
 }
 
@@ -258,3 +271,7 @@ func advertiseAddress(bind string) net.IP {
 	}
 	return nil
 }
+
+// LoopbackConfig is a client configuration for components running in this
+// process (controllers, hollow nodes). Valid once Ready is closed.
+func (s *Server) LoopbackConfig() *rest.Config { return s.loopback.config() }
