@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/skiffhq/skiff/pkg/storage"
@@ -20,12 +21,13 @@ import (
 // entry is one object as served: decoded, and encoded once as JSON with its
 // resourceVersion. Entries are immutable; readers deep-copy obj before changing it.
 type entry struct {
-	key  string
-	res  *Resource
-	obj  runtime.Object
-	meta metaAccessor
-	raw  []byte
-	rev  int64
+	key    string
+	res    *Resource
+	obj    runtime.Object
+	meta   metaAccessor
+	raw    []byte
+	rev    int64
+	fields fields.Set // selectable fields, computed once: every watcher filters on them
 }
 
 type metaAccessor = interface {
@@ -179,7 +181,8 @@ func (c *cache) decode(kv storage.KeyValue) (*entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &entry{key: kv.Key, res: res, obj: obj, meta: acc, raw: raw, rev: kv.ModRevision}, nil
+	return &entry{key: kv.Key, res: res, obj: obj, meta: acc, raw: raw, rev: kv.ModRevision,
+		fields: selectableFields(res, obj)}, nil
 }
 
 func (c *cache) apply(ev storage.Event) {

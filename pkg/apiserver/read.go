@@ -119,7 +119,7 @@ func (s *Server) selectors(r *http.Request, res *Resource) (func(*entry) bool, e
 		if ls != nil && !ls.Matches(labels.Set(e.meta.GetLabels())) {
 			return false
 		}
-		if fs != nil && !fs.Matches(selectableFields(res, e.obj)) {
+		if fs != nil && !fs.Matches(e.fields) {
 			return false
 		}
 		return true

@@ -179,8 +179,17 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 		}
 		return nil, apierrors.NewInternalError(err)
 	}
+	return s.answer(ctx, res, acc.GetNamespace(), acc.GetName(), obj, rev)
+}
+
+// answer waits until the cache holds revision rev and returns the object as
+// served at that revision, reusing the cache's encoding when it is that version.
+func (s *Server) answer(ctx context.Context, res *Resource, namespace, name string, obj runtime.Object, rev int64) ([]byte, error) {
 	if err := s.cache.waitFor(ctx, rev); err != nil {
 		return nil, apierrors.NewInternalError(err)
+	}
+	if e, _ := s.cache.get(res, res.key(namespace, name)); e != nil && e.rev == rev {
+		return e.raw, nil
 	}
 	return served(res, obj, rev)
 }
@@ -420,10 +429,7 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 	if err != nil {
 		return nil, storageWriteError(err, res, name)
 	}
-	if err := s.cache.waitFor(ctx, rev); err != nil {
-		return nil, apierrors.NewInternalError(err)
-	}
-	return served(res, obj, rev)
+	return s.answer(ctx, res, oldMeta.Namespace, name, obj, rev)
 }
 
 // storageWriteError maps storage errors of a compare-and-swap write.
