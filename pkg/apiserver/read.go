@@ -28,6 +28,13 @@ func (s *Server) getEntry(req request) (*entry, error) {
 	return e, nil
 }
 
+// Exists reports whether the cache holds an object (used by the server's own
+// reconcilers, which must not write when nothing is missing).
+func (s *Server) Exists(res *Resource, namespace, name string) bool {
+	e, _ := s.cache.get(res, res.key(namespace, name))
+	return e != nil
+}
+
 // outputKind is what the client asked the body to be.
 type outputKind int
 

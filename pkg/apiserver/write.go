@@ -388,8 +388,12 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 		acc.SetGeneration(oldMeta.Generation + 1)
 	}
 	validate := res.ValidateUpdate
-	if status && res.ValidateStatusUpdate != nil {
+	switch {
+	case status && res.ValidateStatusUpdate != nil:
 		validate = res.ValidateStatusUpdate
+	case mode == writeWhole:
+		// Binding and finalize change what clients may not, and check their own input.
+		validate = nil
 	}
 	if validate != nil {
 		if errs := validate(obj, old.obj); len(errs) > 0 {
