@@ -381,7 +381,7 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 			return nil, err
 		}
 	}
-	if res.Default != nil && !status {
+	if res.Default != nil {
 		res.Default(obj)
 	}
 	if res.SpecChanged != nil && !status && res.SpecChanged(obj, old.obj) {

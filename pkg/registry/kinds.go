@@ -6,6 +6,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -160,6 +161,10 @@ func endpointSlices() *apiserver.Resource {
 		func() runtime.Object { return &discoveryv1.EndpointSlice{} },
 		func() runtime.Object { return &discoveryv1.EndpointSliceList{} })
 	r.Default = func(obj runtime.Object) { defaults.EndpointSlice(obj.(*discoveryv1.EndpointSlice)) }
+	r.SpecChanged = func(obj, old runtime.Object) bool {
+		n, o := obj.(*discoveryv1.EndpointSlice), old.(*discoveryv1.EndpointSlice)
+		return !equality.Semantic.DeepEqual(n.Endpoints, o.Endpoints) || !equality.Semantic.DeepEqual(n.Ports, o.Ports) || n.AddressType != o.AddressType
+	}
 	r.Validate = func(obj runtime.Object) field.ErrorList {
 		return validation.ValidateEndpointSlice(obj.(*discoveryv1.EndpointSlice))
 	}

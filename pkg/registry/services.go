@@ -41,6 +41,7 @@ func services(opts Options) *apiserver.Resource {
 		return alloc.assign(v, obj.(*corev1.Service), nil)
 	}
 	r.PrepareForUpdate = func(ctx context.Context, v apiserver.View, obj, old runtime.Object) error {
+		dropTypeDependentFields(obj.(*corev1.Service), old.(*corev1.Service))
 		return alloc.assign(v, obj.(*corev1.Service), old.(*corev1.Service))
 	}
 	r.Fields = func(obj runtime.Object) fields.Set {
@@ -48,6 +49,58 @@ func services(opts Options) *apiserver.Resource {
 		return fields.Set{"spec.clusterIP": s.Spec.ClusterIP, "spec.type": string(s.Spec.Type)}
 	}
 	return r
+}
+
+// dropTypeDependentFields clears, when a Service changes type, the fields only
+// the old type may carry, unless the client set them in this very write (as
+// upstream does, so `kubectl edit` from LoadBalancer to ClusterIP just works).
+func dropTypeDependentFields(svc, old *corev1.Service) {
+	if svc.Spec.Type == old.Spec.Type {
+		return
+	}
+	isLB := svc.Spec.Type == corev1.ServiceTypeLoadBalancer
+	external := isLB || svc.Spec.Type == corev1.ServiceTypeNodePort
+	if !external {
+		for i := range svc.Spec.Ports {
+			for _, op := range old.Spec.Ports {
+				if op.Port == svc.Spec.Ports[i].Port && op.NodePort == svc.Spec.Ports[i].NodePort {
+					svc.Spec.Ports[i].NodePort = 0
+				}
+			}
+		}
+		if svc.Spec.ExternalTrafficPolicy == old.Spec.ExternalTrafficPolicy {
+			svc.Spec.ExternalTrafficPolicy = ""
+		}
+	}
+	if !isLB {
+		if sameBoolPtr(svc.Spec.AllocateLoadBalancerNodePorts, old.Spec.AllocateLoadBalancerNodePorts) {
+			svc.Spec.AllocateLoadBalancerNodePorts = nil
+		}
+		if sameStringPtr(svc.Spec.LoadBalancerClass, old.Spec.LoadBalancerClass) {
+			svc.Spec.LoadBalancerClass = nil
+		}
+		if svc.Spec.HealthCheckNodePort == old.Spec.HealthCheckNodePort {
+			svc.Spec.HealthCheckNodePort = 0
+		}
+		svc.Status.LoadBalancer = corev1.LoadBalancerStatus{}
+	}
+	if svc.Spec.Type == corev1.ServiceTypeExternalName {
+		if svc.Spec.ClusterIP == old.Spec.ClusterIP {
+			svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "", nil
+		}
+		if svc.Spec.IPFamilyPolicy != nil && sameStringPtr((*string)(svc.Spec.IPFamilyPolicy), (*string)(old.Spec.IPFamilyPolicy)) {
+			svc.Spec.IPFamilyPolicy = nil
+		}
+		svc.Spec.IPFamilies = nil
+	}
+}
+
+func sameBoolPtr(a, b *bool) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+func sameStringPtr(a, b *string) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
 
 // allocator hands out ClusterIPs and NodePorts. It keeps no state of its own: what

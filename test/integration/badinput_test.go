@@ -131,3 +131,30 @@ func TestBadInputLosesNothing(t *testing.T) {
 	}
 	_, _ = c.Client.CoreV1().Namespaces().Patch(ctx, "doomed", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{})
 }
+
+// TestServiceTypeChange: changing a LoadBalancer Service to ClusterIP drops the
+// fields only LoadBalancers carry, as upstream does, instead of refusing.
+func TestServiceTypeChange(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
+	ctx := context.Background()
+	svcs := c.Client.CoreV1().Services("default")
+	svc, err := svcs.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "lb"}, Spec: corev1.ServiceSpec{
+		Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"a": "b"},
+		Ports: []corev1.ServicePort{{Port: 80}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.Spec.Ports[0].NodePort == 0 || svc.Spec.AllocateLoadBalancerNodePorts == nil {
+		t.Fatalf("LoadBalancer not allocated: %+v", svc.Spec)
+	}
+	out, err := svcs.Patch(ctx, "lb", types.MergePatchType, []byte(`{"spec":{"type":"ClusterIP"}}`), metav1.PatchOptions{})
+	if err != nil {
+		t.Fatalf("LoadBalancer -> ClusterIP: %v", err)
+	}
+	if out.Spec.Ports[0].NodePort != 0 || out.Spec.AllocateLoadBalancerNodePorts != nil || out.Spec.ExternalTrafficPolicy != "" || out.Spec.ClusterIP != svc.Spec.ClusterIP {
+		t.Fatalf("type-dependent fields kept: %+v", out.Spec)
+	}
+	if _, err := svcs.Patch(ctx, "lb", types.MergePatchType, []byte(`{"spec":{"type":"NodePort"}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatalf("ClusterIP -> NodePort: %v", err)
+	}
+}
