@@ -82,7 +82,6 @@ func dropTypeDependentFields(svc, old *corev1.Service) {
 		if svc.Spec.HealthCheckNodePort == old.Spec.HealthCheckNodePort {
 			svc.Spec.HealthCheckNodePort = 0
 		}
-		svc.Status.LoadBalancer = corev1.LoadBalancerStatus{}
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		if svc.Spec.ClusterIP == old.Spec.ClusterIP {
