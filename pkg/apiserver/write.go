@@ -404,8 +404,7 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	oldData, _ := storedBytes(res, old.obj)
-	if bytes.Equal(data, oldData) {
+	if bytes.Equal(data, storedForm(old)) {
 		// Nothing changed: upstream answers with the stored object and writes nothing.
 		return old.raw, nil
 	}
@@ -434,6 +433,15 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 		return nil, storageWriteError(err, res, name)
 	}
 	return s.answer(ctx, res, oldMeta.Namespace, name, obj, rev)
+}
+
+// storedForm is an entry's encoding without its resourceVersion: what storing it
+// again would write. Derived from the cached bytes, because cached objects are
+// shared by concurrent readers and must never be touched.
+func storedForm(e *entry) []byte {
+	rv := []byte(`,"resourceVersion":"` + e.meta.GetResourceVersion() + `"`)
+	// metadata comes first in every kind, so the first match is its field.
+	return bytes.Replace(e.raw, rv, nil, 1)
 }
 
 // storageWriteError maps storage errors of a compare-and-swap write.
