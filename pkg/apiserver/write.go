@@ -354,8 +354,12 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 	if res.Namespaced && acc.GetNamespace() == "" {
 		acc.SetNamespace(oldMeta.Namespace)
 	}
-	if acc.GetUID() == "" {
+	switch uid := acc.GetUID(); {
+	case uid == "":
 		acc.SetUID(oldMeta.UID)
+	case uid != oldMeta.UID:
+		// A UID in the body is a precondition, as upstream treats it.
+		return nil, preconditionFailed(res, name, "UID", string(uid), string(oldMeta.UID))
 	}
 	if ts := acc.GetCreationTimestamp(); ts.IsZero() {
 		acc.SetCreationTimestamp(oldMeta.CreationTimestamp)
