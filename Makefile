@@ -36,7 +36,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzPatch$$' -fuzztime $(FUZZTIME) ./pkg/apiserver
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2000x ./pkg/storage/bolt ./test/bench/...
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./pkg/storage/bolt
+	$(GO) test -run '^$$' -bench BenchmarkAPI -benchtime 2000x ./test/bench/
+	$(GO) test -run '^$$' -bench BenchmarkScale -benchtime 1x ./test/bench/
 
 clean:
 	rm -rf bin

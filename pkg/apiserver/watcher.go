@@ -13,7 +13,7 @@ import (
 
 // watcherBuffer is how many events a watcher may lag before it is cut off (the
 // client then resumes from the last revision it saw, as client-go does).
-const watcherBuffer = 8192
+const watcherBuffer = 2048
 
 type watcher struct {
 	c      *cache

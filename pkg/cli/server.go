@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/skiffhq/skiff/pkg/server"
@@ -33,6 +35,9 @@ func newServerCommand() *cobra.Command {
 	f.BoolVar(&cfg.DisableAgent, "disable-agent", false, "run the control plane only, no node on this host")
 	f.Int64Var(&cfg.NotReadyToleration, "default-not-ready-toleration-seconds", 300, "tolerationSeconds of the not-ready toleration every pod gets")
 	f.Int64Var(&cfg.UnreachableToleration, "default-unreachable-toleration-seconds", 300, "tolerationSeconds of the unreachable toleration every pod gets")
+	f.StringVar(&cfg.LBPool, "lb-pool", "", "CIDR to give each LoadBalancer Service a dedicated IP from (default: the nodes' IPs)")
+	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may be silent before it is marked NotReady")
+	f.IntVar(&cfg.HollowNodes, "hollow-nodes", 0, "start this many in-memory nodes (hollow-1 ... hollow-N) for testing and scale")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	return cmd
 }

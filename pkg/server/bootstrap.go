@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,7 +26,11 @@ var SystemNamespaces = []string{"default", "kube-system", "kube-public", "kube-n
 // is the address other machines reach the API at; nil when there is none.
 func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Registry, serviceNet *net.IPNet, host net.IP, port int) error {
 	ensure := func(resource, namespace string, obj runtime.Object) error {
-		_, err := api.Create(ctx, reg.Lookup("v1", resource), namespace, obj)
+		res := reg.Lookup("v1", resource)
+		if m, ok := obj.(metav1.Object); ok && api.Exists(res, namespace, m.GetName()) {
+			return nil
+		}
+		_, err := api.Create(ctx, res, namespace, obj)
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("%s in %q: %w", resource, namespace, err)
 		}
@@ -61,4 +67,22 @@ func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Regist
 		}},
 	}
 	return ensure("endpoints", "default", ep)
+}
+
+// reconcileBootstrap re-creates the bootstrap objects when someone deletes them
+// (`kubectl delete all --all` deletes the kubernetes Service; upstream's
+// apiserver puts it back the same way).
+func reconcileBootstrap(ctx context.Context, every time.Duration, ensure func(context.Context) error, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := ensure(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("re-creating bootstrap objects", "err", err)
+			}
+		}
+	}
 }

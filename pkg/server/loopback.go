@@ -70,5 +70,8 @@ func (l *loopback) config() *rest.Config {
 		},
 		QPS:   -1, // no client-side throttling
 		Burst: 0,
+		// Request bodies in protobuf: several times cheaper for the server to decode
+		// than JSON, and the bulk of a storm's CPU is decoding.
+		ContentConfig: rest.ContentConfig{ContentType: "application/vnd.kubernetes.protobuf"},
 	}
 }

@@ -12,9 +12,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/version"
@@ -41,6 +43,13 @@ type Config struct {
 	NotReadyToleration, UnreachableToleration int64
 	// WatchHistory bounds the API server's watch history (tests make it small).
 	WatchHistory int
+	// LBPool, when set, gives each LoadBalancer Service its own IP from this CIDR
+	// instead of the nodes' addresses.
+	LBPool string
+	// NodeMonitorGracePeriod is how long a silent node stays Ready (40s).
+	NodeMonitorGracePeriod time.Duration
+	// HollowNodes starts this many in-memory nodes (hollow-1 ... hollow-N).
+	HollowNodes int
 	// DisableControllers runs the API alone (tests that drive one loop by hand).
 	DisableControllers bool
 	// Storage, when set, replaces the embedded bolt file (tests use memory).
@@ -167,6 +176,8 @@ func (s *Server) Run(ctx context.Context) error {
 		Version:      Version,
 		WatchHistory: cfg.WatchHistory,
 		OpenAPI:      &lazyOpenAPI{reg: reg, version: Version.GitVersion},
+		// Like kube-apiserver's --profiling (on by default): behind authentication.
+		ExtraHandlers: map[string]http.Handler{"/debug/pprof/": http.HandlerFunc(pprofIndex)},
 	})
 	s.API = api
 
@@ -211,8 +222,19 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	if err := bootstrap(ctx, api, reg, serviceNet, advertiseAddress(cfg.BindAddress), port); err != nil {
+	ensureBootstrap := func(ctx context.Context) error {
+		return bootstrap(ctx, api, reg, serviceNet, advertiseAddress(cfg.BindAddress), port)
+	}
+	if err := ensureBootstrap(ctx); err != nil {
 		return fmt.Errorf("creating bootstrap objects: %w", err)
+	}
+	go reconcileBootstrap(ctx, 2*time.Second, ensureBootstrap, log)
+	if !cfg.DisableControllers {
+		go func() {
+			if err := runControllers(ctx, cfg, lb.config(), log); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("control loops: %w", err)
+			}
+		}()
 	}
 	close(s.ready)
 	fmt.Fprintf(cfg.Out, "Skiff is ready: the API answers at %s; use it with: export KUBECONFIG=%s\n", s.URL, cfg.KubeconfigPath)
@@ -275,3 +297,19 @@ func advertiseAddress(bind string) net.IP {
 // LoopbackConfig is a client configuration for components running in this
 // process (controllers, hollow nodes). Valid once Ready is closed.
 func (s *Server) LoopbackConfig() *rest.Config { return s.loopback.config() }
+
+// pprofIndex serves the Go profiles under /debug/pprof/.
+func pprofIndex(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, "/debug/pprof/") {
+	case "profile":
+		pprof.Profile(w, r)
+	case "trace":
+		pprof.Trace(w, r)
+	case "symbol":
+		pprof.Symbol(w, r)
+	case "cmdline":
+		pprof.Cmdline(w, r)
+	default:
+		pprof.Index(w, r)
+	}
+}

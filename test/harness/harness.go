@@ -38,6 +38,12 @@ type Cluster struct {
 type Options struct {
 	// Storage replaces the bolt file (e.g. memory.New()).
 	Storage storage.Backend
+	// HollowNodes starts that many in-memory nodes inside the server.
+	HollowNodes int
+	// NodeMonitorGracePeriod shortens node-loss detection (default 40s).
+	NodeMonitorGracePeriod time.Duration
+	// TolerationSeconds sets the default not-ready/unreachable tolerations.
+	TolerationSeconds int64
 	// DisableControllers starts the API server without its control loops.
 	DisableControllers bool
 	// WatchHistory bounds the watch history (to provoke 410 Gone).
@@ -56,13 +62,17 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	}
 	port := freePort(t)
 	srv, err := server.New(server.Config{
-		DataDir:            dir,
-		BindAddress:        "127.0.0.1",
-		HTTPSPort:          port,
-		DisableAgent:       true,
-		Storage:            opts.Storage,
-		WatchHistory:       opts.WatchHistory,
-		DisableControllers: opts.DisableControllers,
+		DataDir:                dir,
+		BindAddress:            "127.0.0.1",
+		HTTPSPort:              port,
+		DisableAgent:           true,
+		Storage:                opts.Storage,
+		WatchHistory:           opts.WatchHistory,
+		DisableControllers:     opts.DisableControllers,
+		HollowNodes:            opts.HollowNodes,
+		NodeMonitorGracePeriod: opts.NodeMonitorGracePeriod,
+		NotReadyToleration:     opts.TolerationSeconds,
+		UnreachableToleration:  opts.TolerationSeconds,
 	})
 	if err != nil {
 		t.Fatalf("configuring server: %v", err)

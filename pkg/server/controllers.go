@@ -1,0 +1,88 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+
+	"golang.org/x/sync/errgroup"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/skiffhq/skiff/pkg/controller/endpoints"
+	"github.com/skiffhq/skiff/pkg/controller/endpointslice"
+	"github.com/skiffhq/skiff/pkg/controller/garbagecollector"
+	"github.com/skiffhq/skiff/pkg/controller/namespace"
+	"github.com/skiffhq/skiff/pkg/controller/nodeipam"
+	"github.com/skiffhq/skiff/pkg/controller/nodelifecycle"
+	"github.com/skiffhq/skiff/pkg/controller/replication"
+	"github.com/skiffhq/skiff/pkg/controller/serviceaccount"
+	"github.com/skiffhq/skiff/pkg/controller/servicelb"
+	"github.com/skiffhq/skiff/pkg/hollow"
+	"github.com/skiffhq/skiff/pkg/scheduler"
+)
+
+// runnable is what every control loop is.
+type runnable interface {
+	Run(ctx context.Context) error
+}
+
+// runControllers builds every control loop and the scheduler on one shared
+// informer factory over the loopback client, then runs them until ctx ends.
+func runControllers(ctx context.Context, cfg Config, rc *rest.Config, log *slog.Logger) error {
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	_, clusterNet, _ := net.ParseCIDR(cfg.ClusterCIDR)
+	var pool *net.IPNet
+	if cfg.LBPool != "" {
+		if _, pool, err = net.ParseCIDR(cfg.LBPool); err != nil {
+			return fmt.Errorf("--lb-pool %q: %w", cfg.LBPool, err)
+		}
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	named := func(name string) *slog.Logger { return log.With("controller", name) }
+
+	gc, err := garbagecollector.New(dyn, factory, garbagecollector.Options{Workers: 8, Logger: named("garbagecollector")})
+	if err != nil {
+		return fmt.Errorf("garbage collector: %w", err)
+	}
+	sched, err := scheduler.New(client, factory, scheduler.Options{Logger: named("scheduler")})
+	if err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	loops := []runnable{
+		replication.New(client, factory, replication.Options{Workers: 16, Logger: named("replication")}),
+		gc,
+		namespace.New(client, dyn, factory, namespace.Options{Logger: named("namespace")}),
+		serviceaccount.New(client, factory, serviceaccount.Options{Logger: named("serviceaccount")}),
+		endpoints.New(client, factory, endpoints.Options{Workers: 8, Logger: named("endpoints")}),
+		endpointslice.New(client, factory, endpointslice.Options{Workers: 8, Logger: named("endpointslice")}),
+		servicelb.New(client, factory, servicelb.Options{Pool: pool, Logger: named("servicelb")}),
+		nodeipam.New(client, factory, nodeipam.Options{ClusterCIDR: clusterNet, Logger: named("nodeipam")}),
+		nodelifecycle.New(client, factory, nodelifecycle.Options{GracePeriod: cfg.NodeMonitorGracePeriod, Logger: named("nodelifecycle")}),
+		sched,
+	}
+	factory.Start(ctx.Done())
+	g, ctx := errgroup.WithContext(ctx)
+	for _, l := range loops {
+		l := l
+		g.Go(func() error { return l.Run(ctx) })
+	}
+	if cfg.HollowNodes > 0 {
+		nodes, err := hollow.StartN(ctx, client, cfg.HollowNodes, hollow.Options{Logger: named("hollow")})
+		if err != nil {
+			return fmt.Errorf("hollow nodes: %w", err)
+		}
+		log.Info("hollow nodes started", "count", len(nodes))
+	}
+	return g.Wait()
+}

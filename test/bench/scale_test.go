@@ -1,0 +1,192 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/skiffhq/skiff/test/harness"
+)
+
+const (
+	scaleNodes    = 100
+	scaleReplicas = 3000
+)
+
+// podTracker follows every pod of the benchmark RC through one watch and records
+// when each was first seen bound, first seen Running, and when all were gone.
+type podTracker struct {
+	mu      sync.Mutex
+	bound   map[types.UID]time.Time
+	running map[types.UID]time.Time
+	live    map[types.UID]bool
+	changed chan struct{}
+}
+
+func (pt *podTracker) observe(ev watch.Event) {
+	pod, ok := ev.Object.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	now := time.Now()
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if ev.Type == watch.Deleted {
+		delete(pt.live, pod.UID)
+	} else {
+		pt.live[pod.UID] = true
+		if pod.Spec.NodeName != "" {
+			if _, ok := pt.bound[pod.UID]; !ok {
+				pt.bound[pod.UID] = now
+			}
+		}
+		if pod.Status.Phase == corev1.PodRunning {
+			if _, ok := pt.running[pod.UID]; !ok {
+				pt.running[pod.UID] = now
+			}
+		}
+	}
+	select {
+	case pt.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (pt *podTracker) counts() (live, bound, running int) {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	return len(pt.live), len(pt.bound), len(pt.running)
+}
+
+func (pt *podTracker) waitFor(b *testing.B, what string, d time.Duration, cond func(live, bound, running int) bool) time.Time {
+	deadline := time.After(d)
+	for {
+		if l, bo, r := pt.counts(); cond(l, bo, r) {
+			return time.Now()
+		}
+		select {
+		case <-pt.changed:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			l, bo, r := pt.counts()
+			b.Fatalf("%s: not reached after %v (live %d, bound %d, running %d)", what, d, l, bo, r)
+		}
+	}
+}
+
+// BenchmarkScale: with 100 hollow nodes in the server process, an RC of 3,000
+// replicas from create to all Running, scheduler throughput, API create latency
+// during the run, the server's RSS, and scaling back to 0.
+func BenchmarkScale(b *testing.B) {
+	if b.N > 1 {
+		b.Skip("one run is the measurement; use -benchtime 1x")
+	}
+	p := harness.StartProcess(b, "", "--hollow-nodes", fmt.Sprint(scaleNodes))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		nodes, err := p.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		ready := 0
+		if err == nil {
+			for _, n := range nodes.Items {
+				if n.Spec.PodCIDR != "" {
+					ready++
+				}
+			}
+		}
+		if ready == scaleNodes {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d hollow nodes registered with a pod CIDR", ready, scaleNodes)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	pt := &podTracker{bound: map[types.UID]time.Time{}, running: map[types.UID]time.Time{}, live: map[types.UID]bool{}, changed: make(chan struct{}, 1)}
+	w, err := p.Client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: "run=scale"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for ev := range w.ResultChan() {
+			pt.observe(ev)
+		}
+	}()
+
+	// Sequential creates running alongside: the latency a user sees mid-storm.
+	var lat []time.Duration
+	probeDone := make(chan struct{})
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	go func() {
+		defer close(probeDone)
+		for i := 0; probeCtx.Err() == nil; i++ {
+			s := time.Now()
+			_, err := p.Client.CoreV1().ConfigMaps("default").Create(probeCtx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("probe-%d", i)}}, metav1.CreateOptions{})
+			if err == nil {
+				lat = append(lat, time.Since(s))
+			}
+		}
+	}()
+
+	replicas := int32(scaleReplicas)
+	rc := &corev1.ReplicationController{
+		ObjectMeta: metav1.ObjectMeta{Name: "scale"},
+		Spec: corev1.ReplicationControllerSpec{
+			Replicas: &replicas,
+			Selector: map[string]string{"run": "scale"},
+			Template: &corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"run": "scale"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "kubia", Image: "luksa/kubia"}}},
+			},
+		},
+	}
+	start := time.Now()
+	if _, err := p.Client.CoreV1().ReplicationControllers("default").Create(ctx, rc, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	allRunning := pt.waitFor(b, "all Running", 120*time.Second, func(_, _, r int) bool { return r == scaleReplicas })
+	stopProbe()
+	<-probeDone
+	upTime := allRunning.Sub(start)
+
+	pt.mu.Lock()
+	var first, last time.Time
+	for _, t := range pt.bound {
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	pt.mu.Unlock()
+	schedRate := float64(scaleReplicas) / last.Sub(first).Seconds()
+	rss := p.RSS(b)
+
+	downStart := time.Now()
+	if _, err := p.Client.CoreV1().ReplicationControllers("default").Patch(ctx, "scale", types.MergePatchType, []byte(`{"spec":{"replicas":0}}`), metav1.PatchOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	allGone := pt.waitFor(b, "all pods gone", 120*time.Second, func(l, _, _ int) bool { return l == 0 })
+	downTime := allGone.Sub(downStart)
+
+	p50, p99 := time.Duration(0), time.Duration(0)
+	if len(lat) > 0 {
+		p50, p99 = percentiles(lat)
+	}
+	b.ReportMetric(upTime.Seconds(), "s-to-running")
+	b.ReportMetric(downTime.Seconds(), "s-to-zero")
+	b.ReportMetric(schedRate, "sched-pods/s")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "create-p99-ms")
+	b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
+	b.Logf("\n| measure (%d hollow nodes, RC of %d) | Skiff |\n|---|---|\n| create RC -> all Running | %.2f s |\n| scheduler throughput | %.0f pods/s |\n| API create during the run (p50 / p99, %d samples) | %.1f / %.1f ms |\n| server RSS at the end | %.0f MB |\n| scale to 0 -> all pods gone | %.2f s |",
+		scaleNodes, scaleReplicas, upTime.Seconds(), schedRate, len(lat), float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, float64(rss)/(1<<20), downTime.Seconds())
+}
