@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
@@ -27,6 +28,8 @@ import (
 	"github.com/skiffhq/skiff/pkg/registry"
 	"github.com/skiffhq/skiff/pkg/storage"
 	"github.com/skiffhq/skiff/pkg/storage/bolt"
+	"github.com/skiffhq/skiff/pkg/streaming/proxy"
+	streamserver "github.com/skiffhq/skiff/pkg/streaming/server"
 )
 
 // Config is everything `skiff server` takes from its flags.
@@ -166,6 +169,16 @@ func (s *Server) Run(ctx context.Context) error {
 		NotReadyTolerationSeconds:    cfg.NotReadyToleration,
 		UnreachableTolerationSeconds: cfg.UnreachableToleration,
 	})
+	// The API server's identity towards node agents (logs, exec, port-forward).
+	agentClientCert, agentClientKey, err := ca.EnsureClient(tlsDir, "client-apiserver-agent", streamserver.APIServerUser, nil)
+	if err != nil {
+		return fmt.Errorf("agent client certificate: %w", err)
+	}
+	agentPair, err := tls.LoadX509KeyPair(agentClientCert, agentClientKey)
+	if err != nil {
+		return fmt.Errorf("loading agent client certificate: %w", err)
+	}
+	streams := &lateStreams{}
 	tokens := map[string]apiserver.User{}
 	api := apiserver.New(apiserver.Config{
 		Tokens:       tokens,
@@ -204,6 +217,17 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	tokens[lb.token] = apiserver.User{Name: "system:apiserver", Groups: []string{"system:masters"}}
 	s.loopback = lb
+	loopClient, err := kubernetes.NewForConfig(lb.config())
+	if err != nil {
+		return err
+	}
+	if streams.p, err = proxy.New(proxy.Config{
+		Getter: proxy.ClientGetter(loopClient),
+		TLS:    &tls.Config{Certificates: []tls.Certificate{agentPair}, RootCAs: ca.CertPool(), MinVersion: tls.VersionTLS12},
+		Logger: log.With("component", "streams"),
+	}); err != nil {
+		return fmt.Errorf("stream proxy: %w", err)
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -312,4 +336,12 @@ func pprofIndex(w http.ResponseWriter, r *http.Request) {
 	default:
 		pprof.Index(w, r)
 	}
+}
+
+// lateStreams lets the API server be built before the stream proxy, whose pod
+// lookups go through the API server itself.
+type lateStreams struct{ p *proxy.Proxy }
+
+func (l *lateStreams) ServePodStream(w http.ResponseWriter, r *http.Request, namespace, pod, sub string) {
+	l.p.ServePodStream(w, r, namespace, pod, sub)
 }
