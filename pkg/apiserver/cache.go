@@ -28,6 +28,10 @@ type entry struct {
 	raw    []byte
 	rev    int64
 	fields fields.Set // selectable fields, computed once: every watcher filters on them
+
+	pbOnce sync.Once // protobuf encoding, made on first request
+	pb     []byte
+	pbErr  error
 }
 
 type metaAccessor = interface {

@@ -42,6 +42,7 @@ const (
 	outputObject outputKind = iota
 	outputTable
 	outputPartialMetadata
+	outputProtobuf
 )
 
 // negotiate reads the Accept header the way kubectl and client-go write it.
@@ -56,8 +57,8 @@ func negotiate(r *http.Request) outputKind {
 		}
 		switch params["as"] {
 		case "":
-			if mt == "application/vnd.kubernetes.protobuf" {
-				continue // we answer JSON; keep looking for a preference we can honour
+			if mt == protobufType {
+				return outputProtobuf
 			}
 			return outputObject
 		case "Table":
@@ -86,6 +87,13 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
 		writeObject(w, http.StatusOK, t)
 	case outputPartialMetadata:
 		writeJSON(w, http.StatusOK, partialMetadata(e))
+	case outputProtobuf:
+		pb, err := e.protobuf()
+		if err != nil {
+			writeJSON(w, http.StatusOK, e.raw)
+			return
+		}
+		writeProtobuf(w, http.StatusOK, pb)
 	default:
 		writeJSON(w, http.StatusOK, e.raw)
 	}
@@ -225,6 +233,12 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req request) 
 		}
 		buf.WriteString("]}")
 		writeJSON(w, http.StatusOK, buf.Bytes())
+	case outputProtobuf:
+		if pb, err := listProtobuf(req.res, lm, items); err == nil {
+			writeProtobuf(w, http.StatusOK, pb)
+			return
+		}
+		writeJSON(w, http.StatusOK, listJSON(req.res, lm, items))
 	default:
 		writeJSON(w, http.StatusOK, listJSON(req.res, lm, items))
 	}

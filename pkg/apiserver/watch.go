@@ -101,7 +101,11 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request)
 		return sel == nil || sel(e)
 	}
 	flusher, _ := w.(http.Flusher)
-	w.Header().Set("Content-Type", "application/json")
+	if p.output == outputProtobuf {
+		w.Header().Set("Content-Type", protobufType+";stream=watch")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.Header().Set("Cache-Control", "no-cache, private")
 
 	wt, initial, startRev, err := s.cache.watch(r.Context(), req.res, p.start, match)
@@ -109,7 +113,13 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request)
 		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
 			// Upstream opens the stream and sends the 410 as an ERROR event.
 			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write(watchLine("ERROR", mustJSON(toStatus(err))))
+			st := toStatus(err)
+			if p.output == outputProtobuf {
+				pb, _ := encodeProtobuf(st)
+				_, _ = w.Write(watchFrame("ERROR", pb))
+				return
+			}
+			_, _ = w.Write(watchLine("ERROR", mustJSON(st)))
 			return
 		}
 		writeError(w, err)
@@ -261,6 +271,13 @@ func (we *watchEncoder) line(e *event, match func(*entry) bool) []byte {
 	default:
 		return nil
 	}
+	if we.p.output == outputProtobuf {
+		pb, err := e.cur.protobuf()
+		if err != nil {
+			return nil
+		}
+		return watchFrame(typ, pb)
+	}
 	return watchLine(typ, we.object(e.cur))
 }
 
@@ -281,6 +298,9 @@ func (we *watchEncoder) object(e *entry) []byte {
 }
 
 func (we *watchEncoder) bookmark(rev int64, initialEnd bool) []byte {
+	if we.p.output == outputProtobuf {
+		return watchFrame("BOOKMARK", bookmarkProtobuf(we.res, rev, initialEnd))
+	}
 	var obj []byte
 	rv := strconv.FormatInt(rev, 10)
 	annotations := ""

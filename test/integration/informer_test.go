@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/skiffhq/skiff/test/harness"
@@ -27,7 +29,29 @@ func configMap(name string) *corev1.ConfigMap {
 // creates, updates and deletes ends with exactly the stored state, and its
 // handlers saw every object's final version.
 func TestInformerSeesEveryWrite(t *testing.T) {
-	c := harness.StartCluster(t, harness.Options{})
+	for _, ct := range contentTypes {
+		t.Run(ct, func(t *testing.T) { informerSeesEveryWrite(t, ct) })
+	}
+}
+
+// contentTypes are the encodings client-go can be configured for.
+var contentTypes = []string{"application/json", "application/vnd.kubernetes.protobuf"}
+
+// clientFor is the cluster's client speaking the given encoding both ways.
+func clientFor(t *testing.T, c *harness.Cluster, contentType string) kubernetes.Interface {
+	cfg := rest.CopyConfig(c.Config)
+	cfg.ContentType = contentType
+	cfg.AcceptContentTypes = contentType
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+func informerSeesEveryWrite(t *testing.T, contentType string) {
+	hc := harness.StartCluster(t, harness.Options{})
+	c := &harness.Cluster{Client: clientFor(t, hc, contentType)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const ns = "default"
@@ -102,7 +126,14 @@ func TestInformerSeesEveryWrite(t *testing.T) {
 // resumes from history the server no longer has, and that an informer recovers
 // from it by relisting.
 func TestWatchFromCompactedRevisionIs410(t *testing.T) {
-	c := harness.StartCluster(t, harness.Options{WatchHistory: 20})
+	for _, ct := range contentTypes {
+		t.Run(ct, func(t *testing.T) { watchFromCompactedRevisionIs410(t, ct) })
+	}
+}
+
+func watchFromCompactedRevisionIs410(t *testing.T, contentType string) {
+	hc := harness.StartCluster(t, harness.Options{WatchHistory: 20})
+	c := &harness.Cluster{Client: clientFor(t, hc, contentType)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cms := c.Client.CoreV1().ConfigMaps("default")
