@@ -131,7 +131,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request,
 		return
 	}
 	warn(w, warnings)
-	writeJSON(w, http.StatusOK, raw)
+	s.respond(w, r, http.StatusOK, req.res, req.namespace, req.name, raw)
 }
 
 // yamlish reports whether a patch body is not JSON (kubectl patch accepts YAML).

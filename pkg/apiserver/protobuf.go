@@ -95,3 +95,19 @@ func bookmarkProtobuf(res *Resource, rev int64, initialEnd bool) []byte {
 	data, _ := encodeProtobuf(obj)
 	return data
 }
+
+// respond writes a write's result (JSON bytes from the cache or freshly encoded)
+// in the encoding the client asked for. A protobuf client gets the cached entry's
+// protobuf when the bytes are that entry's; otherwise JSON, which every client
+// also accepts.
+func (s *Server) respond(w http.ResponseWriter, r *http.Request, code int, res *Resource, namespace, name string, raw []byte) {
+	if negotiate(r) == outputProtobuf && len(raw) > 0 {
+		if e, _ := s.cache.get(res, res.key(namespace, name)); e != nil && len(e.raw) > 0 && &e.raw[0] == &raw[0] {
+			if pb, err := e.protobuf(); err == nil {
+				writeProtobuf(w, code, pb)
+				return
+			}
+		}
+	}
+	writeJSON(w, code, raw)
+}

@@ -90,7 +90,8 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req request
 		return
 	}
 	warn(w, warnings)
-	writeJSON(w, http.StatusCreated, raw)
+	acc, _ := meta.Accessor(obj)
+	s.respond(w, r, http.StatusCreated, req.res, acc.GetNamespace(), acc.GetName(), raw)
 }
 
 // Create stores a new object as a POST would (used by the server's own bootstrap).
@@ -274,7 +275,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req request
 		return
 	}
 	warn(w, warnings)
-	writeJSON(w, code, raw)
+	s.respond(w, r, code, req.res, req.namespace, req.name, raw)
 }
 
 // mutateFunc computes the new object from the stored one (nil when creating).
