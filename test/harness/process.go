@@ -2,7 +2,6 @@ package harness
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -137,9 +136,26 @@ func (p *Process) RSS(t testing.TB) int64 {
 	return 0
 }
 
-// ctx is a helper for bounded calls in tests.
-func ctx(t testing.TB, d time.Duration) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return c
+// Memory is the server's resident memory and the anonymous part of it (heap,
+// stacks: what the process allocated, not the clean pages of its binary).
+func (p *Process) Memory(t testing.TB) (rss, anon int64) {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p.Cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("reading server memory: %v", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "Rss:":
+			rss = kb * 1024
+		case "Anonymous:":
+			anon = kb * 1024
+		}
+	}
+	return rss, anon
 }
