@@ -1,0 +1,403 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// resyncPeriod is how often a worker syncs its pod when nothing happens.
+const resyncPeriod = 10 * time.Second
+
+// podWorker runs one pod: every sync reads the pod's state from the runtime,
+// takes the next steps towards the pod's spec and posts the status. Syncs are
+// triggered by the pod's changes, the runtime's changes (relist), probes,
+// back-off timers and a periodic resync; they never overlap.
+type podWorker struct {
+	a      *Agent
+	uid    types.UID
+	log    *slog.Logger
+	kickCh chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	pod     *corev1.Pod
+	removed bool
+	timer   *time.Timer
+	timerAt time.Time // when timer fires; zero once it has
+
+	// Touched by the worker goroutine only.
+	waiting    map[string]waiting
+	restarting map[string]bool
+	ips        []string
+	ipsOf      string // the sandbox ips belongs to
+	failures   int    // consecutive sandbox failures
+}
+
+func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &podWorker{
+		a:       a,
+		uid:     pod.UID,
+		log:     a.log.With("pod", klogKey(pod)),
+		kickCh:  make(chan struct{}, 1),
+		ctx:     ctx,
+		cancel:  cancel,
+		waiting: map[string]waiting{},
+	}
+}
+
+// setPod records a newer version of the pod.
+func (w *podWorker) setPod(p *corev1.Pod) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pod != nil && newerRV(w.pod.ResourceVersion, p.ResourceVersion) {
+		return
+	}
+	w.pod = p
+}
+
+func (w *podWorker) snapshot() (*corev1.Pod, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pod, w.removed
+}
+
+func (w *podWorker) kick() {
+	select {
+	case w.kickCh <- struct{}{}:
+	default:
+	}
+}
+
+// syncAfter schedules a sync in d. Of the syncs requested and not yet run,
+// the earliest wins: every sync schedules again whatever it still needs.
+func (w *podWorker) syncAfter(d time.Duration) {
+	d = max(d, 10*time.Millisecond)
+	at := time.Now().Add(d)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer != nil && !w.timerAt.IsZero() && w.timerAt.Before(at) {
+		return
+	}
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+	w.timerAt = at
+	w.timer = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		w.timerAt = time.Time{}
+		w.mu.Unlock()
+		w.kick()
+	})
+}
+
+// stop ends the worker without touching the pod.
+func (w *podWorker) stop() { w.cancel() }
+
+func (w *podWorker) run() {
+	defer w.a.wg.Done()
+	defer w.a.workerDone(w)
+	resync := time.NewTicker(resyncPeriod)
+	defer resync.Stop()
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-w.kickCh:
+		case <-resync.C:
+		}
+		if w.sync(w.ctx) {
+			return
+		}
+	}
+}
+
+// sync takes the pod one step further; it returns true when the pod is gone
+// for good and the worker can end.
+func (w *podWorker) sync(ctx context.Context) bool {
+	a := w.a
+	pod, removed := w.snapshot()
+	if removed || pod.DeletionTimestamp != nil {
+		if err := w.terminate(ctx, pod, removed); err != nil {
+			if ctx.Err() == nil {
+				w.log.Error("terminating pod", "err", err)
+				w.syncAfter(time.Second)
+			}
+			return false
+		}
+		return true
+	}
+	state, err := a.podState(ctx, w.uid)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Error("reading the pod's runtime state", "err", err)
+			w.syncAfter(time.Second)
+		}
+		return false
+	}
+	var sandboxID string
+	ready := false
+	if isTerminal(pod.Status.Phase) {
+		// Finished: nothing may run any more, and the address goes back;
+		// the containers' statuses may still be completed (an OOM kill is
+		// known a moment after the exit).
+		w.stopAll(ctx, pod, state)
+		a.prober.forget(w.uid)
+	} else {
+		sandboxID, ready = w.act(ctx, pod, state)
+	}
+	if state, err = a.podState(ctx, w.uid); err != nil {
+		if ctx.Err() == nil {
+			w.syncAfter(time.Second)
+		}
+		return false
+	}
+	if ready {
+		a.prober.sync(pod, w.probeTargets(pod, state, sandboxID))
+	}
+	if justExited(state) {
+		// The runtime learns some exit reasons (OOMKilled) just after the
+		// exit itself; look again shortly.
+		w.syncAfter(time.Second)
+	}
+	st := a.podStatus(statusInput{
+		pod: pod, state: state, sandboxReady: ready, podIPs: w.ips,
+		waiting: w.waiting, restarting: w.restarting, probes: a.prober,
+	})
+	w.post(ctx, pod, st)
+	if isTerminal(st.Phase) && !isTerminal(pod.Status.Phase) {
+		w.kick() // stop what is left
+	}
+	return false
+}
+
+// justExited is true when a container of the pod exited in the last few
+// seconds.
+func justExited(state *podState) bool {
+	for _, c := range state.containers {
+		if c.status != nil && c.status.State == runtimeapi.ContainerState_CONTAINER_EXITED &&
+			time.Since(time.Unix(0, c.status.FinishedAt)) < 3*time.Second {
+			return true
+		}
+	}
+	return false
+}
+
+// act creates the sandbox if needed and starts, restarts or kills containers.
+// It returns the current sandbox and whether it is ready with an address.
+func (w *podWorker) act(ctx context.Context, pod *corev1.Pod, state *podState) (string, bool) {
+	a := w.a
+	w.restarting = map[string]bool{}
+	sb := state.sandbox()
+	var sandboxID string
+	var attempt uint32
+	if sb == nil || sb.State != runtimeapi.PodSandboxState_SANDBOX_READY {
+		if sb != nil && pod.Spec.RestartPolicy == corev1.RestartPolicyNever && anyContainerCreated(pod, state) {
+			// Its containers will not run again; neither will its sandbox.
+			return "", false
+		}
+		for _, c := range state.containers {
+			if c.state == runtimeapi.ContainerState_CONTAINER_RUNNING {
+				_ = a.killContainer(ctx, pod, specOf(pod, c.name), c.id, gracePeriodOf(pod), "")
+			}
+		}
+		if sb != nil {
+			attempt = sb.GetMetadata().GetAttempt() + 1
+			a.event(pod, corev1.EventTypeNormal, "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+			if _, err := a.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id}); err != nil && !isNotFound(err) {
+				w.log.Warn("stopping the old sandbox", "err", err)
+			}
+		}
+		id, err := a.runSandbox(ctx, pod, attempt)
+		if err != nil {
+			if ctx.Err() != nil {
+				return "", false
+			}
+			w.failures++
+			a.event(pod, corev1.EventTypeWarning, "FailedCreatePodSandBox", "Failed to create pod sandbox: %v", grpcMessage(err))
+			w.log.Error("creating the pod sandbox", "err", err)
+			w.syncAfter(min(time.Duration(w.failures)*time.Second, 30*time.Second))
+			return "", false
+		}
+		w.failures = 0
+		sandboxID = id
+	} else {
+		sandboxID, attempt = sb.Id, sb.GetMetadata().GetAttempt()
+	}
+	if w.ipsOf != sandboxID {
+		ips, err := a.sandboxIPs(ctx, pod, sandboxID)
+		if err != nil {
+			w.log.Error("reading the sandbox's address", "err", err)
+			w.syncAfter(time.Second)
+			return sandboxID, false
+		}
+		w.ips, w.ipsOf = ips, sandboxID
+	}
+	if !pod.Spec.HostNetwork {
+		if err := a.writeHostsFile(pod, w.ips); err != nil {
+			w.log.Error("writing /etc/hosts", "err", err)
+			w.syncAfter(time.Second)
+			return sandboxID, true
+		}
+	}
+	s := &starter{w: w, pod: pod, sandboxID: sandboxID, attempt: attempt, refs: &podRefs{a: a, ns: pod.Namespace}}
+
+	// Init containers run one at a time, in order, each to success.
+	for i := range pod.Spec.InitContainers {
+		spec := &pod.Spec.InitContainers[i]
+		c := state.inSandbox(spec.Name, sandboxID)
+		switch {
+		case c == nil:
+			s.start(ctx, spec, nextRestartCount(state, spec.Name), true)
+			return sandboxID, true
+		case c.state == runtimeapi.ContainerState_CONTAINER_RUNNING:
+			return sandboxID, true
+		case c.state == runtimeapi.ContainerState_CONTAINER_EXITED && c.status != nil && c.status.ExitCode == 0:
+			continue
+		case c.state == runtimeapi.ContainerState_CONTAINER_CREATED:
+			a.removeContainer(ctx, c.id)
+			s.start(ctx, spec, c.restartCount, true)
+			return sandboxID, true
+		}
+		if pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+			return sandboxID, true // the pod has failed
+		}
+		w.restarting[spec.Name] = true
+		if !w.inBackOff(pod, spec, c) {
+			s.start(ctx, spec, c.restartCount+1, true)
+		}
+		return sandboxID, true
+	}
+
+	for i := range pod.Spec.Containers {
+		spec := &pod.Spec.Containers[i]
+		c := state.inSandbox(spec.Name, sandboxID)
+		if c == nil {
+			s.start(ctx, spec, nextRestartCount(state, spec.Name), false)
+			continue
+		}
+		switch c.state {
+		case runtimeapi.ContainerState_CONTAINER_RUNNING:
+			var why string
+			switch {
+			case c.hash != "" && c.hash != containerHash(spec):
+				why = fmt.Sprintf("Container %s definition changed, will be restarted", spec.Name)
+			case a.prober.failed(c.id, livenessProbe):
+				why = fmt.Sprintf("Container %s failed liveness probe, will be restarted", spec.Name)
+			case a.prober.failed(c.id, startupProbe):
+				why = fmt.Sprintf("Container %s failed startup probe, will be restarted", spec.Name)
+			}
+			if why != "" {
+				if err := a.killContainer(ctx, pod, spec, c.id, gracePeriodOf(pod), why); err != nil {
+					w.log.Error("killing container", "container", spec.Name, "err", err)
+				}
+				w.kick()
+			}
+		case runtimeapi.ContainerState_CONTAINER_CREATED:
+			// Created but never started: the agent stopped in between.
+			a.removeContainer(ctx, c.id)
+			s.start(ctx, spec, c.restartCount, false)
+		default:
+			if !shouldRestart(pod.Spec.RestartPolicy, c) {
+				continue
+			}
+			w.restarting[spec.Name] = true
+			if !w.inBackOff(pod, spec, c) {
+				s.start(ctx, spec, c.restartCount+1, false)
+			}
+		}
+	}
+	return sandboxID, true
+}
+
+// anyContainerCreated is true when an app container of the pod ever existed.
+func anyContainerCreated(pod *corev1.Pod, state *podState) bool {
+	for _, spec := range pod.Spec.Containers {
+		if c, _ := state.latest(spec.Name); c != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func nextRestartCount(state *podState, name string) int {
+	if c, _ := state.latest(name); c != nil {
+		return c.restartCount + 1
+	}
+	return 0
+}
+
+func specOf(pod *corev1.Pod, name string) *corev1.Container {
+	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
+		for i := range list {
+			if list[i].Name == name {
+				return &list[i]
+			}
+		}
+	}
+	return nil
+}
+
+func shouldRestart(policy corev1.RestartPolicy, c *containerState) bool {
+	switch policy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return c.status == nil || c.status.ExitCode != 0 || c.state != runtimeapi.ContainerState_CONTAINER_EXITED
+	}
+	return true
+}
+
+func backOffKey(pod *corev1.Pod, c *corev1.Container) string {
+	return fmt.Sprintf("%s_%s_%s_%s_%s", pod.Name, pod.Namespace, pod.UID, c.Name, containerHash(c))
+}
+
+// inBackOff applies upstream's crash-loop back-off to an exited container:
+// the first restart is immediate, then each waits for the delay (doubling
+// from BackOffBase up to BackOffMax) counted from the container's exit.
+func (w *podWorker) inBackOff(pod *corev1.Pod, spec *corev1.Container, c *containerState) bool {
+	a := w.a
+	key := backOffKey(pod, spec)
+	finished := timeNow()
+	if c.status != nil && c.status.FinishedAt != 0 {
+		finished = time.Unix(0, c.status.FinishedAt)
+	}
+	if a.backOff.IsInBackOffSince(key, finished) {
+		d := a.backOff.Get(key)
+		msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", d, spec.Name, pod.Name, pod.Namespace, pod.UID)
+		if w.waiting[spec.Name].message != msg {
+			a.event(pod, corev1.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)", spec.Name, pod.Name, pod.Namespace, pod.UID)
+		}
+		w.waiting[spec.Name] = waiting{reason: "CrashLoopBackOff", message: msg}
+		w.syncAfter(time.Until(finished.Add(d)))
+		return true
+	}
+	a.backOff.Next(key, finished)
+	return false
+}
+
+// probeTargets lists the pod's running containers in the sandbox.
+func (w *podWorker) probeTargets(pod *corev1.Pod, state *podState, sandboxID string) []probeTarget {
+	var out []probeTarget
+	ip := ""
+	if len(w.ips) > 0 {
+		ip = w.ips[0]
+	}
+	for i := range pod.Spec.Containers {
+		spec := &pod.Spec.Containers[i]
+		c := state.inSandbox(spec.Name, sandboxID)
+		if c == nil || c.state != runtimeapi.ContainerState_CONTAINER_RUNNING || c.status == nil {
+			continue
+		}
+		out = append(out, probeTarget{uid: pod.UID, pod: pod, container: spec, id: c.id, podIP: ip, startedAt: time.Unix(0, c.status.StartedAt)})
+	}
+	return out
+}
