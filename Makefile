@@ -17,7 +17,10 @@ help:
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/skiff
 
+# The seed's luksa/kubia image is built from images/kubia (an offline stand-in)
+# into the air-gap folder the agent imports at start.
 run: build
+	$(BIN) image build-demo $(DATA_DIR)/agent/images
 	$(BIN) server --data-dir $(DATA_DIR)
 
 test: build

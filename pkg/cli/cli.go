@@ -49,6 +49,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCommand())
+	root.AddCommand(newImageCommand())
 	root.AddCommand(kubectl.NewCommand(DefaultKubeconfig))
 	return root
 }

@@ -38,6 +38,9 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.LBPool, "lb-pool", "", "CIDR to give each LoadBalancer Service a dedicated IP from (default: the nodes' IPs)")
 	f.DurationVar(&cfg.NodeMonitorGracePeriod, "node-monitor-grace-period", 40*time.Second, "how long a node may be silent before it is marked NotReady")
 	f.IntVar(&cfg.HollowNodes, "hollow-nodes", 0, "start this many in-memory nodes (hollow-1 ... hollow-N) for testing and scale")
+	f.StringVar(&cfg.NodeName, "node-name", "", "this host's node name (default: the hostname)")
+	f.StringVar(&cfg.NodeIP, "node-ip", "", "this host's node address (default: its first routable address)")
+	f.StringVar(&cfg.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "use this CRI socket instead of starting containerd")
 	f.BoolVar(&cfg.DisableControllers, "disable-controllers", false, "run the API server without the control loops and scheduler (like kube-apiserver alone)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	return cmd

@@ -53,6 +53,8 @@ type Config struct {
 	NodeMonitorGracePeriod time.Duration
 	// HollowNodes starts this many in-memory nodes (hollow-1 ... hollow-N).
 	HollowNodes int
+	// NodeName, NodeIP and ContainerRuntimeEndpoint configure this host's agent.
+	NodeName, NodeIP, ContainerRuntimeEndpoint string
 	// DisableControllers runs the API alone (tests that drive one loop by hand).
 	DisableControllers bool
 	// Storage, when set, replaces the embedded bolt file (tests use memory).
@@ -182,6 +184,7 @@ func (s *Server) Run(ctx context.Context) error {
 	tokens := map[string]apiserver.User{}
 	api := apiserver.New(apiserver.Config{
 		Tokens:       tokens,
+		Streams:      streams,
 		Storage:      store,
 		Registry:     reg,
 		Logger:       log,
@@ -257,6 +260,13 @@ func (s *Server) Run(ctx context.Context) error {
 		go func() {
 			if err := runControllers(ctx, cfg, lb.config(), log); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("control loops: %w", err)
+			}
+		}()
+	}
+	if !cfg.DisableAgent {
+		go func() {
+			if err := runAgent(ctx, cfg, ca, tlsDir, lb.config(), log); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("node agent: %w", err)
 			}
 		}()
 	}
