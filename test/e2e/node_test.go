@@ -1,0 +1,223 @@
+// Package e2e runs whole Skiff nodes as root: the real skiff binary with its
+// agent and containerd inside a network namespace the test creates, driven by
+// kubectl. Every test removes what it made, even when it fails.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skiffhq/skiff/pkg/images"
+	"github.com/skiffhq/skiff/test/harness"
+)
+
+// node is one `skiff server` (with its agent) in its own network namespace.
+type node struct {
+	t       *testing.T
+	ns      string
+	dataDir string
+	cmd     *exec.Cmd
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: starts containerd and pods in a network namespace (run `make test` as root)")
+	}
+	for _, bin := range []string{"containerd", "runc", "ip", "nsenter", "curl"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("needs %s (apt-get install containerd runc iproute2 util-linux curl)", bin)
+		}
+	}
+}
+
+func sh(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// startNode creates a namespace with one address (no route out of the
+// machine), imports the demo image through the air-gap folder, and starts
+// `skiff server` inside it.
+func startNode(t *testing.T) *node {
+	t.Helper()
+	n := &node{t: t, ns: fmt.Sprintf("skiff-e2e-%d", os.Getpid()%100000), dataDir: t.TempDir()}
+	sh(t, "ip", "netns", "add", n.ns)
+	t.Cleanup(n.cleanup)
+	sh(t, "ip", "-n", n.ns, "link", "set", "lo", "up")
+	sh(t, "ip", "-n", n.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+	sh(t, "ip", "-n", n.ns, "addr", "add", "10.99.0.1/24", "dev", "eth0")
+	sh(t, "ip", "-n", n.ns, "link", "set", "eth0", "up")
+	sh(t, "ip", "-n", n.ns, "link", "set", "eth1", "up")
+
+	imgDir := filepath.Join(n.dataDir, "agent", "images")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := images.BuildDemo(ctx, imgDir); err != nil {
+		t.Fatalf("building the demo image: %v", err)
+	}
+	n.cmd = exec.Command("nsenter", "--net=/run/netns/"+n.ns, harness.Binary(t), "server",
+		"--data-dir", n.dataDir, "--node-ip", "10.99.0.1", "--node-name", "node-1")
+	stdout, _ := n.cmd.StdoutPipe()
+	logf, _ := os.Create(filepath.Join(n.dataDir, "server.log"))
+	n.cmd.Stderr = logf
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "Skiff is ready") {
+				close(ready)
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server not ready; log:\n%s", n.log())
+	}
+	n.eventually("node Ready", 60*time.Second, func() (bool, string) {
+		out, _ := n.kubectl("get", "nodes", "--no-headers")
+		return strings.Contains(out, "node-1   Ready"), out
+	})
+	return n
+}
+
+func (n *node) log() string {
+	b, _ := os.ReadFile(filepath.Join(n.dataDir, "server.log"))
+	return string(b)
+}
+
+// kubectl runs the built-in kubectl inside the node's namespace.
+func (n *node) kubectl(args ...string) (string, error) {
+	full := append([]string{"--net=/run/netns/" + n.ns, harness.Binary(n.t), "kubectl", "--kubeconfig", filepath.Join(n.dataDir, "kubeconfig.yaml")}, args...)
+	out, err := exec.Command("nsenter", full...).CombinedOutput()
+	return string(out), err
+}
+
+func (n *node) mustKubectl(args ...string) string {
+	n.t.Helper()
+	out, err := n.kubectl(args...)
+	if err != nil {
+		n.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// inNS runs a command inside the node's namespace.
+func (n *node) inNS(args ...string) (string, error) {
+	out, err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + n.ns}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (n *node) eventually(what string, d time.Duration, cond func() (bool, string)) {
+	n.t.Helper()
+	deadline := time.Now().Add(d)
+	var last string
+	for time.Now().Before(deadline) {
+		ok, s := cond()
+		if ok {
+			return
+		}
+		last = s
+		time.Sleep(250 * time.Millisecond)
+	}
+	n.t.Fatalf("%s: not true after %v; last:\n%s\nserver log tail:\n%s", what, d, last, tail(n.log(), 30))
+}
+
+func tail(s string, lines int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > lines {
+		l = l[len(l)-lines:]
+	}
+	return strings.Join(l, "\n")
+}
+
+// cleanup deletes the pods (the agent stops them), stops the server, and
+// removes whatever is left: processes, mounts, cgroups, the namespace.
+func (n *node) cleanup() {
+	if n.cmd != nil && n.cmd.Process != nil {
+		_, _ = n.kubectl("delete", "pods", "--all", "--all-namespaces", "--timeout=60s")
+		_ = n.cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() { _ = n.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = n.cmd.Process.Kill()
+			<-done
+		}
+	}
+	// Anything the run left under the data dir (a crashed run leaves shims).
+	_ = exec.Command("pkill", "-9", "-f", n.dataDir).Run()
+	if mounts, err := os.ReadFile("/proc/mounts"); err == nil {
+		var targets []string
+		for _, line := range strings.Split(string(mounts), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], n.dataDir) {
+				targets = append(targets, f[1])
+			}
+		}
+		for i := len(targets) - 1; i >= 0; i-- {
+			_ = exec.Command("umount", "-l", targets[i]).Run()
+		}
+	}
+	_ = exec.Command("ip", "netns", "del", n.ns).Run()
+}
+
+// TestSeedPodOnARealNode: the seed's kubia-manual pod on a real node: Running
+// with an IP, answering on it, and reachable through logs, exec and
+// port-forward via the API server.
+func TestSeedPodOnARealNode(t *testing.T) {
+	requireRoot(t)
+	n := startNode(t)
+	n.mustKubectl("create", "-f", "../integration/testdata/kubia-manual.yaml")
+	n.eventually("kubia-manual Running", 60*time.Second, func() (bool, string) {
+		out, _ := n.kubectl("get", "pod", "kubia-manual", "--no-headers")
+		return strings.Contains(out, "1/1") && strings.Contains(out, "Running"), out
+	})
+	ip := strings.TrimSpace(n.mustKubectl("get", "pod", "kubia-manual", "-o", "jsonpath={.status.podIP}"))
+	if !strings.HasPrefix(ip, "10.42.") {
+		t.Fatalf("pod IP %q not in the cluster CIDR", ip)
+	}
+	if out, err := n.inNS("curl", "-s", "--max-time", "5", ip+":8080"); err != nil || !strings.Contains(out, "You've hit kubia-manual") {
+		t.Fatalf("curl POD_IP:8080 = %q, %v", out, err)
+	}
+	n.eventually("logs show the request", 10*time.Second, func() (bool, string) {
+		out, _ := n.kubectl("logs", "kubia-manual")
+		return strings.Contains(out, "Kubia server starting") && strings.Contains(out, "Received request"), out
+	})
+	if out := n.mustKubectl("exec", "kubia-manual", "--", "/kubia", "hostname"); strings.TrimSpace(out) != "kubia-manual" {
+		t.Fatalf("exec hostname = %q", out)
+	}
+	if out, err := n.kubectl("exec", "kubia-manual", "--", "/kubia", "cat", "/nonexistent"); err == nil {
+		t.Fatalf("exec of a failing command should exit non-zero: %s", out)
+	}
+
+	pf := exec.Command("nsenter", "--net=/run/netns/"+n.ns, harness.Binary(t), "kubectl", "--kubeconfig",
+		filepath.Join(n.dataDir, "kubeconfig.yaml"), "port-forward", "kubia-manual", "8888:8080")
+	pfOut, _ := pf.StdoutPipe()
+	if err := pf.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pf.Process.Kill(); _ = pf.Wait() }()
+	sc := bufio.NewScanner(pfOut)
+	if !sc.Scan() || !strings.Contains(sc.Text(), "Forwarding from 127.0.0.1:8888 -> 8080") {
+		t.Fatalf("port-forward did not start: %q", sc.Text())
+	}
+	if out, err := n.inNS("curl", "-s", "--max-time", "5", "localhost:8888"); err != nil || !strings.Contains(out, "You've hit kubia-manual") {
+		t.Fatalf("curl through port-forward = %q, %v", out, err)
+	}
+}
