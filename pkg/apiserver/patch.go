@@ -85,17 +85,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request,
 			fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s", types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType), 0, false))
 		return
 	}
-	fv, err := parseFieldValidation(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	dryRun, err := isDryRun(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := readBody(r)
+	fv, dryRun, body, err := readWrite(r)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -49,17 +49,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req request)
 		writeError(w, methodNotSupported(r, req))
 		return
 	}
-	fv, err := parseFieldValidation(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	dryRun, err := isDryRun(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := readBody(r)
+	fv, dryRun, body, err := readWrite(r)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -62,18 +62,23 @@ func served(res *Resource, obj runtime.Object, rev int64) ([]byte, error) {
 	return encodeJSON(obj, res.GVK)
 }
 
-func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req request) {
+// readWrite reads what every write request carries: the field validation
+// directive, dryRun, and the body.
+func readWrite(r *http.Request) (fieldValidation, bool, []byte, error) {
 	fv, err := parseFieldValidation(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return "", false, nil, err
 	}
 	dryRun, err := isDryRun(r)
 	if err != nil {
-		writeError(w, err)
-		return
+		return "", false, nil, err
 	}
 	body, err := readBody(r)
+	return fv, dryRun, body, err
+}
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req request) {
+	fv, dryRun, body, err := readWrite(r)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -233,17 +238,7 @@ func copyField(dst, src runtime.Object, name string) {
 }
 
 func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req request, status bool) {
-	fv, err := parseFieldValidation(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	dryRun, err := isDryRun(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	body, err := readBody(r)
+	fv, dryRun, body, err := readWrite(r)
 	if err != nil {
 		writeError(w, err)
 		return
