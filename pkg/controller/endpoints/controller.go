@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"reflect"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +20,8 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiffhq/skiff/pkg/controller/endpoints/backends"
+
+	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
 // Upstream's names for what this controller writes.
@@ -126,41 +127,18 @@ func (c *Controller) Run(ctx context.Context) error {
 	}
 	c.log.Debug("caches synced", "workers", c.opts.Workers)
 	c.enqueueLeftovers()
-	var wg sync.WaitGroup
-	for range c.opts.Workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case errors.Is(err, errStale):
-		// The informer event that completes our write re-queues the key; this
-		// is the fallback should it never come.
-		c.queue.Forget(key)
-		c.queue.AddAfter(key, time.Second)
-	default:
-		if ctx.Err() == nil {
-			c.log.Info("sync failed; retrying", "service", key, "err", err)
+	workers.Run(ctx, c.queue, c.opts.Workers, func(ctx context.Context, key string) error {
+		err := c.sync(ctx, key)
+		if errors.Is(err, errStale) {
+			// The event that completes our own write re-queues the key; this is
+			// the fallback should it never come.
+			return workers.After(time.Second, err)
 		}
-		c.queue.AddRateLimited(key)
-	}
-	return true
+		return err
+	}, func(key string, err error) {
+		c.log.Info("sync failed; retrying", "service", key, "err", err)
+	})
+	return nil
 }
 
 // enqueueLeftovers queues the Endpoints this controller made whose Service

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +18,8 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
 // Options tune the namespace controller.
@@ -94,39 +95,14 @@ func (c *Controller) Run(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
 		return ctx.Err()
 	}
-	var wg sync.WaitGroup
-	for range c.opts.Workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
-	return nil
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	err := c.sync(ctx, name)
-	switch {
-	case err == nil:
-		c.queue.Forget(name)
-	case errors.Is(err, errContentRemains):
-		c.log.Debug("content remains", "namespace", name, "detail", err)
-		c.queue.AddRateLimited(name)
-	default:
-		if ctx.Err() == nil {
-			c.log.Info("deleting namespace content failed; retrying", "namespace", name, "err", err)
+	workers.Run(ctx, c.queue, c.opts.Workers, c.sync, func(key string, err error) {
+		if errors.Is(err, errContentRemains) {
+			c.log.Debug("content remains", "namespace", key, "detail", err)
+			return
 		}
-		c.queue.AddRateLimited(name)
-	}
-	return true
+		c.log.Info("deleting namespace content failed; retrying", "namespace", key, "err", err)
+	})
+	return nil
 }
 
 // errContentRemains: the namespace is not empty yet (nothing went wrong).

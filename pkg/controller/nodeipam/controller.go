@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
 // DefaultClusterCIDR is --cluster-cidr's default.
@@ -116,16 +118,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	for _, node := range nodes {
 		c.occupy(node)
 	}
-	var wg sync.WaitGroup
-	for range c.opts.Workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	workers.Run(ctx, c.queue, c.opts.Workers, c.sync, func(key string, err error) {
+		c.log.Warn("assigning pod CIDR", "node", key, "err", err)
+	})
 	return nil
 }
 
@@ -186,23 +181,6 @@ func podCIDR(node *corev1.Node) string {
 		return node.Spec.PodCIDRs[0]
 	}
 	return node.Spec.PodCIDR
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	name, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(name)
-	if err := c.sync(ctx, name); err != nil {
-		if ctx.Err() == nil {
-			c.log.Warn("assigning pod CIDR", "node", name, "err", err)
-		}
-		c.queue.AddRateLimited(name)
-		return true
-	}
-	c.queue.Forget(name)
-	return true
 }
 
 // sync gives a node without a podCIDR the next free subnet.

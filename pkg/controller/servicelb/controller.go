@@ -25,6 +25,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
 // eventSource is the component upstream's service controller records events as.
@@ -137,16 +139,9 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.recoverPool()
 	}
 	c.log.Debug("caches synced", "workers", c.opts.Workers, "pool", c.opts.Pool)
-	var wg sync.WaitGroup
-	for range c.opts.Workers {
-		wg.Go(func() {
-			for c.processNext(ctx) {
-			}
-		})
-	}
-	<-ctx.Done()
-	c.queue.ShutDown()
-	wg.Wait()
+	workers.Run(ctx, c.queue, c.opts.Workers, c.sync, func(key string, err error) {
+		c.log.Info("sync failed; retrying", "service", key, "err", err)
+	})
 	return nil
 }
 
@@ -171,23 +166,6 @@ func (c *Controller) recoverPool() {
 			}
 		}
 	}
-}
-
-func (c *Controller) processNext(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		if ctx.Err() == nil {
-			c.log.Info("sync failed; retrying", "service", key, "err", err)
-		}
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
 }
 
 // wantsLoadBalancer reports whether this controller publishes the Service's
