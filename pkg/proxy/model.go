@@ -1,0 +1,202 @@
+package proxy
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+)
+
+// Protocol is a transport protocol the proxy forwards.
+type Protocol string
+
+const (
+	TCP Protocol = "tcp"
+	UDP Protocol = "udp"
+)
+
+// Endpoint is one ready backend of a service port.
+type Endpoint struct {
+	IP   netip.Addr
+	Port uint16
+}
+
+func (e Endpoint) String() string { return netip.AddrPortFrom(e.IP, e.Port).String() }
+
+// ServicePort is one port of one Service with everything needed to program it:
+// the addresses it answers on and the ready endpoints behind it.
+type ServicePort struct {
+	Namespace string
+	Name      string
+	PortName  string
+	Protocol  Protocol
+	ClusterIP netip.Addr
+	Port      uint16
+	// NodePort is 0 unless the Service is of type NodePort or LoadBalancer.
+	NodePort uint16
+	// ExternalIPs holds status.loadBalancer.ingress IPs and spec.externalIPs.
+	ExternalIPs []netip.Addr
+	// AffinityTimeout, when not zero, holds a client IP to the endpoint it
+	// last used for that long (sessionAffinity: ClientIP).
+	AffinityTimeout time.Duration
+	// Endpoints is sorted and de-duplicated; empty means "reject".
+	Endpoints []Endpoint
+}
+
+func (sp ServicePort) String() string {
+	return fmt.Sprintf("%s/%s:%s/%s", sp.Namespace, sp.Name, sp.PortName, sp.Protocol)
+}
+
+// Model is the whole desired state of the proxy's table, in a stable order.
+type Model struct {
+	Services []ServicePort
+}
+
+// BuildModel computes the desired state from the informers' contents. Services
+// without a ClusterIP (headless, ExternalName) and non-IPv4 or non-TCP/UDP
+// ports are skipped.
+func BuildModel(services []*v1.Service, endpointSlices []*discoveryv1.EndpointSlice) Model {
+	slicesBySvc := map[string][]*discoveryv1.EndpointSlice{}
+	for _, s := range endpointSlices {
+		name := s.Labels[discoveryv1.LabelServiceName]
+		if name == "" || s.AddressType != discoveryv1.AddressTypeIPv4 {
+			continue
+		}
+		key := s.Namespace + "/" + name
+		slicesBySvc[key] = append(slicesBySvc[key], s)
+	}
+
+	var m Model
+	for _, svc := range services {
+		if svc.Spec.Type == v1.ServiceTypeExternalName {
+			continue
+		}
+		clusterIP, err := netip.ParseAddr(svc.Spec.ClusterIP)
+		if err != nil || !clusterIP.Is4() {
+			continue
+		}
+		externalIPs := serviceExternalIPs(svc)
+		for _, p := range svc.Spec.Ports {
+			proto, ok := protocolOf(p.Protocol)
+			if !ok {
+				continue
+			}
+			sp := ServicePort{
+				Namespace:   svc.Namespace,
+				Name:        svc.Name,
+				PortName:    p.Name,
+				Protocol:    proto,
+				ClusterIP:   clusterIP,
+				Port:        uint16(p.Port),
+				ExternalIPs: externalIPs,
+			}
+			if svc.Spec.Type == v1.ServiceTypeNodePort || svc.Spec.Type == v1.ServiceTypeLoadBalancer {
+				sp.NodePort = uint16(p.NodePort)
+			}
+			sp.AffinityTimeout = affinityTimeout(svc)
+			sp.Endpoints = readyEndpoints(slicesBySvc[svc.Namespace+"/"+svc.Name], p)
+			m.Services = append(m.Services, sp)
+		}
+	}
+	slices.SortFunc(m.Services, func(a, b ServicePort) int {
+		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name),
+			cmp.Compare(a.PortName, b.PortName), cmp.Compare(a.Protocol, b.Protocol))
+	})
+	return m
+}
+
+// affinityTimeout is zero unless the Service asks for ClientIP affinity,
+// whose timeout defaults to three hours as in the API.
+func affinityTimeout(svc *v1.Service) time.Duration {
+	if svc.Spec.SessionAffinity != v1.ServiceAffinityClientIP {
+		return 0
+	}
+	secs := v1.DefaultClientIPServiceAffinitySeconds
+	if c := svc.Spec.SessionAffinityConfig; c != nil && c.ClientIP != nil && c.ClientIP.TimeoutSeconds != nil && *c.ClientIP.TimeoutSeconds > 0 {
+		secs = *c.ClientIP.TimeoutSeconds
+	}
+	return time.Duration(secs) * time.Second
+}
+
+func protocolOf(p v1.Protocol) (Protocol, bool) {
+	switch p {
+	case v1.ProtocolTCP, "":
+		return TCP, true
+	case v1.ProtocolUDP:
+		return UDP, true
+	}
+	return "", false
+}
+
+func serviceExternalIPs(svc *v1.Service) []netip.Addr {
+	var ips []netip.Addr
+	add := func(s string) {
+		if ip, err := netip.ParseAddr(s); err == nil && ip.Is4() && !slices.Contains(ips, ip) {
+			ips = append(ips, ip)
+		}
+	}
+	if svc.Spec.Type == v1.ServiceTypeLoadBalancer {
+		for _, ing := range svc.Status.LoadBalancer.Ingress {
+			add(ing.IP)
+		}
+	}
+	for _, s := range svc.Spec.ExternalIPs {
+		add(s)
+	}
+	slices.SortFunc(ips, netip.Addr.Compare)
+	return ips
+}
+
+// readyEndpoints collects the ready addresses of the slice port that matches
+// the service port by name and protocol. A nil Ready condition means ready,
+// as the EndpointSlice API defines.
+func readyEndpoints(sl []*discoveryv1.EndpointSlice, sp v1.ServicePort) []Endpoint {
+	proto := sp.Protocol
+	if proto == "" {
+		proto = v1.ProtocolTCP
+	}
+	var eps []Endpoint
+	for _, s := range sl {
+		var port int32 = -1
+		for _, p := range s.Ports {
+			pname, pproto := "", v1.ProtocolTCP
+			if p.Name != nil {
+				pname = *p.Name
+			}
+			if p.Protocol != nil {
+				pproto = *p.Protocol
+			}
+			if pname == sp.Name && pproto == proto && p.Port != nil {
+				port = *p.Port
+				break
+			}
+		}
+		if port <= 0 || port > 65535 {
+			continue
+		}
+		for _, ep := range s.Endpoints {
+			if ep.Conditions.Ready != nil && !*ep.Conditions.Ready {
+				continue
+			}
+			if len(ep.Addresses) == 0 {
+				continue
+			}
+			ip, err := netip.ParseAddr(ep.Addresses[0])
+			if err != nil || !ip.Is4() {
+				continue
+			}
+			e := Endpoint{IP: ip, Port: uint16(port)}
+			if !slices.Contains(eps, e) {
+				eps = append(eps, e)
+			}
+		}
+	}
+	slices.SortFunc(eps, func(a, b Endpoint) int {
+		return cmp.Or(a.IP.Compare(b.IP), cmp.Compare(a.Port, b.Port))
+	})
+	return eps
+}

@@ -1,0 +1,189 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	discoverylisters "k8s.io/client-go/listers/discovery/v1"
+	"k8s.io/client-go/tools/cache"
+)
+
+// Options configure a Proxy.
+type Options struct {
+	// NodeIPs are the addresses NodePorts answer on.
+	NodeIPs []net.IP
+	// ClusterCIDR is the pod network; traffic from outside it is masqueraded
+	// after DNAT. Nil masquerades all service traffic.
+	ClusterCIDR *net.IPNet
+	// MinSyncPeriod is the least time between two programmings of the table;
+	// changes within it are batched into one sync.
+	MinSyncPeriod time.Duration
+	Logger        *slog.Logger
+	// NetNSPath, when set, names the network namespace (e.g.
+	// /var/run/netns/x) whose nftables the proxy programs instead of its own.
+	NetNSPath string
+}
+
+// Proxy keeps the skiff-proxy nftables table in step with Services and
+// EndpointSlices.
+type Proxy struct {
+	opts     Options
+	log      *slog.Logger
+	factory  informers.SharedInformerFactory
+	services corelisters.ServiceLister
+	slices   discoverylisters.EndpointSliceLister
+	synced   []cache.InformerSynced
+	nodeIPs  []netip.Addr
+	trigger  chan struct{}
+
+	mu    sync.Mutex // serialises netlink batches
+	ready chan struct{}
+	once  sync.Once
+}
+
+// New builds a Proxy on factory's Service and EndpointSlice informers. Run
+// starts the factory if the caller has not.
+func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) (*Proxy, error) {
+	_ = client // reserved for events and node lookups
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Proxy{
+		opts:    opts,
+		log:     opts.Logger,
+		factory: factory,
+		trigger: make(chan struct{}, 1),
+		ready:   make(chan struct{}),
+	}
+	for _, ip := range opts.NodeIPs {
+		a, ok := netip.AddrFromSlice(ip)
+		if !ok {
+			return nil, fmt.Errorf("node IP %v: not an IP address", ip)
+		}
+		if a = a.Unmap(); a.Is4() {
+			p.nodeIPs = append(p.nodeIPs, a)
+		}
+	}
+	if c := opts.ClusterCIDR; c != nil && c.IP.To4() == nil {
+		return nil, fmt.Errorf("cluster CIDR %v: only IPv4 is supported", c)
+	}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { p.kick() },
+		UpdateFunc: func(any, any) { p.kick() },
+		DeleteFunc: func(any) { p.kick() },
+	}
+	svcInf := factory.Core().V1().Services()
+	sliceInf := factory.Discovery().V1().EndpointSlices()
+	if _, err := svcInf.Informer().AddEventHandler(handler); err != nil {
+		return nil, fmt.Errorf("service informer: %w", err)
+	}
+	if _, err := sliceInf.Informer().AddEventHandler(handler); err != nil {
+		return nil, fmt.Errorf("endpointslice informer: %w", err)
+	}
+	p.services = svcInf.Lister()
+	p.slices = sliceInf.Lister()
+	p.synced = []cache.InformerSynced{svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced}
+	return p, nil
+}
+
+func (p *Proxy) kick() {
+	select {
+	case p.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// Ready is closed after the first successful sync.
+func (p *Proxy) Ready() <-chan struct{} { return p.ready }
+
+// Run programs the table until ctx ends. It leaves the rules in place when
+// it returns, so a restarting proxy does not black-hole new connections;
+// Cleanup removes them.
+func (p *Proxy) Run(ctx context.Context) error {
+	p.factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), p.synced...) {
+		return fmt.Errorf("proxy: waiting for informers: %w", ctx.Err())
+	}
+	p.kick()
+	const retry = time.Second
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-p.trigger:
+		}
+		if wait := p.opts.MinSyncPeriod - time.Since(last); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(wait):
+			}
+		}
+		last = time.Now()
+		if err := p.Sync(); err != nil {
+			p.log.Error("proxy sync failed; retrying", "err", err)
+			time.AfterFunc(retry, p.kick)
+			continue
+		}
+		p.once.Do(func() { close(p.ready) })
+	}
+}
+
+// Sync programs the table from the informers' current contents, now.
+func (p *Proxy) Sync() error {
+	svcs, err := p.services.List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("listing services: %w", err)
+	}
+	sl, err := p.slices.List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("listing endpointslices: %w", err)
+	}
+	m := BuildModel(svcs, sl)
+	start := time.Now()
+	if err := p.apply(m); err != nil {
+		return err
+	}
+	p.log.Debug("proxy synced", "servicePorts", len(m.Services), "took", time.Since(start))
+	return nil
+}
+
+func (p *Proxy) apply(m Model) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, done, err := p.conn()
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := (&ruleset{c: c, nodeIPs: p.nodeIPs, clusterCIDR: p.opts.ClusterCIDR}).write(m); err != nil {
+		return err
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("programming nftables table %q: %w", TableName, err)
+	}
+	return nil
+}
+
+// Cleanup removes the proxy's table, and nothing else. A missing table is
+// not an error.
+func (p *Proxy) Cleanup() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, done, err := p.conn()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return deleteTable(c)
+}
