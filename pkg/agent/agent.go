@@ -79,6 +79,9 @@ func New(client kubernetes.Interface, opts Options) (*Agent, error) {
 // NodeName is the name the agent registers.
 func (a *Agent) NodeName() string { return a.opts.NodeName }
 
+// NodeIP is the InternalIP the node reports.
+func (a *Agent) NodeIP() string { return a.opts.NodeIP }
+
 // PodCIDR is the node's pod CIDR (known once Ready).
 func (a *Agent) PodCIDR() string { return a.podCIDR }
 

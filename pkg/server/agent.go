@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/skiffhq/skiff/pkg/agent"
 	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/pkg/proxy"
 	streamserver "github.com/skiffhq/skiff/pkg/streaming/server"
 )
 
@@ -74,5 +76,35 @@ func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *re
 			log.Error("agent stream server stopped", "err", err)
 		}
 	}()
+	go func() {
+		if err := runServiceProxy(ctx, cfg, client, a, log.With("component", "proxy")); err != nil && ctx.Err() == nil {
+			log.Error("service proxy stopped", "err", err)
+		}
+	}()
 	return a.Run(ctx)
+}
+
+// runServiceProxy programs this node's nftables from Services and
+// EndpointSlices once the agent knows the node's address.
+func runServiceProxy(ctx context.Context, cfg Config, client kubernetes.Interface, a *agent.Agent, log *slog.Logger) error {
+	select {
+	case <-a.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	if err := prepareNodeNetwork(log); err != nil {
+		return err
+	}
+	_, clusterNet, _ := net.ParseCIDR(cfg.ClusterCIDR)
+	var nodeIPs []net.IP
+	if ip := net.ParseIP(a.NodeIP()); ip != nil {
+		nodeIPs = append(nodeIPs, ip)
+	}
+	p, err := proxy.New(client, informers.NewSharedInformerFactory(client, 0), proxy.Options{
+		NodeIPs: nodeIPs, ClusterCIDR: clusterNet, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx)
 }

@@ -150,7 +150,18 @@ func tail(s string, lines int) string {
 // removes whatever is left: processes, mounts, cgroups, the namespace.
 func (n *node) cleanup() {
 	if n.cmd != nil && n.cmd.Process != nil {
-		_, _ = n.kubectl("delete", "pods", "--all", "--all-namespaces", "--timeout=60s")
+		// Controllers first, or they re-create the pods; then wait until the agent
+		// has removed every pod (and with it the sandbox's network namespace).
+		_, _ = n.kubectl("delete", "rc,svc", "--all", "--all-namespaces", "--wait=true", "--timeout=60s")
+		_, _ = n.kubectl("delete", "pods", "--all", "--all-namespaces", "--grace-period=1", "--timeout=60s")
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			out, err := n.kubectl("get", "pods", "-A", "--no-headers")
+			if err == nil && strings.TrimSpace(out) == "" {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 		_ = n.cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { _ = n.cmd.Wait(); close(done) }()
@@ -219,5 +230,61 @@ func TestSeedPodOnARealNode(t *testing.T) {
 	}
 	if out, err := n.inNS("curl", "-s", "--max-time", "5", "localhost:8888"); err != nil || !strings.Contains(out, "You've hit kubia-manual") {
 		t.Fatalf("curl through port-forward = %q, %v", out, err)
+	}
+}
+
+// TestSeedServiceOnARealNode: the seed's RC exposed as a LoadBalancer answers
+// `curl EXTERNAL-IP:8080` from the node, and after scaling to 3 the requests
+// reach every pod.
+func TestSeedServiceOnARealNode(t *testing.T) {
+	requireRoot(t)
+	n := startNode(t)
+	mustContainOut := func(out string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Fatalf("want %q in:\n%s", w, out)
+			}
+		}
+	}
+	mustContainOut(n.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1"), "replicationcontroller/kubia created")
+	mustContainOut(n.mustKubectl("expose", "rc", "kubia", "--type=LoadBalancer", "--name", "kubia-http"), "service/kubia-http exposed")
+	var externalIP string
+	n.eventually("EXTERNAL-IP assigned", 30*time.Second, func() (bool, string) {
+		out, _ := n.kubectl("get", "svc", "kubia-http", "--no-headers")
+		f := strings.Fields(out)
+		if len(f) > 3 && f[3] != "<pending>" {
+			externalIP = f[3]
+			return true, out
+		}
+		return false, out
+	})
+	if externalIP != "10.99.0.1" {
+		t.Fatalf("EXTERNAL-IP = %q, want the node's address 10.99.0.1", externalIP)
+	}
+	curl := func() (string, error) { return n.inNS("curl", "-s", "--max-time", "3", externalIP+":8080") }
+	n.eventually("curl EXTERNAL-IP:8080 answers", 60*time.Second, func() (bool, string) {
+		out, err := curl()
+		return err == nil && strings.HasPrefix(out, "You've hit kubia-"), fmt.Sprint(out, err)
+	})
+
+	n.mustKubectl("scale", "rc", "kubia", "--replicas=3")
+	n.eventually("3 pods Running and in the endpoints", 90*time.Second, func() (bool, string) {
+		out, _ := n.kubectl("get", "endpoints", "kubia-http", "-o", "jsonpath={.subsets[0].addresses[*].ip}")
+		return len(strings.Fields(out)) == 3, out
+	})
+	seen := map[string]int{}
+	n.eventually("60 requests reach all 3 pods", 60*time.Second, func() (bool, string) {
+		for i := 0; i < 60; i++ {
+			out, err := curl()
+			if err != nil {
+				return false, fmt.Sprint("request failed: ", out, err)
+			}
+			seen[strings.TrimSpace(out)]++
+		}
+		return len(seen) == 3, fmt.Sprint(seen)
+	})
+	if out, err := n.inNS("curl", "-s", "--max-time", "3", "10.43.0.99:80"); err == nil {
+		t.Fatalf("an unused ClusterIP answered: %s", out)
 	}
 }
