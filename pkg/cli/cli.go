@@ -50,6 +50,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(newServerCommand())
 	root.AddCommand(newImageCommand())
+	root.AddCommand(newServiceCommand())
 	root.AddCommand(kubectl.NewCommand(DefaultKubeconfig))
 	return root
 }

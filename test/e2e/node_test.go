@@ -152,16 +152,19 @@ func (n *node) cleanup() {
 	if n.cmd != nil && n.cmd.Process != nil {
 		// Controllers first, or they re-create the pods; then wait until the agent
 		// has removed every pod (and with it the sandbox's network namespace).
+		start := time.Now()
 		_, _ = n.kubectl("delete", "rc,svc", "--all", "--all-namespaces", "--wait=true", "--timeout=60s")
+		n.t.Logf("cleanup: controllers deleted after %v", time.Since(start))
 		_, _ = n.kubectl("delete", "pods", "--all", "--all-namespaces", "--grace-period=1", "--timeout=60s")
 		deadline := time.Now().Add(60 * time.Second)
 		for time.Now().Before(deadline) {
 			out, err := n.kubectl("get", "pods", "-A", "--no-headers")
-			if err == nil && strings.TrimSpace(out) == "" {
+			if err == nil && (strings.TrimSpace(out) == "" || strings.Contains(out, "No resources found")) {
 				break
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
+		n.t.Logf("cleanup: pods gone after %v", time.Since(start))
 		_ = n.cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
 		go func() { _ = n.cmd.Wait(); close(done) }()
@@ -261,6 +264,12 @@ func TestSeedServiceOnARealNode(t *testing.T) {
 	})
 	if externalIP != "10.99.0.1" {
 		t.Fatalf("EXTERNAL-IP = %q, want the node's address 10.99.0.1", externalIP)
+	}
+	// `skiff service` prints where it answers, like `minikube service --url`.
+	url, err := exec.Command("nsenter", "--net=/run/netns/"+n.ns, harness.Binary(t), "service", "kubia-http",
+		"--kubeconfig", filepath.Join(n.dataDir, "kubeconfig.yaml")).CombinedOutput()
+	if err != nil || strings.TrimSpace(string(url)) != "http://"+externalIP+":8080" {
+		t.Fatalf("skiff service kubia-http = %q, %v", url, err)
 	}
 	curl := func() (string, error) { return n.inNS("curl", "-s", "--max-time", "3", externalIP+":8080") }
 	n.eventually("curl EXTERNAL-IP:8080 answers", 60*time.Second, func() (bool, string) {
