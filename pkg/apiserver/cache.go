@@ -312,22 +312,6 @@ func (c *cache) list(res *Resource, ns string, match func(*entry) bool) ([]*entr
 	return out, rev
 }
 
-// count is the number of stored objects of res in ns (all when ns is "").
-func (c *cache) count(res *Resource, ns string) int {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if ns == "" || !res.Namespaced {
-		return len(c.objects[res])
-	}
-	n := 0
-	for _, e := range c.objects[res] {
-		if e.meta.GetNamespace() == ns {
-			n++
-		}
-	}
-	return n
-}
-
 // currentRev is the last applied revision.
 func (c *cache) currentRev() int64 {
 	c.mu.RLock()

@@ -173,9 +173,6 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 			} else if err != nil {
 				return nil, finalError(err, res, req.name)
 			}
-			if res.AfterDelete != nil {
-				res.AfterDelete(obj)
-			}
 		}
 		if err := s.cache.waitFor(ctx, rev); err != nil {
 			return nil, apierrors.NewInternalError(err)

@@ -50,8 +50,6 @@ type Resource struct {
 	// Allocates serializes this kind's creates and updates, so that allocators in
 	// BeforeCreate/PrepareForUpdate see every earlier allocation.
 	Allocates bool
-	// AfterDelete runs after an object is removed from storage (release allocations).
-	AfterDelete func(obj runtime.Object)
 
 	// SpecChanged reports whether an update changes the desired state, so that
 	// metadata.generation must move. Nil means the kind does not track generation.
@@ -116,22 +114,6 @@ func (r *Resource) key(namespace, name string) string {
 		return r.keyPrefix() + namespace + "/" + name
 	}
 	return r.keyPrefix() + name
-}
-
-// namespacePrefix is the storage prefix for listing one namespace.
-func (r *Resource) namespacePrefix(namespace string) string {
-	if r.Namespaced && namespace != "" {
-		return r.keyPrefix() + namespace + "/"
-	}
-	return r.keyPrefix()
-}
-
-// qualifiedName is how errors name the kind: "pods", "leases.coordination.k8s.io".
-func (r *Resource) qualifiedName() string {
-	if r.GVK.Group == "" {
-		return r.Name
-	}
-	return r.Name + "." + r.GVK.Group
 }
 
 func (r *Resource) groupResource() schema.GroupResource {

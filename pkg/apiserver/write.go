@@ -10,12 +10,10 @@ import (
 	"strconv"
 	"time"
 
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/types"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -420,9 +418,6 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 		if err := s.cache.waitFor(ctx, rev); err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		if res.AfterDelete != nil {
-			res.AfterDelete(obj)
-		}
 		return served(res, obj, rev)
 	}
 	if dryRun {
@@ -464,16 +459,11 @@ func hasSpecFinalizers(obj runtime.Object) bool {
 	return f.IsValid() && f.Kind() == reflect.Slice && f.Len() > 0 && reflect.TypeOf(obj).Elem().Name() == "Namespace"
 }
 
-// semanticEqual compares two objects the way upstream decides "no change".
-func semanticEqual(a, b any) bool { return apiequality.Semantic.DeepEqual(a, b) }
-
-// uidPrecondition returns a Conflict for a failed delete/update precondition.
+// preconditionFailed is the Conflict for a failed UID or resourceVersion precondition.
 func preconditionFailed(res *Resource, name, what string, want, got string) error {
 	return apierrors.NewConflict(res.groupResource(), name,
 		fmt.Errorf("Precondition failed: %s in precondition: %v, %s in object meta: %v", what, want, what, got))
 }
-
-func newUIDLike(s string) types.UID { return types.UID(s) }
 
 // nowRFC3339 is metav1.Now at second precision, as stored timestamps are.
 func nowRFC3339() metav1.Time { return metav1.NewTime(time.Now().Truncate(time.Second)) }
