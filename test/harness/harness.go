@@ -171,10 +171,16 @@ func minor(v string) int {
 
 // Run runs kubectl against the cluster and returns stdout, stderr and the error.
 func (c *Cluster) Run(k Kubectl, stdin string, args ...string) (string, string, error) {
+	return c.RunEnv(k, nil, stdin, args...)
+}
+
+// RunEnv is Run with extra environment variables (KEY=value) for this command
+// alone, so parallel tests never share them.
+func (c *Cluster) RunEnv(k Kubectl, env []string, stdin string, args ...string) (string, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, k.Path, append([]string{"--kubeconfig", c.Kubeconfig}, args...)...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "HOME="+c.DataDir)
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+c.Kubeconfig, "HOME="+c.DataDir), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if stdin != "" {

@@ -85,7 +85,7 @@ func TestKubectlExperience(t *testing.T) {
 			// edit, with an editor that rewrites a value.
 			editor := writeFile(t, "editor.sh", "#!/bin/sh\nsed -i 's/only: one/only: edited/' \"$1\"\n")
 			os.Chmod(editor, 0o755)
-			out, errOut, err := runWithEnv(c, k, []string{"EDITOR=" + editor, "KUBE_EDITOR=" + editor}, "edit", "cm", "app", "-n", ns)
+			out, errOut, err := c.RunEnv(k, []string{"EDITOR=" + editor, "KUBE_EDITOR=" + editor}, "", "edit", "cm", "app", "-n", ns)
 			if err != nil || !strings.Contains(out, "configmap/app edited") {
 				t.Fatalf("edit: %v\n%s\n%s", err, out, errOut)
 			}
@@ -162,12 +162,4 @@ func writeFile(t *testing.T, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func runWithEnv(c *harness.Cluster, k harness.Kubectl, env []string, args ...string) (string, string, error) {
-	for _, e := range env {
-		kv := strings.SplitN(e, "=", 2)
-		os.Setenv(kv[0], kv[1])
-	}
-	return c.Run(k, "", args...)
 }
