@@ -90,6 +90,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req request) {
+	if err := s.authorizeNode(r, req); err != nil {
+		writeError(w, err)
+		return
+	}
 	if req.subresource != "" {
 		s.serveSubresource(w, r, req)
 		return

@@ -123,6 +123,9 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 	if acc.GetResourceVersion() != "" {
 		return nil, apierrors.NewBadRequest("resourceVersion should not be set on objects to be created")
 	}
+	if err := admitNodeCreate(ctx, res, obj); err != nil {
+		return nil, err
+	}
 	if acc.GetName() == "" {
 		if acc.GetGenerateName() == "" {
 			return nil, apierrors.NewInvalid(res.GVK.GroupKind(), "", field.ErrorList{

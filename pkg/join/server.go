@@ -1,0 +1,121 @@
+package join
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/skiffhq/skiff/pkg/pki"
+)
+
+// Paths the handler serves, without authentication: the CA certificate is
+// public, and the join request carries the token's secret.
+const (
+	CACertsPath = "/cacerts"
+	JoinPath    = "/v1-skiff/join"
+)
+
+// Request is what a worker sends to join.
+type Request struct {
+	NodeName string `json:"nodeName"`
+	NodeIP   string `json:"nodeIP,omitempty"`
+}
+
+// Credentials are what a worker gets: who it is to the API server, and the
+// certificate its agent port serves with.
+type Credentials struct {
+	CA          []byte `json:"ca"`
+	ClientCert  []byte `json:"clientCert"`
+	ClientKey   []byte `json:"clientKey"`
+	ServingCert []byte `json:"servingCert"`
+	ServingKey  []byte `json:"servingKey"`
+	ClusterCIDR string `json:"clusterCIDR"`
+}
+
+// Handler serves CACertsPath and JoinPath for a server.
+type Handler struct {
+	CA          *pki.CA
+	Token       Token
+	ClusterCIDR string
+}
+
+// Owns reports whether path is one of the handler's.
+func Owns(path string) bool { return path == CACertsPath || path == JoinPath }
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case CACertsPath:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			writeStatus(w, apierrors.NewMethodNotSupported(joinResource, r.Method))
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		_, _ = w.Write(h.CA.CertPEM())
+	case JoinPath:
+		h.join(w, r)
+	default:
+		writeStatus(w, apierrors.NewNotFound(joinResource, r.URL.Path))
+	}
+}
+
+var joinResource = metav1.SchemeGroupVersion.WithResource("join").GroupResource()
+
+func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeStatus(w, apierrors.NewMethodNotSupported(joinResource, r.Method))
+		return
+	}
+	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(secret)), []byte(h.Token.Secret)) != 1 {
+		writeStatus(w, apierrors.NewUnauthorized("the join token is not this cluster's"))
+		return
+	}
+	var req Request
+	dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("join request: %v", err)))
+		return
+	}
+	if errs := validation.IsDNS1123Subdomain(req.NodeName); len(errs) > 0 {
+		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("node name %q: %s", req.NodeName, strings.Join(errs, "; "))))
+		return
+	}
+	ips := []net.IP{net.ParseIP("127.0.0.1")}
+	if req.NodeIP != "" {
+		ip := net.ParseIP(req.NodeIP)
+		if ip == nil {
+			writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("node IP %q is not an IP address", req.NodeIP)))
+			return
+		}
+		ips = append(ips, ip)
+	}
+	creds := Credentials{CA: h.CA.CertPEM(), ClusterCIDR: h.ClusterCIDR}
+	var err error
+	creds.ClientCert, creds.ClientKey, err = h.CA.SignClient("system:node:"+req.NodeName, []string{"system:nodes"})
+	if err == nil {
+		creds.ServingCert, creds.ServingKey, err = h.CA.SignServing(req.NodeName, []string{req.NodeName, "localhost"}, ips)
+	}
+	if err != nil {
+		writeStatus(w, apierrors.NewInternalError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(creds)
+}
+
+func writeStatus(w http.ResponseWriter, err *apierrors.StatusError) {
+	st := err.Status()
+	st.Kind, st.APIVersion = "Status", "v1"
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(int(st.Code))
+	_ = json.NewEncoder(w).Encode(st)
+}
