@@ -49,6 +49,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCommand())
+	root.AddCommand(newAgentCommand())
 	root.AddCommand(newImageCommand())
 	root.AddCommand(newServiceCommand())
 	root.AddCommand(kubectl.NewCommand(DefaultKubeconfig))

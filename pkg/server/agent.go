@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,28 +24,22 @@ import (
 // to the API server (the kubelet's port; published in the Node's daemonEndpoints).
 const agentPort = 10250
 
-// runAgent runs the node agent on this host: containerd, pods, and the agent's
-// TLS endpoint for the streaming subresources, which admits only the API server.
+// NodeConfig is one node on this host: what `skiff server` runs for its own
+// node and what `skiff agent` runs after joining.
+type NodeConfig struct {
+	DataDir, NodeName, NodeIP, ClusterCIDR, ContainerRuntimeEndpoint string
+	// Client reaches the API server as this node.
+	Client *rest.Config
+	// ServingCert and ServingKey are the agent port's certificate; ClientCAs
+	// verify who calls it (only the API server may).
+	ServingCert, ServingKey string
+	ClientCAs               *x509.CertPool
+	Logger                  *slog.Logger
+}
+
+// runAgent runs this host's node for `skiff server`: the serving certificate
+// comes straight from the cluster CA.
 func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *rest.Config, log *slog.Logger) error {
-	client, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return err
-	}
-	// Tarballs dropped in DATA_DIR/agent/images are imported at start (the
-	// air-gap convention k3s users know).
-	tarballs, _ := filepath.Glob(filepath.Join(cfg.DataDir, "agent", "images", "*.tar"))
-	a, err := agent.New(client, agent.Options{
-		ImportImages:             tarballs,
-		NodeName:                 cfg.NodeName,
-		NodeIP:                   cfg.NodeIP,
-		DataDir:                  cfg.DataDir,
-		ClusterCIDR:              cfg.ClusterCIDR,
-		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint,
-		Logger:                   log.With("component", "agent"),
-	})
-	if err != nil {
-		return fmt.Errorf("node agent: %w", err)
-	}
 	hosts := []string{"localhost"}
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
@@ -59,9 +54,42 @@ func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *re
 	if err != nil {
 		return fmt.Errorf("agent serving certificate: %w", err)
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	return RunNode(ctx, NodeConfig{
+		DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, ClusterCIDR: cfg.ClusterCIDR,
+		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint,
+		Client:                   rc, ServingCert: certFile, ServingKey: keyFile, ClientCAs: ca.CertPool(), Logger: log,
+	})
+}
+
+// RunNode runs a node until ctx ends: the agent (containerd, pods), the agent
+// TLS endpoint for the streaming subresources, and the service proxy.
+func RunNode(ctx context.Context, nc NodeConfig) error {
+	log := nc.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	client, err := kubernetes.NewForConfig(nc.Client)
 	if err != nil {
 		return err
+	}
+	// Tarballs dropped in DATA_DIR/agent/images are imported at start (the
+	// air-gap convention k3s users know).
+	tarballs, _ := filepath.Glob(filepath.Join(nc.DataDir, "agent", "images", "*.tar"))
+	a, err := agent.New(client, agent.Options{
+		ImportImages:             tarballs,
+		NodeName:                 nc.NodeName,
+		NodeIP:                   nc.NodeIP,
+		DataDir:                  nc.DataDir,
+		ClusterCIDR:              nc.ClusterCIDR,
+		ContainerRuntimeEndpoint: nc.ContainerRuntimeEndpoint,
+		Logger:                   log.With("component", "agent"),
+	})
+	if err != nil {
+		return fmt.Errorf("node agent: %w", err)
+	}
+	cert, err := tls.LoadX509KeyPair(nc.ServingCert, nc.ServingKey)
+	if err != nil {
+		return fmt.Errorf("agent serving certificate: %w", err)
 	}
 	streams, err := streamserver.New(streamserver.Config{Runtime: a, LogDir: a.PodLogDir(), Logger: log.With("component", "agent-streams")})
 	if err != nil {
@@ -72,12 +100,12 @@ func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *re
 		return fmt.Errorf("agent port %d: %w (is a kubelet or another skiff agent running?)", agentPort, err)
 	}
 	go func() {
-		if err := streams.Serve(ctx, ln, streamserver.TLSConfig(cert, ca.CertPool())); err != nil && ctx.Err() == nil {
+		if err := streams.Serve(ctx, ln, streamserver.TLSConfig(cert, nc.ClientCAs)); err != nil && ctx.Err() == nil {
 			log.Error("agent stream server stopped", "err", err)
 		}
 	}()
 	go func() {
-		if err := runServiceProxy(ctx, cfg, client, a, log.With("component", "proxy")); err != nil && ctx.Err() == nil {
+		if err := runServiceProxy(ctx, nc, client, a, log.With("component", "proxy")); err != nil && ctx.Err() == nil {
 			log.Error("service proxy stopped", "err", err)
 		}
 	}()
@@ -86,7 +114,7 @@ func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *re
 
 // runServiceProxy programs this node's nftables from Services and
 // EndpointSlices once the agent knows the node's address.
-func runServiceProxy(ctx context.Context, cfg Config, client kubernetes.Interface, a *agent.Agent, log *slog.Logger) error {
+func runServiceProxy(ctx context.Context, nc NodeConfig, client kubernetes.Interface, a *agent.Agent, log *slog.Logger) error {
 	select {
 	case <-a.Ready():
 	case <-ctx.Done():
@@ -95,7 +123,7 @@ func runServiceProxy(ctx context.Context, cfg Config, client kubernetes.Interfac
 	if err := prepareNodeNetwork(log); err != nil {
 		return err
 	}
-	_, clusterNet, _ := net.ParseCIDR(cfg.ClusterCIDR)
+	_, clusterNet, _ := net.ParseCIDR(nc.ClusterCIDR)
 	var nodeIPs []net.IP
 	if ip := net.ParseIP(a.NodeIP()); ip != nil {
 		nodeIPs = append(nodeIPs, ip)

@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/join"
 	"github.com/skiffhq/skiff/pkg/pki"
 	"github.com/skiffhq/skiff/pkg/registry"
 	"github.com/skiffhq/skiff/pkg/storage"
@@ -151,6 +152,10 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := pki.WriteKubeconfig(cfg.KubeconfigPath, s.URL, ca.CertPEM(), adminCert, adminKey); err != nil {
 		return fmt.Errorf("writing kubeconfig: %w", err)
 	}
+	token, err := join.EnsureToken(filepath.Join(serverDir, "token"), ca.CertPEM())
+	if err != nil {
+		return err
+	}
 
 	store := cfg.Storage
 	if store == nil {
@@ -202,7 +207,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("loading serving certificate: %w", err)
 	}
 	srv := &http.Server{
-		Handler: api,
+		Handler: withJoin(&join.Handler{CA: ca, Token: token, ClusterCIDR: cfg.ClusterCIDR}, api),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			ClientAuth:   tls.VerifyClientCertIfGiven,
@@ -250,7 +255,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return nil
 	}
 	ensureBootstrap := func(ctx context.Context) error {
-		return bootstrap(ctx, api, reg, serviceNet, advertiseAddress(cfg.BindAddress), port)
+		return bootstrap(ctx, api, reg, serviceNet, net.ParseIP(joinHost(cfg)), port)
 	}
 	if err := ensureBootstrap(ctx); err != nil {
 		return fmt.Errorf("creating bootstrap objects: %w", err)
@@ -272,6 +277,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	close(s.ready)
 	fmt.Fprintf(cfg.Out, "Skiff is ready: the API answers at %s; use it with: export KUBECONFIG=%s\n", s.URL, cfg.KubeconfigPath)
+	fmt.Fprintf(cfg.Out, "Join worker nodes with: skiff agent --server https://%s --token $(cat %s)\n",
+		net.JoinHostPort(joinHost(cfg), strconv.Itoa(port)), filepath.Join(serverDir, "token"))
 
 	var runErr error
 	select {
@@ -326,6 +333,30 @@ func advertiseAddress(bind string) net.IP {
 		}
 	}
 	return nil
+}
+
+// withJoin serves the join endpoints, which need no credentials, in front of
+// the authenticated API.
+func withJoin(j *join.Handler, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if join.Owns(r.URL.Path) {
+			j.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}
+
+// joinHost is the address workers (and the kubernetes Service's endpoints)
+// reach this server at: --node-ip, else the bind address or first routable one.
+func joinHost(cfg Config) string {
+	if cfg.NodeIP != "" {
+		return cfg.NodeIP
+	}
+	if ip := advertiseAddress(cfg.BindAddress); ip != nil {
+		return ip.String()
+	}
+	return "SERVER"
 }
 
 // LoopbackConfig is a client configuration for components running in this

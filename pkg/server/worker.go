@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/skiffhq/skiff/pkg/join"
+)
+
+// WorkerConfig is everything `skiff agent` takes from its flags.
+type WorkerConfig struct {
+	ServerURL, Token                                    string
+	DataDir, NodeName, NodeIP, ContainerRuntimeEndpoint string
+	Logger                                              *slog.Logger
+	Out                                                 io.Writer // progress and the joined line
+}
+
+// RunWorker joins this host to the cluster at ServerURL and runs its node
+// until ctx ends. A token that is not the server's is an error at once, with
+// nothing written; a server that does not answer yet is waited for.
+func RunWorker(ctx context.Context, cfg WorkerConfig) error {
+	if cfg.ServerURL == "" || cfg.Token == "" {
+		return errors.New("--server and --token are required (the token is in the server's DATA_DIR/server/token)")
+	}
+	token, err := join.ParseToken(cfg.Token)
+	if err != nil {
+		return err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = "/var/lib/skiff"
+	}
+	if cfg.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("node name: %w (pass --node-name)", err)
+		}
+		cfg.NodeName = strings.ToLower(h)
+	}
+	if cfg.NodeIP == "" {
+		ip := advertiseAddress("")
+		if ip == nil {
+			return errors.New("this host has no routable address to be reached at: pass --node-ip")
+		}
+		cfg.NodeIP = ip.String()
+	} else if net.ParseIP(cfg.NodeIP) == nil {
+		return fmt.Errorf("--node-ip %q is not an IP address", cfg.NodeIP)
+	}
+
+	var creds *join.Credentials
+	for attempt := 0; ; attempt++ {
+		creds, err = join.Join(ctx, cfg.ServerURL, token, join.Request{NodeName: cfg.NodeName, NodeIP: cfg.NodeIP})
+		if err == nil {
+			break
+		}
+		if errors.Is(err, join.ErrCAMismatch) || errors.Is(err, join.ErrRefused) || errors.Is(err, join.ErrRejected) || ctx.Err() != nil {
+			return err
+		}
+		if attempt%5 == 0 {
+			fmt.Fprintf(cfg.Out, "Waiting for the server at %s: %v\n", cfg.ServerURL, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+	files, err := creds.Write(filepath.Join(cfg.DataDir, "agent", "pki"), cfg.ServerURL)
+	if err != nil {
+		return fmt.Errorf("storing the node credentials: %w", err)
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", files.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	rc.QPS, rc.Burst = 50, 100
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(creds.CA)
+	fmt.Fprintf(cfg.Out, "Joined %s as node %q (%s); its credentials are in %s\n", cfg.ServerURL, cfg.NodeName, cfg.NodeIP, filepath.Dir(files.Kubeconfig))
+	return RunNode(ctx, NodeConfig{
+		DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, ClusterCIDR: creds.ClusterCIDR,
+		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint,
+		Client:                   rc, ServingCert: files.ServingCert, ServingKey: files.ServingKey, ClientCAs: pool,
+		Logger: cfg.Logger,
+	})
+}
