@@ -147,7 +147,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.podCIDR = cidr
 	if a.supervisor != nil {
-		if err := WriteCNIConfig(a.cniConfDir(), a.cniIPAMDir(), cidr); err != nil {
+		if err := WriteCNIConfig(a.cniConfDir(), a.cniIPAMDir(), cidr, a.opts.MTU); err != nil {
 			return err
 		}
 	}
@@ -231,6 +231,7 @@ func (a *Agent) startRuntime(ctx, rtCtx context.Context, done *chan error) error
 			CNIBinDir:    a.opts.CNIBinDir,
 			SandboxImage: images.PauseRef,
 			NetNS:        a.opts.NetNS,
+			Mirror:       a.opts.Mirror,
 			AfterStart:   a.importImages,
 			Logger:       a.opts.Logger,
 		})

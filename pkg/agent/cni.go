@@ -14,25 +14,31 @@ const cniConfFile = "10-skiff.conflist"
 // which is their gateway, with addresses from the node's pod CIDR. No
 // masquerading: pods reach pods (on every node) by their own IPs; the proxy
 // masquerades what leaves the cluster. portmap serves hostPort. (The CRI
-// plugin sets up each pod's loopback itself, with the loopback plugin.)
-func cniConfig(podCIDR, ipamDir string) ([]byte, error) {
+// plugin sets up each pod's loopback itself, with the loopback plugin.) A
+// non-zero mtu sets the bridge's and the pods' MTU (an overlay needs room for
+// its headers); zero leaves the link default.
+func cniConfig(podCIDR, ipamDir string, mtu int) ([]byte, error) {
+	bridge := map[string]any{
+		"type":        "bridge",
+		"bridge":      BridgeName,
+		"isGateway":   true,
+		"ipMasq":      false,
+		"hairpinMode": true,
+		"ipam": map[string]any{
+			"type":    "host-local",
+			"ranges":  [][]map[string]string{{{"subnet": podCIDR}}},
+			"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
+			"dataDir": ipamDir,
+		},
+	}
+	if mtu > 0 {
+		bridge["mtu"] = mtu
+	}
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       "skiff",
 		"plugins": []any{
-			map[string]any{
-				"type":        "bridge",
-				"bridge":      BridgeName,
-				"isGateway":   true,
-				"ipMasq":      false,
-				"hairpinMode": true,
-				"ipam": map[string]any{
-					"type":    "host-local",
-					"ranges":  [][]map[string]string{{{"subnet": podCIDR}}},
-					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
-					"dataDir": ipamDir,
-				},
-			},
+			bridge,
 			map[string]any{
 				"type":         "portmap",
 				"capabilities": map[string]bool{"portMappings": true},
@@ -45,10 +51,10 @@ func cniConfig(podCIDR, ipamDir string) ([]byte, error) {
 
 // WriteCNIConfig writes the pod network's configuration for podCIDR into
 // confDir (the runtime's CNI conf_dir), with host-local keeping its leases in
-// ipamDir. The file is replaced atomically: the runtime watches the directory
-// and must never read half a file.
-func WriteCNIConfig(confDir, ipamDir, podCIDR string) error {
-	b, err := cniConfig(podCIDR, ipamDir)
+// ipamDir, and the pods' MTU (0: the link default). The file is replaced
+// atomically: the runtime watches the directory and must never read half a file.
+func WriteCNIConfig(confDir, ipamDir, podCIDR string, mtu int) error {
+	b, err := cniConfig(podCIDR, ipamDir, mtu)
 	if err != nil {
 		return err
 	}

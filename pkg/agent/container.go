@@ -239,9 +239,11 @@ type pullError struct {
 func (e *pullError) Error() string { return e.msg }
 
 // ensureImage makes c's image present according to its pull policy and
-// returns the image's ID. A policy of Always falls back to a copy already on
-// the node when the registry cannot be reached: Skiff clusters run offline,
-// with images imported by `skiff image import` (upstream would fail the pull).
+// returns the image's ID. A policy of Always pulls through the cluster
+// registry mirror (Options.Mirror), which holds what `skiff image import` and
+// pushes stored; when neither it nor the image's own registry answers, a copy
+// already on the node is used with a warning (upstream would fail the pull),
+// so a node keeps running its pods while the server is away.
 func (a *Agent) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (string, error) {
 	local := func() string {
 		resp, err := a.runtime.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: c.Image}})

@@ -151,7 +151,7 @@ func TestExternalRuntimeEndpoint(t *testing.T) {
 	cg := agenttest.CgroupRoot(t)
 	rt := agenttest.StartContainerd(t, dir, ns, cg)
 	agenttest.ImportDemo(t, rt)
-	if err := agent.WriteCNIConfig(rt.Paths().CNIConfDir, filepath.Join(dir, "ipam"), testPodCIDR); err != nil {
+	if err := agent.WriteCNIConfig(rt.Paths().CNIConfDir, filepath.Join(dir, "ipam"), testPodCIDR, 0); err != nil {
 		t.Fatal(err)
 	}
 	n := newTestNode(t, func(o *agent.Options) {

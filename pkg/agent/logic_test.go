@@ -229,7 +229,7 @@ func TestHostsFile(t *testing.T) {
 }
 
 func TestCNIConfig(t *testing.T) {
-	b, err := cniConfig("10.42.3.0/24", "/data/ipam")
+	b, err := cniConfig("10.42.3.0/24", "/data/ipam", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiffhq/skiff/pkg/agent/containerd"
 )
 
 // Defaults of Options.
@@ -34,6 +36,9 @@ const (
 	// BridgeName is the Linux bridge the pod network hangs off.
 	BridgeName = "skiff0"
 )
+
+// Mirror is a registry pulls go through first; see Options.Mirror.
+type Mirror = containerd.Mirror
 
 // Options configure an agent. The zero value of every field is a usable
 // default.
@@ -62,6 +67,10 @@ type Options struct {
 	// ImportImages are image tarballs imported into the supervised runtime
 	// after every start, next to the pause image.
 	ImportImages []string
+	// Mirror is the registry the supervised containerd pulls every image
+	// through first (Skiff's cluster registry, with this node's client
+	// certificate), before the registry the image names. Unset: none.
+	Mirror Mirror
 
 	// PodCIDR fixes the node's pod CIDR instead of waiting for the node IPAM
 	// controller to assign one in spec.podCIDR.
@@ -75,6 +84,9 @@ type Options struct {
 	// without them such pods get the node's resolver configuration, as
 	// upstream's kubelet does when it has no cluster DNS.
 	ClusterDNS []string
+	// MTU is the pods' interface MTU (0: the link default); an overlay
+	// network sets it below the node link's to fit its headers.
+	MTU int
 	// ClusterDomain is the DNS domain of the cluster (cluster.local).
 	ClusterDomain string
 	// ResolvConf is the node's resolver configuration (default

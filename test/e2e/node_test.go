@@ -20,13 +20,13 @@ import (
 
 // node is one `skiff server` (with its agent) in its own network namespace.
 type node struct {
-	t       *testing.T
+	t       testing.TB
 	ns      string
 	dataDir string
 	cmd     *exec.Cmd
 }
 
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: starts containerd and pods in a network namespace (run `make test` as root)")
@@ -38,7 +38,7 @@ func requireRoot(t *testing.T) {
 	}
 }
 
-func sh(t *testing.T, name string, args ...string) string {
+func sh(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -50,7 +50,7 @@ func sh(t *testing.T, name string, args ...string) string {
 // startNode creates a namespace with one address (no route out of the
 // machine), imports the demo image through the air-gap folder, and starts
 // `skiff server` inside it.
-func startNode(t *testing.T) *node {
+func startNode(t testing.TB) *node {
 	t.Helper()
 	n := &node{t: t, ns: fmt.Sprintf("skiff-e2e-%d", os.Getpid()%100000), dataDir: t.TempDir()}
 	sh(t, "ip", "netns", "add", n.ns)

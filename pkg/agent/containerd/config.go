@@ -18,6 +18,7 @@ type Paths struct {
 	PIDFile    string // Dir/containerd.pid
 	Log        string // Dir/containerd.log
 	CNIConfDir string // DATA_DIR/agent/cni/net.d
+	HostsDir   string // Dir/certs.d: registry hosts (the cluster registry mirror)
 }
 
 // PathsFor lays out a containerd under dataDir (the agent's --data-dir).
@@ -33,6 +34,7 @@ func PathsFor(dataDir string) Paths {
 		PIDFile:    filepath.Join(dir, "containerd.pid"),
 		Log:        filepath.Join(dir, "containerd.log"),
 		CNIConfDir: filepath.Join(dataDir, "agent", "cni", "net.d"),
+		HostsDir:   filepath.Join(dir, "certs.d"),
 	}
 }
 
@@ -41,6 +43,8 @@ type configParams struct {
 	SandboxImage string
 	Snapshotter  string
 	CNIBinDir    string
+	// Mirror turns on the registry hosts directory (Paths.HostsDir).
+	Mirror bool
 }
 
 // q quotes a string for TOML (a basic string has the same escapes as Go's).
@@ -95,6 +99,13 @@ disabled_plugins = [
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
         Root = {{q .RuncRoot}}
+
+{{- if .Mirror}}
+
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    # Every registry through the cluster registry first: see certs.d/_default/hosts.toml.
+    config_path = {{q .HostsDir}}
+{{- end}}
 
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = {{q .CNIBinDir}}

@@ -1,6 +1,8 @@
 package containerd
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -27,5 +29,53 @@ func TestConfig(t *testing.T) {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("config lacks %s:\n%s", want, cfg)
 		}
+	}
+}
+
+// TestMirrorHosts: with a mirror, containerd's CRI reads the registry hosts
+// directory, whose _default entry sends every registry through the cluster
+// registry first with the node's certificate; without one, neither appears.
+func TestMirrorHosts(t *testing.T) {
+	p := PathsFor("/var/lib/skiff")
+	b, err := renderConfig(configParams{Paths: p, SandboxImage: "x", Snapshotter: "native", CNIBinDir: "/usr/lib/cni", Mirror: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `config_path = "/var/lib/skiff/agent/containerd/certs.d"`) {
+		t.Errorf("config without config_path:\n%s", b)
+	}
+	b, _ = renderConfig(configParams{Paths: p, SandboxImage: "x", Snapshotter: "native", CNIBinDir: "/usr/lib/cni"})
+	if strings.Contains(string(b), "config_path") {
+		t.Errorf("config_path without a mirror:\n%s", b)
+	}
+
+	dir := filepath.Join(t.TempDir(), "certs.d")
+	os.MkdirAll(filepath.Join(dir, "docker.io"), 0o755) // stale: a host directory would shadow _default
+	m := Mirror{URL: "https://10.0.0.1:6443/", CAFile: "/tls/ca.crt", CertFile: "/tls/node.crt", KeyFile: "/tls/node.key"}
+	if err := writeHostsDir(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "_default", "hosts.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`[host."https://10.0.0.1:6443"]`,
+		`capabilities = ["pull", "resolve"]`,
+		`ca = "/tls/ca.crt"`,
+		`client = [["/tls/node.crt", "/tls/node.key"]]`,
+	} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("hosts.toml lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(string(got), "server =") {
+		t.Errorf("hosts.toml names a server; the fallback must be each image's own registry:\n%s", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("certs.d holds %d entries, want only _default", len(entries))
+	}
+	if err := writeHostsDir(dir, Mirror{URL: "10.0.0.1:6443"}); err == nil {
+		t.Error("a mirror URL without a scheme was accepted")
 	}
 }

@@ -44,6 +44,9 @@ type Options struct {
 	// SandboxImage is the pause image every sandbox runs (required). It must
 	// be imported before the first sandbox: AfterStart does that.
 	SandboxImage string
+	// Mirror, when its URL is set, is the registry containerd tries first
+	// for every image.
+	Mirror Mirror
 	// Snapshotter forces a snapshotter; default overlayfs when an overlay can
 	// be mounted under the data dir, else native.
 	Snapshotter string
@@ -241,7 +244,10 @@ func (s *Supervisor) prepare() error {
 			s.log.Warn("overlay filesystems cannot be mounted under the data dir; using the slower native snapshotter", "dir", s.paths.Root)
 		}
 	}
-	cfg, err := renderConfig(configParams{Paths: s.paths, SandboxImage: s.opts.SandboxImage, Snapshotter: s.snapshotter, CNIBinDir: s.opts.CNIBinDir})
+	if err := writeHostsDir(s.paths.HostsDir, s.opts.Mirror); err != nil {
+		return fmt.Errorf("containerd: registry hosts: %w", err)
+	}
+	cfg, err := renderConfig(configParams{Paths: s.paths, SandboxImage: s.opts.SandboxImage, Snapshotter: s.snapshotter, CNIBinDir: s.opts.CNIBinDir, Mirror: s.opts.Mirror.URL != ""})
 	if err != nil {
 		return err
 	}
