@@ -44,18 +44,21 @@ func newServiceCommand() *cobra.Command {
 	return cmd
 }
 
-// clientFor follows kubectl's rule: the flag, then KUBECONFIG, then the local
-// server's kubeconfig.
+// clientFor follows kubectl's rule: the flag, then KUBECONFIG (a list of
+// files, merged), then the local server's kubeconfig.
 func clientFor(kubeconfig string) (kubernetes.Interface, error) {
-	if kubeconfig == "" {
-		kubeconfig = os.Getenv("KUBECONFIG")
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	if kubeconfig == "" && os.Getenv(clientcmd.RecommendedConfigPathEnvVar) == "" {
+		rules.ExplicitPath = DefaultKubeconfig
 	}
-	if kubeconfig == "" {
-		kubeconfig = DefaultKubeconfig
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig %s: %w (start a server with `skiff server`, or pass --kubeconfig)", kubeconfig, err)
+		where := rules.ExplicitPath
+		if where == "" {
+			where = "$" + clientcmd.RecommendedConfigPathEnvVar + " (" + os.Getenv(clientcmd.RecommendedConfigPathEnvVar) + ")"
+		}
+		return nil, fmt.Errorf("loading kubeconfig %s: %w (start a server with `skiff server`, or pass --kubeconfig)", where, err)
 	}
 	return kubernetes.NewForConfig(cfg)
 }

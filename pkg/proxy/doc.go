@@ -1,9 +1,12 @@
 // Package proxy is the node's service proxy: it turns Services and
 // EndpointSlices into nftables rules (ClusterIP, NodePort and LoadBalancer
-// ingress DNAT, rejects for Services without ready endpoints, and masquerade
-// only where a reply would otherwise miss the node), the way upstream
-// kube-proxy's nftables mode does.
+// ingress DNAT, session affinity, externalTrafficPolicy: Local, rejects for
+// Services without ready endpoints, and masquerade only where a reply would
+// otherwise miss the node), the way upstream kube-proxy's nftables mode does.
 //
-// It programs exactly one table of its own (ip skiff-proxy) through netlink and
-// must never touch any other table, nor shell out to nft.
+// It programs exactly one table of its own (ip skiff-proxy) through netlink,
+// rewriting only what changed since its last sync and reconciling, not
+// replacing, what a previous run left; and it owns one interface (skiff-lb)
+// that holds LoadBalancer addresses that are not the node's. It must never
+// touch any other table, address or interface, nor shell out to nft or ip.
 package proxy

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
@@ -55,9 +55,9 @@ func inNetNS(path string, fn func() error) error {
 }
 
 type testNet struct {
-	t                *testing.T
-	node, podA, podB string // netns names
-	nodePath         string
+	t                        testing.TB
+	node, podA, podB, client string // netns names
+	nodePath, clientPath     string
 }
 
 func (n *testNet) ip(args ...string) {
@@ -68,13 +68,16 @@ func (n *testNet) ip(args ...string) {
 }
 
 // setupNet builds a node namespace with bridge skiff0 (10.42.0.1/24), two pod
-// namespaces (10.42.0.2 and .3) and a veth "uplink" (both ends inside the node namespace) holding the node IP
-// 192.168.77.2 with the default route, so nothing can leave the namespaces.
-func setupNet(t *testing.T) *testNet {
+// namespaces (10.42.0.2 and .3) and a veth "uplink" holding the node IP
+// 192.168.77.2 with the default route. The uplink's other end is a client
+// namespace (192.168.77.3, another host on the node's link, routing through
+// the node), so nothing can leave the namespaces.
+func setupNet(t testing.TB) *testNet {
 	suffix := fmt.Sprint(os.Getpid())
-	n := &testNet{t: t, node: "skp-node-" + suffix, podA: "skp-pa-" + suffix, podB: "skp-pb-" + suffix}
+	n := &testNet{t: t, node: "skp-node-" + suffix, podA: "skp-pa-" + suffix, podB: "skp-pb-" + suffix, client: "skp-cl-" + suffix}
 	n.nodePath = "/var/run/netns/" + n.node
-	for _, ns := range []string{n.node, n.podA, n.podB} {
+	n.clientPath = "/var/run/netns/" + n.client
+	for _, ns := range []string{n.node, n.podA, n.podB, n.client} {
 		n.ip("netns", "add", ns)
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 		n.ip("-n", ns, "link", "set", "lo", "up")
@@ -82,11 +85,13 @@ func setupNet(t *testing.T) *testNet {
 	n.ip("-n", n.node, "link", "add", "skiff0", "type", "bridge")
 	n.ip("-n", n.node, "addr", "add", "10.42.0.1/24", "dev", "skiff0")
 	n.ip("-n", n.node, "link", "set", "skiff0", "up")
-	n.ip("-n", n.node, "link", "add", "eth0", "type", "veth", "peer", "name", "uplink-peer")
-	n.ip("-n", n.node, "link", "set", "uplink-peer", "up")
+	n.ip("-n", n.node, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0", "netns", n.client)
 	n.ip("-n", n.node, "addr", "add", "192.168.77.2/24", "dev", "eth0")
 	n.ip("-n", n.node, "link", "set", "eth0", "up")
 	n.ip("-n", n.node, "route", "add", "default", "dev", "eth0")
+	n.ip("-n", n.client, "addr", "add", "192.168.77.3/24", "dev", "eth0")
+	n.ip("-n", n.client, "link", "set", "eth0", "up")
+	n.ip("-n", n.client, "route", "add", "default", "via", "192.168.77.2")
 	// What the node agent sets up on a real node: routing between pods and
 	// the node, and bridged pod-to-pod replies passing through the NAT.
 	err := inNetNS(n.nodePath, func() error {
@@ -114,8 +119,9 @@ func setupNet(t *testing.T) *testNet {
 	return n
 }
 
-// serve answers every request with name, from inside the pod namespace.
-func (n *testNet) serve(pod, name string) {
+// serve answers every request with name, from inside the pod namespace. It
+// returns the server, to stop it early.
+func (n *testNet) serve(pod, name string) *http.Server {
 	var ln net.Listener
 	err := inNetNS("/var/run/netns/"+pod, func() (err error) {
 		ln, err = net.Listen("tcp4", ":8080")
@@ -131,6 +137,7 @@ func (n *testNet) serve(pod, name string) {
 	})}
 	go srv.Serve(ln)
 	n.t.Cleanup(func() { srv.Close() })
+	return srv
 }
 
 // client makes one new connection per request from the namespace at nsPath.
@@ -171,6 +178,18 @@ func (n *testNet) nftList() (string, error) {
 	return string(out), err
 }
 
+// testLogger sends the proxy's log to the test's.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type logWriter struct{ t testing.TB }
+
+func (w logWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
+}
+
 func requireRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: creates network namespaces and nftables rules")
@@ -205,6 +224,7 @@ func TestProxyEndToEnd(t *testing.T) {
 		NodeIPs:     []net.IP{net.ParseIP("192.168.77.2")},
 		ClusterCIDR: cidr,
 		NetNSPath:   n.nodePath,
+		Logger:      testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -369,42 +389,4 @@ func TestProxyEndToEnd(t *testing.T) {
 			t.Fatalf("second Cleanup: %v", err)
 		}
 	})
-}
-
-// BenchmarkProgram1000Services measures one full programming of 1,000
-// Services with 10 endpoints each (NodePort and LoadBalancer IP included)
-// into a fresh network namespace.
-func BenchmarkProgram1000Services(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: creates a network namespace and nftables rules")
-	}
-	ns := fmt.Sprintf("skp-bench-%d", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		b.Fatalf("ip netns add: %v\n%s", err, out)
-	}
-	b.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-
-	var m Model
-	for i := range 1000 {
-		sp := ServicePort{Namespace: "default", Name: fmt.Sprintf("svc-%d", i), PortName: "http", Protocol: TCP,
-			ClusterIP: netip.AddrFrom4([4]byte{10, 43, byte(i >> 8), byte(i)}), Port: 80,
-			NodePort: uint16(30000 + i), ExternalIPs: []netip.Addr{netip.AddrFrom4([4]byte{10, 99, byte(i >> 8), byte(i)})}}
-		for j := range 10 {
-			sp.Endpoints = append(sp.Endpoints, Endpoint{IP: netip.AddrFrom4([4]byte{10, 42, byte(i >> 4), byte(j + 16*(i&15))}), Port: 8080})
-		}
-		m.Services = append(m.Services, sp)
-	}
-	_, cidr, _ := net.ParseCIDR("10.42.0.0/16")
-	p := &Proxy{opts: Options{NetNSPath: "/var/run/netns/" + ns, ClusterCIDR: cidr},
-		nodeIPs: []netip.Addr{netip.MustParseAddr("192.168.77.2")}}
-	b.ResetTimer()
-	for b.Loop() {
-		if err := p.apply(m); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	if err := p.Cleanup(); err != nil {
-		b.Fatal(err)
-	}
 }

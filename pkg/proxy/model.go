@@ -23,6 +23,9 @@ const (
 type Endpoint struct {
 	IP   netip.Addr
 	Port uint16
+	// Local is set when the endpoint runs on this node (its EndpointSlice
+	// nodeName), the only ones externalTrafficPolicy: Local may use.
+	Local bool
 }
 
 func (e Endpoint) String() string { return netip.AddrPortFrom(e.IP, e.Port).String() }
@@ -38,8 +41,14 @@ type ServicePort struct {
 	Port      uint16
 	// NodePort is 0 unless the Service is of type NodePort or LoadBalancer.
 	NodePort uint16
-	// ExternalIPs holds status.loadBalancer.ingress IPs and spec.externalIPs.
+	// LoadBalancerIPs holds status.loadBalancer.ingress IPs.
+	LoadBalancerIPs []netip.Addr
+	// ExternalIPs holds spec.externalIPs.
 	ExternalIPs []netip.Addr
+	// ExternalLocal is externalTrafficPolicy: Local: NodePort, LoadBalancer
+	// and external IP traffic from outside the node goes only to local
+	// endpoints, keeping the client's source address.
+	ExternalLocal bool
 	// AffinityTimeout, when not zero, holds a client IP to the endpoint it
 	// last used for that long (sessionAffinity: ClientIP).
 	AffinityTimeout time.Duration
@@ -51,15 +60,35 @@ func (sp ServicePort) String() string {
 	return fmt.Sprintf("%s/%s:%s/%s", sp.Namespace, sp.Name, sp.PortName, sp.Protocol)
 }
 
+// equal reports whether a and b program the same rules.
+func (a ServicePort) equal(b ServicePort) bool {
+	return a.Namespace == b.Namespace && a.Name == b.Name && a.PortName == b.PortName &&
+		a.Protocol == b.Protocol && a.ClusterIP == b.ClusterIP && a.Port == b.Port &&
+		a.NodePort == b.NodePort && a.ExternalLocal == b.ExternalLocal &&
+		a.AffinityTimeout == b.AffinityTimeout && slices.Equal(a.LoadBalancerIPs, b.LoadBalancerIPs) &&
+		slices.Equal(a.ExternalIPs, b.ExternalIPs) && slices.Equal(a.Endpoints, b.Endpoints)
+}
+
 // Model is the whole desired state of the proxy's table, in a stable order.
 type Model struct {
 	Services []ServicePort
 }
 
-// BuildModel computes the desired state from the informers' contents. Services
-// without a ClusterIP (headless, ExternalName) and non-IPv4 or non-TCP/UDP
-// ports are skipped.
-func BuildModel(services []*v1.Service, endpointSlices []*discoveryv1.EndpointSlice) Model {
+// LoadBalancerIPs lists every LoadBalancer ingress address of m, sorted and
+// de-duplicated.
+func (m Model) LoadBalancerIPs() []netip.Addr {
+	var ips []netip.Addr
+	for _, sp := range m.Services {
+		ips = append(ips, sp.LoadBalancerIPs...)
+	}
+	slices.SortFunc(ips, netip.Addr.Compare)
+	return slices.Compact(ips)
+}
+
+// BuildModel computes the desired state from the informers' contents, for the
+// node named nodeName. Services without a ClusterIP (headless, ExternalName)
+// and non-IPv4 or non-TCP/UDP ports are skipped.
+func BuildModel(services []*v1.Service, endpointSlices []*discoveryv1.EndpointSlice, nodeName string) Model {
 	slicesBySvc := map[string][]*discoveryv1.EndpointSlice{}
 	for _, s := range endpointSlices {
 		name := s.Labels[discoveryv1.LabelServiceName]
@@ -79,26 +108,31 @@ func BuildModel(services []*v1.Service, endpointSlices []*discoveryv1.EndpointSl
 		if err != nil || !clusterIP.Is4() {
 			continue
 		}
-		externalIPs := serviceExternalIPs(svc)
+		lbIPs, externalIPs := serviceExternalIPs(svc)
+		external := len(lbIPs) > 0 || len(externalIPs) > 0 ||
+			svc.Spec.Type == v1.ServiceTypeNodePort || svc.Spec.Type == v1.ServiceTypeLoadBalancer
+		local := external && svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal
 		for _, p := range svc.Spec.Ports {
 			proto, ok := protocolOf(p.Protocol)
 			if !ok {
 				continue
 			}
 			sp := ServicePort{
-				Namespace:   svc.Namespace,
-				Name:        svc.Name,
-				PortName:    p.Name,
-				Protocol:    proto,
-				ClusterIP:   clusterIP,
-				Port:        uint16(p.Port),
-				ExternalIPs: externalIPs,
+				Namespace:       svc.Namespace,
+				Name:            svc.Name,
+				PortName:        p.Name,
+				Protocol:        proto,
+				ClusterIP:       clusterIP,
+				Port:            uint16(p.Port),
+				LoadBalancerIPs: lbIPs,
+				ExternalIPs:     externalIPs,
+				ExternalLocal:   local,
 			}
 			if svc.Spec.Type == v1.ServiceTypeNodePort || svc.Spec.Type == v1.ServiceTypeLoadBalancer {
 				sp.NodePort = uint16(p.NodePort)
 			}
 			sp.AffinityTimeout = affinityTimeout(svc)
-			sp.Endpoints = readyEndpoints(slicesBySvc[svc.Namespace+"/"+svc.Name], p)
+			sp.Endpoints = readyEndpoints(slicesBySvc[svc.Namespace+"/"+svc.Name], p, nodeName)
 			m.Services = append(m.Services, sp)
 		}
 	}
@@ -132,29 +166,33 @@ func protocolOf(p v1.Protocol) (Protocol, bool) {
 	return "", false
 }
 
-func serviceExternalIPs(svc *v1.Service) []netip.Addr {
-	var ips []netip.Addr
-	add := func(s string) {
-		if ip, err := netip.ParseAddr(s); err == nil && ip.Is4() && !slices.Contains(ips, ip) {
-			ips = append(ips, ip)
+// serviceExternalIPs returns the LoadBalancer ingress IPs and spec.externalIPs,
+// each sorted and de-duplicated.
+func serviceExternalIPs(svc *v1.Service) (lb, external []netip.Addr) {
+	parse := func(ss []string) []netip.Addr {
+		var ips []netip.Addr
+		for _, s := range ss {
+			if ip, err := netip.ParseAddr(s); err == nil && ip.Is4() {
+				ips = append(ips, ip)
+			}
 		}
+		slices.SortFunc(ips, netip.Addr.Compare)
+		return slices.Compact(ips)
 	}
 	if svc.Spec.Type == v1.ServiceTypeLoadBalancer {
+		var ss []string
 		for _, ing := range svc.Status.LoadBalancer.Ingress {
-			add(ing.IP)
+			ss = append(ss, ing.IP)
 		}
+		lb = parse(ss)
 	}
-	for _, s := range svc.Spec.ExternalIPs {
-		add(s)
-	}
-	slices.SortFunc(ips, netip.Addr.Compare)
-	return ips
+	return lb, parse(svc.Spec.ExternalIPs)
 }
 
 // readyEndpoints collects the ready addresses of the slice port that matches
 // the service port by name and protocol. A nil Ready condition means ready,
 // as the EndpointSlice API defines.
-func readyEndpoints(sl []*discoveryv1.EndpointSlice, sp v1.ServicePort) []Endpoint {
+func readyEndpoints(sl []*discoveryv1.EndpointSlice, sp v1.ServicePort, nodeName string) []Endpoint {
 	proto := sp.Protocol
 	if proto == "" {
 		proto = v1.ProtocolTCP
@@ -189,9 +227,12 @@ func readyEndpoints(sl []*discoveryv1.EndpointSlice, sp v1.ServicePort) []Endpoi
 			if err != nil || !ip.Is4() {
 				continue
 			}
-			e := Endpoint{IP: ip, Port: uint16(port)}
-			if !slices.Contains(eps, e) {
-				eps = append(eps, e)
+			local := nodeName != "" && ep.NodeName != nil && *ep.NodeName == nodeName
+			i := slices.IndexFunc(eps, func(e Endpoint) bool { return e.IP == ip && e.Port == uint16(port) })
+			if i < 0 {
+				eps = append(eps, Endpoint{IP: ip, Port: uint16(port), Local: local})
+			} else {
+				eps[i].Local = eps[i].Local || local
 			}
 		}
 	}

@@ -33,6 +33,12 @@ func ep(ip string, ready *bool) discoveryv1.Endpoint {
 	return discoveryv1.Endpoint{Addresses: []string{ip}, Conditions: discoveryv1.EndpointConditions{Ready: ready}}
 }
 
+func epOn(ip, node string) discoveryv1.Endpoint {
+	e := ep(ip, nil)
+	e.NodeName = &node
+	return e
+}
+
 func TestBuildModel(t *testing.T) {
 	http := v1.ServicePort{Name: "http", Protocol: v1.ProtocolTCP, Port: 80, NodePort: 30080}
 	dns := v1.ServicePort{Name: "dns", Protocol: v1.ProtocolUDP, Port: 53}
@@ -53,8 +59,8 @@ func TestBuildModel(t *testing.T) {
 			slice("kubia", http, 8080, ep("10.42.0.2", nil)), // duplicate across slices
 		},
 		want: []ServicePort{{Namespace: "default", Name: "kubia", PortName: "http", Protocol: TCP,
-			ClusterIP: a("10.43.0.10"), Port: 80, NodePort: 30080, ExternalIPs: []netip.Addr{a("192.168.1.5")},
-			Endpoints: []Endpoint{{a("10.42.0.2"), 8080}, {a("10.42.0.3"), 8080}}}},
+			ClusterIP: a("10.43.0.10"), Port: 80, NodePort: 30080, LoadBalancerIPs: []netip.Addr{a("192.168.1.5")},
+			Endpoints: []Endpoint{{a("10.42.0.2"), 8080, false}, {a("10.42.0.3"), 8080, false}}}},
 	}, {
 		name: "cluster IP keeps no node port; udp; no endpoints",
 		svcs: []*v1.Service{svc("dns", v1.ServiceTypeClusterIP, "10.43.0.53", dns, v1.ServicePort{Name: "http", Port: 80, NodePort: 31000})},
@@ -81,6 +87,20 @@ func TestBuildModel(t *testing.T) {
 			{Namespace: "default", Name: "b", PortName: "http", Protocol: TCP, ClusterIP: a("10.43.0.22"), Port: 80, AffinityTimeout: time.Minute},
 		},
 	}, {
+		name: "externalTrafficPolicy Local marks this node's endpoints; external IPs kept apart",
+		svcs: func() []*v1.Service {
+			s := svc("local", v1.ServiceTypeLoadBalancer, "10.43.0.30", http)
+			s.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyLocal
+			s.Spec.ExternalIPs = []string{"192.0.2.7", "192.0.2.7"}
+			s.Status.LoadBalancer.Ingress = []v1.LoadBalancerIngress{{IP: "192.168.1.9"}}
+			return []*v1.Service{s}
+		}(),
+		slices: []*discoveryv1.EndpointSlice{slice("local", http, 8080, epOn("10.42.0.2", "node-1"), epOn("10.42.1.2", "node-2"), ep("10.42.2.2", nil))},
+		want: []ServicePort{{Namespace: "default", Name: "local", PortName: "http", Protocol: TCP,
+			ClusterIP: a("10.43.0.30"), Port: 80, NodePort: 30080, ExternalLocal: true,
+			LoadBalancerIPs: []netip.Addr{a("192.168.1.9")}, ExternalIPs: []netip.Addr{a("192.0.2.7")},
+			Endpoints: []Endpoint{{a("10.42.0.2"), 8080, true}, {a("10.42.1.2"), 8080, false}, {a("10.42.2.2"), 8080, false}}}},
+	}, {
 		name:   "slice port must match the service port by name and protocol",
 		svcs:   []*v1.Service{svc("web", v1.ServiceTypeNodePort, "10.43.0.11", http)},
 		slices: []*discoveryv1.EndpointSlice{slice("web", v1.ServicePort{Name: "http", Protocol: v1.ProtocolUDP}, 8080, ep("10.42.0.2", nil))},
@@ -89,7 +109,7 @@ func TestBuildModel(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := BuildModel(tt.svcs, tt.slices).Services
+			got := BuildModel(tt.svcs, tt.slices, "node-1").Services
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("BuildModel:\n got %+v\nwant %+v", got, tt.want)
 			}

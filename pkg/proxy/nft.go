@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"net"
 	"net/netip"
 
@@ -19,147 +18,118 @@ const TableName = "skiff-proxy"
 // itself through its own Service (hairpin).
 const masqueradeBit uint32 = 0x4000
 
+// The table's fixed objects. Every Service port adds only chains of its own
+// (svc-, ext-, ep-), affinity sets, and elements of the two maps, so a change
+// to one Service rewrites nothing of another's.
 const (
-	chainServices = "services"
-	chainReject   = "reject-services"
+	// mapServices sends `daddr . l4proto . dport` of every address a Service
+	// answers on to its chain.
+	mapServices = "service-ips"
+	// mapNoEndpoints sends the same keys of Services without a ready endpoint
+	// to chainReject, from the filter hooks.
+	mapNoEndpoints = "no-endpoint-services"
+	chainServices  = "services"
+	chainReject    = "reject"
+	chainFilter    = "filter-services"
 )
 
 var table = &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}
 
-// ruleset writes the complete table for m into c's batch. The batch first
-// deletes the old table, so one Flush replaces everything atomically: the
-// kernel commits a netfilter transaction as a whole, and packets see either
-// the old rules or the new ones.
-type ruleset struct {
-	c           *nftables.Conn
-	nodeIPs     []netip.Addr
-	clusterCIDR *net.IPNet
+// destKeyType is the maps' key: ipv4_addr . inet_proto . inet_service, each
+// field padded to a 4-byte register.
+var destKeyType = nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService)
+
+// destKey is one element key of the maps.
+type destKey [12]byte
+
+func keyOf(d netip.AddrPort, p Protocol) destKey {
+	var k destKey
+	a := d.Addr().As4()
+	copy(k[:4], a[:])
+	k[4] = protoNum(p)
+	k[8], k[9] = byte(d.Port()>>8), byte(d.Port())
+	return k
 }
 
-func (r *ruleset) write(m Model) error {
-	c := r.c
-	// Add before delete so the delete cannot fail on a first run.
-	c.AddTable(table)
-	c.DelTable(table)
-	c.AddTable(table)
+func (k destKey) String() string {
+	proto := "tcp"
+	if k[4] == unix.IPPROTO_UDP {
+		proto = "udp"
+	}
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte(k[:4])), uint16(k[8])<<8|uint16(k[9])).String() + "/" + proto
+}
 
-	services := c.AddChain(&nftables.Chain{Name: chainServices, Table: table})
-	reject := c.AddChain(&nftables.Chain{Name: chainReject, Table: table})
+func destMap(name string) *nftables.Set {
+	return &nftables.Set{Table: table, Name: name, IsMap: true, Concatenation: true,
+		KeyType: destKeyType, DataType: nftables.TypeVerdict}
+}
 
+// baseChain is one chain hooked into netfilter, with its fixed rules.
+type baseChain struct {
+	chain *nftables.Chain
+	rules [][]expr.Any
+}
+
+// baseChains are the hooked chains and the shared chains they use. They never
+// change while the proxy runs.
+func baseChains() []baseChain {
+	var out []baseChain
+	// Shared regular chains first: the hooked ones jump to them.
+	out = append(out,
+		baseChain{chain: &nftables.Chain{Name: chainServices, Table: table}, rules: [][]expr.Any{
+			concat(loadDestKey(), lookupVerdict(mapServices)),
+		}},
+		baseChain{chain: &nftables.Chain{Name: chainReject, Table: table}, rules: [][]expr.Any{
+			concat(matchL4Proto(unix.IPPROTO_TCP), rejectExprs(TCP)),
+			rejectExprs(UDP),
+		}},
+		baseChain{chain: &nftables.Chain{Name: chainFilter, Table: table}, rules: [][]expr.Any{
+			concat(loadDestKey(), lookupVerdict(mapNoEndpoints)),
+		}},
+	)
 	for _, h := range []struct {
 		name string
 		hook *nftables.ChainHook
 	}{{"nat-prerouting", nftables.ChainHookPrerouting}, {"nat-output", nftables.ChainHookOutput}} {
-		ch := c.AddChain(&nftables.Chain{Name: h.name, Table: table, Type: nftables.ChainTypeNAT,
-			Hooknum: h.hook, Priority: nftables.ChainPriorityNATDest})
-		c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: verdict(expr.VerdictJump, chainServices)})
+		out = append(out, baseChain{
+			chain: &nftables.Chain{Name: h.name, Table: table, Type: nftables.ChainTypeNAT,
+				Hooknum: h.hook, Priority: nftables.ChainPriorityNATDest},
+			rules: [][]expr.Any{verdict(expr.VerdictJump, chainServices)},
+		})
 	}
-	post := c.AddChain(&nftables.Chain{Name: "nat-postrouting", Table: table, Type: nftables.ChainTypeNAT,
-		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
-	c.AddRule(&nftables.Rule{Table: table, Chain: post, Exprs: concat(
-		markHasBit(), []expr.Any{&expr.Masq{}})})
-
+	out = append(out, baseChain{
+		chain: &nftables.Chain{Name: "nat-postrouting", Table: table, Type: nftables.ChainTypeNAT,
+			Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource},
+		// fully-random, as upstream: with many connections from one source the
+		// kernel need not search for a free port.
+		rules: [][]expr.Any{concat(markHasBit(), []expr.Any{&expr.Masq{FullyRandom: true}})},
+	})
 	for _, h := range []struct {
 		name string
 		hook *nftables.ChainHook
 	}{{"filter-input", nftables.ChainHookInput}, {"filter-forward", nftables.ChainHookForward}, {"filter-output", nftables.ChainHookOutput}} {
-		ch := c.AddChain(&nftables.Chain{Name: h.name, Table: table, Type: nftables.ChainTypeFilter,
-			Hooknum: h.hook, Priority: nftables.ChainPriorityFilter})
-		c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: verdict(expr.VerdictJump, chainReject)})
+		out = append(out, baseChain{
+			chain: &nftables.Chain{Name: h.name, Table: table, Type: nftables.ChainTypeFilter,
+				Hooknum: h.hook, Priority: nftables.ChainPriorityFilter},
+			rules: [][]expr.Any{verdict(expr.VerdictJump, chainFilter)},
+		})
 	}
-
-	for _, sp := range m.Services {
-		dests := r.destinations(sp)
-		if len(sp.Endpoints) == 0 {
-			for _, d := range dests {
-				c.AddRule(&nftables.Rule{Table: table, Chain: reject, Exprs: concat(
-					matchDest(d, sp.Protocol), rejectExprs(sp.Protocol))})
-			}
-			continue
-		}
-		svcChain, err := r.writeServiceChain(sp)
-		if err != nil {
-			return err
-		}
-		for _, d := range dests {
-			c.AddRule(&nftables.Rule{Table: table, Chain: services, Exprs: concat(
-				matchDest(d, sp.Protocol), verdict(expr.VerdictGoto, svcChain))})
-		}
-	}
-	return nil
+	return out
 }
 
-// destinations lists every address:port a service port answers on.
-func (r *ruleset) destinations(sp ServicePort) []netip.AddrPort {
-	d := []netip.AddrPort{netip.AddrPortFrom(sp.ClusterIP, sp.Port)}
-	for _, ip := range sp.ExternalIPs {
-		d = append(d, netip.AddrPortFrom(ip, sp.Port))
+// loadDestKey puts `ip daddr . meta l4proto . th dport` in registers 1, 9
+// and 10 (the 32-bit registers that follow one another), as nft does for a
+// concatenation.
+func loadDestKey() []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 9},
+		&expr.Payload{DestRegister: 10, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 	}
-	if sp.NodePort != 0 {
-		for _, ip := range r.nodeIPs {
-			d = append(d, netip.AddrPortFrom(ip, sp.NodePort))
-		}
-	}
-	return d
 }
 
-// writeServiceChain picks one endpoint uniformly at random: rule i takes the
-// packet with probability 1/(N-i) of what is left, which needs no map and
-// keeps each endpoint's chain readable in `nft list`.
-func (r *ruleset) writeServiceChain(sp ServicePort) (string, error) {
-	c := r.c
-	name := "svc-" + sp.String()
-	ch := c.AddChain(&nftables.Chain{Name: name, Table: table})
-	if r.clusterCIDR != nil {
-		// Traffic from outside the pod network must come back through this node.
-		c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: concat(
-			matchSaddrNotIn(r.clusterCIDR), setMarkBit())})
-	} else {
-		c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: setMarkBit()})
-	}
-	n := len(sp.Endpoints)
-	var pickRules [][]expr.Any
-	for i, ep := range sp.Endpoints {
-		epChain := fmt.Sprintf("ep-%s/%s/%d", sp.String(), ep.IP, ep.Port)
-		ec := c.AddChain(&nftables.Chain{Name: epChain, Table: table})
-		var remember []expr.Any
-		if sp.AffinityTimeout > 0 {
-			// Clients seen here in the last timeout go straight back here.
-			set := &nftables.Set{Table: table, Name: "affinity-" + epChain[len("ep-"):],
-				KeyType: nftables.TypeIPAddr, HasTimeout: true, Dynamic: true, Timeout: sp.AffinityTimeout}
-			if err := c.AddSet(set, nil); err != nil {
-				return "", fmt.Errorf("affinity set for %s: %w", sp, err)
-			}
-			c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: []expr.Any{
-				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-				&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
-				&expr.Verdict{Kind: expr.VerdictGoto, Chain: epChain},
-			}})
-			remember = []expr.Any{
-				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
-				&expr.Dynset{SrcRegKey: 1, SetName: set.Name, SetID: set.ID, Operation: unix.NFT_DYNSET_OP_UPDATE},
-			}
-		}
-		// Hairpin: a pod reaching itself needs its source rewritten, or the
-		// reply would never pass back through the NAT.
-		c.AddRule(&nftables.Rule{Table: table, Chain: ec, Exprs: concat(
-			matchAddr(12, ep.IP), setMarkBit())})
-		c.AddRule(&nftables.Rule{Table: table, Chain: ec, Exprs: concat(remember, dnat(ep))})
-
-		var pick []expr.Any
-		if i < n-1 {
-			pick = []expr.Any{
-				&expr.Numgen{Register: 1, Modulus: uint32(n - i), Type: unix.NFT_NG_RANDOM},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0, 0, 0, 0}},
-			}
-		}
-		pickRules = append(pickRules, concat(pick, verdict(expr.VerdictGoto, epChain)))
-	}
-	// The random pick comes after every affinity lookup.
-	for _, e := range pickRules {
-		c.AddRule(&nftables.Rule{Table: table, Chain: ch, Exprs: e})
-	}
-	return name, nil
+func lookupVerdict(set string) []expr.Any {
+	return []expr.Any{&expr.Lookup{SourceRegister: 1, SetName: set, IsDestRegSet: true, DestRegister: 0}}
 }
 
 func concat(parts ...[]expr.Any) []expr.Any {
@@ -183,16 +153,37 @@ func matchAddr(offset uint32, ip netip.Addr) []expr.Any {
 	}
 }
 
-func matchSaddrNotIn(n *net.IPNet) []expr.Any {
+// matchSaddrIn is `ip saddr n` (or `ip saddr != n` when negated).
+func matchSaddrIn(n *net.IPNet, negated bool) []expr.Any {
 	ones, bits := n.Mask.Size()
 	if bits == 128 {
 		ones -= 96
 	}
 	mask := net.CIDRMask(ones, 32)
+	op := expr.CmpOpEq
+	if negated {
+		op = expr.CmpOpNeq
+	}
 	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte(mask), Xor: []byte{0, 0, 0, 0}},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte(n.IP.To4().Mask(mask))},
+		&expr.Cmp{Op: op, Register: 1, Data: []byte(n.IP.To4().Mask(mask))},
+	}
+}
+
+// matchLocalSource is `fib saddr type local`: the packet comes from this node
+// itself.
+func matchLocalSource() []expr.Any {
+	return []expr.Any{
+		&expr.Fib{Register: 1, FlagSADDR: true, ResultADDRTYPE: true},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(unix.RTN_LOCAL)},
+	}
+}
+
+func matchL4Proto(p byte) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{p}},
 	}
 }
 
@@ -201,16 +192,6 @@ func protoNum(p Protocol) byte {
 		return unix.IPPROTO_UDP
 	}
 	return unix.IPPROTO_TCP
-}
-
-// matchDest is `ip daddr A meta l4proto P th dport N`.
-func matchDest(d netip.AddrPort, p Protocol) []expr.Any {
-	return concat(matchAddr(16, d.Addr()), []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{protoNum(p)}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(d.Port())},
-	})
 }
 
 // rejectExprs answers TCP with a reset and UDP with port-unreachable, so

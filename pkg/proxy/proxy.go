@@ -19,6 +19,9 @@ import (
 
 // Options configure a Proxy.
 type Options struct {
+	// NodeName is this node's name: endpoints whose EndpointSlice nodeName
+	// equals it are local (externalTrafficPolicy: Local).
+	NodeName string
 	// NodeIPs are the addresses NodePorts answer on.
 	NodeIPs []net.IP
 	// ClusterCIDR is the pod network; traffic from outside it is masqueraded
@@ -41,11 +44,18 @@ type Proxy struct {
 	factory  informers.SharedInformerFactory
 	services corelisters.ServiceLister
 	slices   discoverylisters.EndpointSliceLister
+	nodes    corelisters.NodeLister
 	synced   []cache.InformerSynced
 	nodeIPs  []netip.Addr
 	trigger  chan struct{}
 
-	mu    sync.Mutex // serialises netlink batches
+	mu sync.Mutex // serialises netlink batches
+	// state is what the table holds, per service port; nil until a sync
+	// succeeds (and after one fails), when the next sync reconciles the whole
+	// table with what it finds in the kernel.
+	state     map[string]programmed
+	lastStats syncStats
+
 	ready chan struct{}
 	once  sync.Once
 }
@@ -89,9 +99,16 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	if _, err := sliceInf.Informer().AddEventHandler(handler); err != nil {
 		return nil, fmt.Errorf("endpointslice informer: %w", err)
 	}
+	// Every node's addresses: a LoadBalancer ingress IP that is some node's
+	// address is that node's to answer, never to be claimed on skiff-lb here.
+	nodeInf := factory.Core().V1().Nodes()
+	if _, err := nodeInf.Informer().AddEventHandler(handler); err != nil {
+		return nil, fmt.Errorf("node informer: %w", err)
+	}
 	p.services = svcInf.Lister()
 	p.slices = sliceInf.Lister()
-	p.synced = []cache.InformerSynced{svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced}
+	p.nodes = nodeInf.Lister()
+	p.synced = []cache.InformerSynced{svcInf.Informer().HasSynced, sliceInf.Informer().HasSynced, nodeInf.Informer().HasSynced}
 	return p, nil
 }
 
@@ -149,41 +166,86 @@ func (p *Proxy) Sync() error {
 	if err != nil {
 		return fmt.Errorf("listing endpointslices: %w", err)
 	}
-	m := BuildModel(svcs, sl)
+	m := BuildModel(svcs, sl, p.opts.NodeName)
 	start := time.Now()
 	if err := p.apply(m); err != nil {
 		return err
 	}
-	p.log.Debug("proxy synced", "servicePorts", len(m.Services), "took", time.Since(start))
+	if err := p.syncLBAddresses(m.LoadBalancerIPs()); err != nil {
+		return err
+	}
+	st := p.stats()
+	p.log.Debug("proxy synced", "servicePorts", len(m.Services), "full", st.Full,
+		"changed", st.Changed, "chains", st.Chains, "took", time.Since(start))
 	return nil
 }
 
+func (p *Proxy) stats() syncStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastStats
+}
+
+// apply programs m into the table: only what changed since the last
+// successful apply, or, the first time, by reconciling whatever the table
+// holds (a previous run's rules are updated in place, not dropped).
 func (p *Proxy) apply(m Model) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c, done, err := p.conn()
-	if err != nil {
-		return err
+	r := &renderer{nodeIPs: p.nodeIPs, clusterCIDR: p.opts.ClusterCIDR}
+	write := func(plan func(*batch) (map[string]programmed, error)) error {
+		c, done, err := p.conn()
+		if err != nil {
+			return err
+		}
+		defer done()
+		b := &batch{c: c, r: r}
+		state, err := plan(b)
+		if err == nil && (b.Full || b.Changed > 0) {
+			err = c.Flush()
+		}
+		if err != nil {
+			return fmt.Errorf("programming nftables table %q: %w", TableName, err)
+		}
+		p.state, p.lastStats = state, b.syncStats
+		return nil
 	}
-	defer done()
-	if err := (&ruleset{c: c, nodeIPs: p.nodeIPs, clusterCIDR: p.opts.ClusterCIDR}).write(m); err != nil {
-		return err
+	if p.state != nil {
+		err := write(func(b *batch) (map[string]programmed, error) { return b.incremental(p.state, m) })
+		if err == nil {
+			return nil
+		}
+		// The table is not what we think: someone changed it, or a batch
+		// half-planned. Reconcile it as a whole.
+		p.log.Warn("incremental proxy sync failed; reconciling the whole table", "err", err)
+		p.state = nil
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("programming nftables table %q: %w", TableName, err)
+	err := write(func(b *batch) (map[string]programmed, error) { return b.full(m) })
+	if err == nil {
+		return nil
 	}
-	return nil
+	p.log.Warn("reconciling the proxy table failed; replacing it", "err", err)
+	return write(func(b *batch) (map[string]programmed, error) { return b.rebuild(m) })
 }
 
-// Cleanup removes the proxy's table, and nothing else. A missing table is
-// not an error.
+// Cleanup removes the proxy's table and its LoadBalancer interface, and
+// nothing else. Missing ones are not an error.
 func (p *Proxy) Cleanup() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.state = nil
 	c, done, err := p.conn()
 	if err != nil {
 		return err
 	}
 	defer done()
-	return deleteTable(c)
+	if err := deleteTable(c); err != nil {
+		return err
+	}
+	r, err := p.route()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.deleteLink(LBInterface)
 }
