@@ -29,6 +29,9 @@ func newAgentCommand() *cobra.Command {
 	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the hostname)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "this node's address (default: its first routable address)")
 	f.StringVar(&cfg.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "use this CRI socket instead of starting containerd")
+	f.BoolVar(&cfg.Drain, "drain", false, "on a clean shutdown, cordon this node and evict its pods first (undone at the next start)")
+	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, "how long --drain waits for the pods to go (default 2m)")
+	f.StringVar(&cfg.NetworkBackend, "network-backend", "host-gw", "how pod traffic crosses between nodes: host-gw (nodes share a link) or vxlan")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	return cmd
 }

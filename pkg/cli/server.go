@@ -42,6 +42,7 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "this host's node address (default: its first routable address)")
 	f.StringVar(&cfg.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "use this CRI socket instead of starting containerd")
 	f.BoolVar(&cfg.DisableControllers, "disable-controllers", false, "run the API server without the control loops and scheduler (like kube-apiserver alone)")
+	f.StringVar(&cfg.NetworkBackend, "network-backend", "host-gw", "how pod traffic crosses between nodes: host-gw (nodes share a link) or vxlan")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	return cmd
 }

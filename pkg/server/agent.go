@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/skiffhq/skiff/pkg/agent"
 	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/pkg/podnet"
 	"github.com/skiffhq/skiff/pkg/proxy"
 	streamserver "github.com/skiffhq/skiff/pkg/streaming/server"
 )
@@ -34,12 +37,17 @@ type NodeConfig struct {
 	// verify who calls it (only the API server may).
 	ServingCert, ServingKey string
 	ClientCAs               *x509.CertPool
-	Logger                  *slog.Logger
+	// NetworkBackend carries pod traffic between nodes: host-gw or vxlan.
+	NetworkBackend string
+	// Mirror is the cluster registry containerd pulls through first. With
+	// one, DATA_DIR/agent/images is the registry's business, not the node's.
+	Mirror agent.Mirror
+	Logger *slog.Logger
 }
 
 // runAgent runs this host's node for `skiff server`: the serving certificate
 // comes straight from the cluster CA.
-func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *rest.Config, log *slog.Logger) error {
+func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *rest.Config, mirror agent.Mirror, log *slog.Logger) error {
 	hosts := []string{"localhost"}
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
@@ -56,8 +64,9 @@ func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *re
 	}
 	return RunNode(ctx, NodeConfig{
 		DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, ClusterCIDR: cfg.ClusterCIDR,
-		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint,
-		Client:                   rc, ServingCert: certFile, ServingKey: keyFile, ClientCAs: ca.CertPool(), Logger: log,
+		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint, NetworkBackend: cfg.NetworkBackend,
+		Client: rc, ServingCert: certFile, ServingKey: keyFile, ClientCAs: ca.CertPool(), Logger: log,
+		Mirror: mirror,
 	})
 }
 
@@ -72,16 +81,53 @@ func RunNode(ctx context.Context, nc NodeConfig) error {
 	if err != nil {
 		return err
 	}
+	if nc.NodeName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("node name: %w (pass --node-name)", err)
+		}
+		nc.NodeName = strings.ToLower(h)
+	}
+	if nc.NodeIP == "" {
+		ip := advertiseAddress("")
+		if ip == nil {
+			return errors.New("this host has no routable address: pass --node-ip")
+		}
+		nc.NodeIP = ip.String()
+	}
+	backend := podnet.HostGW
+	if nc.NetworkBackend != "" {
+		backend, err = podnet.ParseBackend(nc.NetworkBackend)
+	}
+	if err != nil {
+		return fmt.Errorf("--network-backend: %w", err)
+	}
+	_, clusterNet, err := net.ParseCIDR(nc.ClusterCIDR)
+	if err != nil {
+		return fmt.Errorf("cluster CIDR %q: %w", nc.ClusterCIDR, err)
+	}
+	pods, err := podnet.New(client, informers.NewSharedInformerFactory(client, 0), podnet.Options{
+		NodeName: nc.NodeName, NodeIP: net.ParseIP(nc.NodeIP), ClusterCIDR: clusterNet, Backend: backend,
+		Logger: log.With("component", "podnet"),
+	})
+	if err != nil {
+		return fmt.Errorf("pod network: %w", err)
+	}
 	// Tarballs dropped in DATA_DIR/agent/images are imported at start (the
 	// air-gap convention k3s users know).
-	tarballs, _ := filepath.Glob(filepath.Join(nc.DataDir, "agent", "images", "*.tar"))
+	var tarballs []string
+	if nc.Mirror.URL == "" {
+		tarballs, _ = filepath.Glob(filepath.Join(nc.DataDir, "agent", "images", "*.tar"))
+	}
 	a, err := agent.New(client, agent.Options{
 		ImportImages:             tarballs,
+		Mirror:                   nc.Mirror,
 		NodeName:                 nc.NodeName,
 		NodeIP:                   nc.NodeIP,
 		DataDir:                  nc.DataDir,
 		ClusterCIDR:              nc.ClusterCIDR,
 		ContainerRuntimeEndpoint: nc.ContainerRuntimeEndpoint,
+		MTU:                      pods.MTU(),
 		Logger:                   log.With("component", "agent"),
 	})
 	if err != nil {
@@ -102,6 +148,11 @@ func RunNode(ctx context.Context, nc NodeConfig) error {
 	go func() {
 		if err := streams.Serve(ctx, ln, streamserver.TLSConfig(cert, nc.ClientCAs)); err != nil && ctx.Err() == nil {
 			log.Error("agent stream server stopped", "err", err)
+		}
+	}()
+	go func() {
+		if err := pods.Run(ctx); err != nil && ctx.Err() == nil {
+			log.Error("pod network stopped", "err", err)
 		}
 	}()
 	go func() {
@@ -129,7 +180,7 @@ func runServiceProxy(ctx context.Context, nc NodeConfig, client kubernetes.Inter
 		nodeIPs = append(nodeIPs, ip)
 	}
 	p, err := proxy.New(client, informers.NewSharedInformerFactory(client, 0), proxy.Options{
-		NodeIPs: nodeIPs, ClusterCIDR: clusterNet, Logger: log,
+		NodeName: a.NodeName(), NodeIPs: nodeIPs, ClusterCIDR: clusterNet, Logger: log,
 	})
 	if err != nil {
 		return err

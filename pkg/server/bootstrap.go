@@ -8,10 +8,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
 	"github.com/skiffhq/skiff/pkg/registry"
@@ -25,8 +27,8 @@ var SystemNamespaces = []string{"default", "kube-system", "kube-public", "kube-n
 // default ServiceAccount in each system namespace. Existing objects are kept. host
 // is the address other machines reach the API at; nil when there is none.
 func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Registry, serviceNet *net.IPNet, host net.IP, port int) error {
-	ensure := func(resource, namespace string, obj runtime.Object) error {
-		res := reg.Lookup("v1", resource)
+	ensureIn := func(gv, resource, namespace string, obj runtime.Object) error {
+		res := reg.Lookup(gv, resource)
 		if m, ok := obj.(metav1.Object); ok && api.Exists(res, namespace, m.GetName()) {
 			return nil
 		}
@@ -35,6 +37,9 @@ func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Regist
 			return fmt.Errorf("%s in %q: %w", resource, namespace, err)
 		}
 		return nil
+	}
+	ensure := func(resource, namespace string, obj runtime.Object) error {
+		return ensureIn("v1", resource, namespace, obj)
 	}
 	for _, ns := range SystemNamespaces {
 		if err := ensure("namespaces", "", &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
@@ -66,7 +71,21 @@ func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Regist
 			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
 		}},
 	}
-	return ensure("endpoints", "default", ep)
+	if err := ensure("endpoints", "default", ep); err != nil {
+		return err
+	}
+	// Service proxies read EndpointSlices; upstream's apiserver keeps this one
+	// itself (the kubernetes Service has no selector for a controller to follow).
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "kubernetes", Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{host.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	if host.To4() == nil {
+		slice.AddressType = discoveryv1.AddressTypeIPv6
+	}
+	return ensureIn("discovery.k8s.io/v1", "endpointslices", "default", slice)
 }
 
 // reconcileBootstrap re-creates the bootstrap objects when someone deletes them

@@ -26,6 +26,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/apiserver"
 	"github.com/skiffhq/skiff/pkg/join"
 	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/pkg/podnet"
 	"github.com/skiffhq/skiff/pkg/registry"
 	"github.com/skiffhq/skiff/pkg/storage"
 	"github.com/skiffhq/skiff/pkg/storage/bolt"
@@ -56,6 +57,8 @@ type Config struct {
 	HollowNodes int
 	// NodeName, NodeIP and ContainerRuntimeEndpoint configure this host's agent.
 	NodeName, NodeIP, ContainerRuntimeEndpoint string
+	// NetworkBackend carries pod traffic between nodes: host-gw (default) or vxlan.
+	NetworkBackend string
 	// DisableControllers runs the API alone (tests that drive one loop by hand).
 	DisableControllers bool
 	// Storage, when set, replaces the embedded bolt file (tests use memory).
@@ -106,6 +109,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	if _, _, err := net.ParseCIDR(cfg.ServiceCIDR); err != nil {
 		return nil, fmt.Errorf("--service-cidr %q: %w", cfg.ServiceCIDR, err)
+	}
+	if cfg.NetworkBackend != "" {
+		if _, err := podnet.ParseBackend(cfg.NetworkBackend); err != nil {
+			return nil, fmt.Errorf("--network-backend: %w", err)
+		}
 	}
 	return &Server{cfg: cfg, Kubeconfig: cfg.KubeconfigPath, ready: make(chan struct{})}, nil
 }
@@ -187,6 +195,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	streams := &lateStreams{}
 	tokens := map[string]apiserver.User{}
+	images, imagesHandler, err := newRegistry(serverDir, log)
+	if err != nil {
+		return err
+	}
 	api := apiserver.New(apiserver.Config{
 		Tokens:       tokens,
 		Streams:      streams,
@@ -198,7 +210,7 @@ func (s *Server) Run(ctx context.Context) error {
 		WatchHistory: cfg.WatchHistory,
 		OpenAPI:      &lazyOpenAPI{reg: reg, version: Version.GitVersion},
 		// Like kube-apiserver's --profiling (on by default): behind authentication.
-		ExtraHandlers: map[string]http.Handler{"/debug/pprof/": http.HandlerFunc(pprofIndex)},
+		ExtraHandlers: map[string]http.Handler{"/debug/pprof/": http.HandlerFunc(pprofIndex), "/v2/": imagesHandler},
 	})
 	s.API = api
 
@@ -207,7 +219,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("loading serving certificate: %w", err)
 	}
 	srv := &http.Server{
-		Handler: withJoin(&join.Handler{CA: ca, Token: token, ClusterCIDR: cfg.ClusterCIDR}, api),
+		Handler: withJoin(&join.Handler{CA: ca, Token: token, ClusterCIDR: cfg.ClusterCIDR}, registryFront(api)),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			ClientAuth:   tls.VerifyClientCertIfGiven,
@@ -261,6 +273,7 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("creating bootstrap objects: %w", err)
 	}
 	go reconcileBootstrap(ctx, 2*time.Second, ensureBootstrap, log)
+	importAirGapImages(ctx, images, cfg.DataDir, log)
 	if !cfg.DisableControllers {
 		go func() {
 			if err := runControllers(ctx, cfg, lb.config(), log); err != nil && ctx.Err() == nil {
@@ -269,8 +282,12 @@ func (s *Server) Run(ctx context.Context) error {
 		}()
 	}
 	if !cfg.DisableAgent {
+		mirror, err := nodeMirror(ca, tlsDir, cfg.NodeName, s.URL)
+		if err != nil {
+			return err
+		}
 		go func() {
-			if err := runAgent(ctx, cfg, ca, tlsDir, lb.config(), log); err != nil && ctx.Err() == nil {
+			if err := runAgent(ctx, cfg, ca, tlsDir, lb.config(), mirror, log); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("node agent: %w", err)
 			}
 		}()

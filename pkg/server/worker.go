@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/skiffhq/skiff/pkg/agent"
 	"github.com/skiffhq/skiff/pkg/join"
 )
 
@@ -22,8 +24,13 @@ import (
 type WorkerConfig struct {
 	ServerURL, Token                                    string
 	DataDir, NodeName, NodeIP, ContainerRuntimeEndpoint string
-	Logger                                              *slog.Logger
-	Out                                                 io.Writer // progress and the joined line
+	NetworkBackend                                      string
+	// Drain, on a clean shutdown, cordons the node and evicts its pods first.
+	Drain bool
+	// DrainTimeout bounds that (default 2 minutes).
+	DrainTimeout time.Duration
+	Logger       *slog.Logger
+	Out          io.Writer // progress and the joined line
 }
 
 // RunWorker joins this host to the cluster at ServerURL and runs its node
@@ -92,11 +99,39 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	rc.QPS, rc.Burst = 50, 100
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(creds.CA)
+	client, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	if err := uncordonIfDrained(ctx, client, cfg.NodeName); err != nil {
+		cfg.Logger.Warn("could not uncordon the node after the last drain", "err", err)
+	}
 	fmt.Fprintf(cfg.Out, "Joined %s as node %q (%s); its credentials are in %s\n", cfg.ServerURL, cfg.NodeName, cfg.NodeIP, filepath.Dir(files.Kubeconfig))
-	return RunNode(ctx, NodeConfig{
+
+	// The node runs on until the drain is over: its agent stops the evicted pods.
+	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopNode()
+	go func() {
+		<-ctx.Done()
+		if cfg.Drain {
+			timeout := cfg.DrainTimeout
+			if timeout == 0 {
+				timeout = 2 * time.Minute
+			}
+			dctx, cancel := context.WithTimeout(context.Background(), timeout)
+			if err := drainNode(dctx, client, cfg.NodeName, cfg.Out); err != nil {
+				fmt.Fprintf(cfg.Out, "Drain incomplete: %v\n", err)
+			}
+			cancel()
+		}
+		stopNode()
+	}()
+	return RunNode(nodeCtx, NodeConfig{
 		DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, ClusterCIDR: creds.ClusterCIDR,
-		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint,
-		Client:                   rc, ServingCert: files.ServingCert, ServingKey: files.ServingKey, ClientCAs: pool,
+		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint, NetworkBackend: cfg.NetworkBackend,
+		Client: rc, ServingCert: files.ServingCert, ServingKey: files.ServingKey, ClientCAs: pool,
+		// Images come from the cluster registry first, with this node's identity.
+		Mirror: agent.Mirror{URL: strings.TrimRight(cfg.ServerURL, "/"), CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey},
 		Logger: cfg.Logger,
 	})
 }

@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// podsByNode reads `kubectl get pods -o wide` for the RC's pods: name → node,
+// name → IP, counting only Running and ready ones.
+func (l *lab) readyPods(selector string) (nodeOf, ipOf map[string]string, out string) {
+	out, _ = l.kubectl("get", "pods", "-l", selector, "-o", "wide", "--no-headers")
+	nodeOf, ipOf = map[string]string{}, map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		// NAME READY STATUS RESTARTS [AGE...] AGE IP NODE NOMINATED READINESS
+		if len(f) < 7 || f[1] != "1/1" || f[2] != "Running" {
+			continue
+		}
+		node, ip := f[len(f)-3], f[len(f)-4]
+		nodeOf[f[0]], ipOf[f[0]] = node, ip
+	}
+	return nodeOf, ipOf, out
+}
+
+// podToPod checks that a pod on node `from` reaches a pod on node `to` at its
+// IP and that the receiver sees the sender's pod IP (no NAT on the way).
+func (l *lab) podToPod(selector, from, to string) {
+	l.t.Helper()
+	nodeOf, ipOf, out := l.readyPods(selector)
+	var src, dst string
+	for p, n := range nodeOf {
+		if n == from && src == "" {
+			src = p
+		}
+		if n == to && dst == "" {
+			dst = p
+		}
+	}
+	if src == "" || dst == "" {
+		l.t.Fatalf("want a ready pod on %s and on %s:\n%s", from, to, out)
+	}
+	body := l.mustKubectl("exec", src, "--", "/kubia", "get", "http://"+ipOf[dst]+":8080/")
+	if !strings.Contains(body, "You've hit "+dst) {
+		l.t.Fatalf("%s (on %s) → %s:8080 (%s on %s) answered %q", src, from, ipOf[dst], dst, to, body)
+	}
+	l.eventually(dst+" logs the sender's pod IP", 10*time.Second, func() (bool, string) {
+		logs, _ := l.kubectl("logs", dst)
+		return strings.Contains(logs, "Received request from "+ipOf[src]+":"), fmt.Sprintf("want %s in:\n%s", ipOf[src], logs)
+	})
+}
+
+func (l *lab) waitNodes(want int) {
+	l.t.Helper()
+	l.eventually(fmt.Sprintf("%d Ready nodes", want), 90*time.Second, func() (bool, string) {
+		out, _ := l.kubectl("get", "nodes", "-o", "wide", "--no-headers")
+		return strings.Count(out, " Ready ") == want, out
+	})
+}
+
+// TestMultiNodeHostGW: three nodes on one link. The seed's RC spreads over all
+// of them, pods reach pods across nodes with no NAT, the LoadBalancer answers
+// on every node, and losing node 3 moves its pods to nodes 1 and 2 until it
+// comes back.
+func TestMultiNodeHostGW(t *testing.T) {
+	requireRoot(t)
+	l := newLab(t, "host-gw", 1, 1, 1)
+	l.server()
+	l.agent(2)
+	l.agent(3)
+	l.waitNodes(3)
+	wide := l.mustKubectl("get", "nodes", "-o", "wide")
+	for _, n := range l.nodes {
+		if !strings.Contains(wide, n.ip) {
+			t.Fatalf("get nodes -o wide does not show %s's address %s:\n%s", n.name, n.ip, wide)
+		}
+	}
+
+	l.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
+	l.mustKubectl("scale", "rc", "kubia", "--replicas=6")
+	l.eventually("6 ready pods spread over the 3 nodes", 120*time.Second, func() (bool, string) {
+		nodeOf, _, out := l.readyPods("run=kubia")
+		per := map[string]int{}
+		for _, n := range nodeOf {
+			per[n]++
+		}
+		return len(nodeOf) == 6 && len(per) == 3, out
+	})
+	l.podToPod("run=kubia", "node-1", "node-3")
+	l.podToPod("run=kubia", "node-3", "node-2")
+
+	l.mustKubectl("expose", "rc", "kubia", "--type=LoadBalancer", "--name", "kubia-http")
+	var externalIP string
+	l.eventually("EXTERNAL-IP assigned", 30*time.Second, func() (bool, string) {
+		out, _ := l.kubectl("get", "svc", "kubia-http", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+		externalIP = strings.TrimSpace(out)
+		return externalIP != "", out
+	})
+	for i := 1; i <= 3; i++ {
+		l.eventually(fmt.Sprintf("curl %s:8080 from node-%d", externalIP, i), 30*time.Second, func() (bool, string) {
+			out, err := l.in(i, "curl", "-s", "--max-time", "3", externalIP+":8080")
+			return err == nil && strings.HasPrefix(out, "You've hit kubia-"), fmt.Sprint(out, err)
+		})
+	}
+
+	// Node loss: node 3's agent and containerd die at once.
+	killed := time.Now()
+	l.nodes[2].kill()
+	l.eventually("node-3 NotReady", 60*time.Second, func() (bool, string) {
+		out, _ := l.kubectl("get", "node", "node-3", "--no-headers")
+		return strings.Contains(out, "NotReady"), out
+	})
+	l.eventually("6 ready replicas on nodes 1 and 2", 120*time.Second, func() (bool, string) {
+		nodeOf, _, out := l.readyPods("run=kubia")
+		onLive := 0
+		for _, n := range nodeOf {
+			if n == "node-1" || n == "node-2" {
+				onLive++
+			}
+		}
+		ready, _ := l.kubectl("get", "rc", "kubia", "-o", "jsonpath={.status.readyReplicas}")
+		return onLive == 6 && strings.TrimSpace(ready) == "6", out
+	})
+	t.Logf("node loss: %v from killing node-3 to 6 ready replicas on the other nodes", time.Since(killed).Round(100*time.Millisecond))
+
+	l.agent(3)
+	l.waitNodes(3)
+	l.eventually("node-3's stale pods are gone", 60*time.Second, func() (bool, string) {
+		out, _ := l.kubectl("get", "pods", "-o", "wide", "--no-headers")
+		return !strings.Contains(out, "node-3"), out
+	})
+
+	// A clean shutdown with --drain moves node 2's pods away before it stops,
+	// and the next start uncordons it.
+	l.nodes[1].stop()
+	l.agent(2, "--drain")
+	l.waitNodes(3)
+	l.nodes[1].stop()
+	nodeOf, _, out := l.readyPods("run=kubia")
+	for p, n := range nodeOf {
+		if n == "node-2" {
+			t.Fatalf("pod %s still on node-2 after its agent drained and stopped:\n%s", p, out)
+		}
+	}
+	if got := l.mustKubectl("get", "node", "node-2", "--no-headers"); !strings.Contains(got, "SchedulingDisabled") {
+		t.Fatalf("node-2 is not cordoned after the drain: %s", got)
+	}
+	if !strings.Contains(l.nodes[1].log(), `Node "node-2" drained`) {
+		t.Fatalf("the agent did not report the drain:\n%s", tail(l.nodes[1].log(), 20))
+	}
+	l.agent(2)
+	l.eventually("node-2 uncordoned by its next start", 30*time.Second, func() (bool, string) {
+		out, _ := l.kubectl("get", "node", "node-2", "--no-headers")
+		return strings.Contains(out, " Ready ") && !strings.Contains(out, "SchedulingDisabled"), out
+	})
+}
+
+// TestMultiNodeVXLAN: node 3 sits on another subnet behind a router, so only
+// the VXLAN overlay carries pod traffic between them; still no NAT.
+func TestMultiNodeVXLAN(t *testing.T) {
+	requireRoot(t)
+	l := newLab(t, "vxlan", 1, 1, 2)
+	l.server()
+	l.agent(2)
+	l.agent(3)
+	l.waitNodes(3)
+	l.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
+	l.mustKubectl("scale", "rc", "kubia", "--replicas=6")
+	l.eventually("6 ready pods spread over the 3 nodes", 120*time.Second, func() (bool, string) {
+		nodeOf, _, out := l.readyPods("run=kubia")
+		per := map[string]int{}
+		for _, n := range nodeOf {
+			per[n]++
+		}
+		return len(nodeOf) == 6 && len(per) == 3, out
+	})
+	l.podToPod("run=kubia", "node-1", "node-3")
+	l.podToPod("run=kubia", "node-3", "node-2")
+}
