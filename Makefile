@@ -42,6 +42,8 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./pkg/storage/bolt
 	$(GO) test -run '^$$' -bench BenchmarkAPI -benchtime 2000x ./test/bench/
 	$(GO) test -run '^$$' -bench BenchmarkScale -benchtime 1x ./test/bench/
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./pkg/proxy/ ./pkg/podnet/ ./pkg/ociregistry/
+	$(GO) test -run '^$$' -bench 'BenchmarkPullFromMirror|BenchmarkNodeLoss' -benchtime 1x ./test/e2e/
 
 clean:
 	rm -rf bin

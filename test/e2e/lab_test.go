@@ -22,7 +22,7 @@ import (
 // subnet (and routes between them, as a router would). Nothing has a route
 // out of the machine. Node 1 runs `skiff server`, the others `skiff agent`.
 type lab struct {
-	t       *testing.T
+	t       testing.TB
 	prefix  string
 	switchN string
 	backend string
@@ -39,7 +39,7 @@ type labNode struct {
 }
 
 // newLab wires len(subnets) node namespaces; node i lives in 10.99.subnets[i].0/24.
-func newLab(t *testing.T, backend string, subnets ...int) *lab {
+func newLab(t testing.TB, backend string, subnets ...int) *lab {
 	t.Helper()
 	l := &lab{t: t, prefix: fmt.Sprintf("sk%d", os.Getpid()%100000), backend: backend}
 	l.switchN = l.prefix + "-sw"
@@ -79,7 +79,7 @@ func newLab(t *testing.T, backend string, subnets ...int) *lab {
 	return l
 }
 
-func writeSysctl(t *testing.T, ns, key, value string) {
+func writeSysctl(t testing.TB, ns, key, value string) {
 	t.Helper()
 	sh(t, "ip", "netns", "exec", ns, "sh", "-c", fmt.Sprintf("echo %s > /proc/sys/%s", value, key))
 }

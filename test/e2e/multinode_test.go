@@ -178,3 +178,57 @@ func TestMultiNodeVXLAN(t *testing.T) {
 	l.podToPod("run=kubia", "node-1", "node-3")
 	l.podToPod("run=kubia", "node-3", "node-2")
 }
+
+// BenchmarkNodeLoss: three nodes, an RC of 6 spread over them; node 3 dies
+// (agent and containerd killed). Reports the time until the node is NotReady
+// and until 6 replicas are ready on the other nodes, with a grace period of 8s
+// and tolerations of 2s (the lab's settings).
+func BenchmarkNodeLoss(b *testing.B) {
+	requireRoot(b)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		l := newLab(b, "host-gw", 1, 1, 1)
+		l.server()
+		l.agent(2)
+		l.agent(3)
+		l.waitNodes(3)
+		l.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
+		l.mustKubectl("scale", "rc", "kubia", "--replicas=6")
+		l.eventually("6 ready pods on 3 nodes", 120*time.Second, func() (bool, string) {
+			nodeOf, _, out := l.readyPods("run=kubia")
+			per := map[string]int{}
+			for _, n := range nodeOf {
+				per[n]++
+			}
+			return len(nodeOf) == 6 && len(per) == 3, out
+		})
+		b.StartTimer()
+		killed := time.Now()
+		l.nodes[2].kill()
+		var notReady time.Duration
+		l.eventually("6 ready replicas on nodes 1 and 2", 120*time.Second, func() (bool, string) {
+			if notReady == 0 {
+				if out, _ := l.kubectl("get", "node", "node-3", "--no-headers"); strings.Contains(out, "NotReady") {
+					notReady = time.Since(killed)
+				}
+			}
+			nodeOf, _, out := l.readyPods("run=kubia")
+			onLive := 0
+			for _, n := range nodeOf {
+				if n != "node-3" {
+					onLive++
+				}
+			}
+			return onLive == 6, out
+		})
+		recovered := time.Since(killed)
+		b.StopTimer()
+		// Node 3 comes back and removes what its killed runtime left behind.
+		l.agent(3)
+		l.waitNodes(3)
+		b.ReportMetric(notReady.Seconds(), "s-to-NotReady")
+		b.ReportMetric(recovered.Seconds(), "s-to-6-ready")
+		b.Logf("node loss: NotReady after %v, 6 replicas ready on nodes 1-2 after %v (grace period 8s, tolerations 2s)",
+			notReady.Round(100*time.Millisecond), recovered.Round(100*time.Millisecond))
+	}
+}
