@@ -3,6 +3,9 @@
 // ingress DNAT, session affinity, externalTrafficPolicy: Local, rejects for
 // Services without ready endpoints, and masquerade only where a reply would
 // otherwise miss the node), the way upstream kube-proxy's nftables mode does.
+// It also serves the health check node port of every externalTrafficPolicy:
+// Local LoadBalancer, which tells load balancers whether this node has a
+// ready endpoint.
 //
 // It programs exactly one table of its own (ip skiff-proxy) through netlink,
 // rewriting only what changed since its last sync and reconciling, not

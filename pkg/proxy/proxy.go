@@ -22,7 +22,8 @@ type Options struct {
 	// NodeName is this node's name: endpoints whose EndpointSlice nodeName
 	// equals it are local (externalTrafficPolicy: Local).
 	NodeName string
-	// NodeIPs are the addresses NodePorts answer on.
+	// NodeIPs are the addresses NodePorts answer on. Health check node ports
+	// answer on every address of the node.
 	NodeIPs []net.IP
 	// ClusterCIDR is the pod network; traffic from outside it is masqueraded
 	// after DNAT. Nil masquerades all service traffic.
@@ -32,7 +33,8 @@ type Options struct {
 	MinSyncPeriod time.Duration
 	Logger        *slog.Logger
 	// NetNSPath, when set, names the network namespace (e.g.
-	// /var/run/netns/x) whose nftables the proxy programs instead of its own.
+	// /var/run/netns/x) whose nftables the proxy programs, and where it
+	// serves health check node ports, instead of its own.
 	NetNSPath string
 }
 
@@ -56,6 +58,8 @@ type Proxy struct {
 	state     map[string]programmed
 	lastStats syncStats
 
+	health *healthServer
+
 	ready chan struct{}
 	once  sync.Once
 }
@@ -73,6 +77,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		factory: factory,
 		trigger: make(chan struct{}, 1),
 		ready:   make(chan struct{}),
+		health:  newHealthServer(opts.Logger, opts.NetNSPath),
 	}
 	for _, ip := range opts.NodeIPs {
 		a, ok := netip.AddrFromSlice(ip)
@@ -122,10 +127,11 @@ func (p *Proxy) kick() {
 // Ready is closed after the first successful sync.
 func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 
-// Run programs the table until ctx ends. It leaves the rules in place when
-// it returns, so a restarting proxy does not black-hole new connections;
-// Cleanup removes them.
+// Run programs the table and serves health check node ports until ctx ends.
+// It leaves the rules in place when it returns, so a restarting proxy does
+// not black-hole new connections; Cleanup removes them.
 func (p *Proxy) Run(ctx context.Context) error {
+	defer p.health.close()
 	p.factory.Start(ctx.Done())
 	if !cache.WaitForCacheSync(ctx.Done(), p.synced...) {
 		return fmt.Errorf("proxy: waiting for informers: %w", ctx.Err())
@@ -156,7 +162,8 @@ func (p *Proxy) Run(ctx context.Context) error {
 	}
 }
 
-// Sync programs the table from the informers' current contents, now.
+// Sync programs the table, and the health check node ports, from the
+// informers' current contents, now.
 func (p *Proxy) Sync() error {
 	svcs, err := p.services.List(labels.Everything())
 	if err != nil {
@@ -168,10 +175,14 @@ func (p *Proxy) Sync() error {
 	}
 	m := BuildModel(svcs, sl, p.opts.NodeName)
 	start := time.Now()
-	if err := p.apply(m); err != nil {
-		return err
+	err = p.apply(m)
+	if err == nil {
+		err = p.syncLBAddresses(m.LoadBalancerIPs())
 	}
-	if err := p.syncLBAddresses(m.LoadBalancerIPs()); err != nil {
+	// A node whose rules are not programmed answers its health checks with
+	// 503 until a sync succeeds, so load balancers stop sending it traffic.
+	p.health.sync(HealthChecks(svcs, m), err == nil)
+	if err != nil {
 		return err
 	}
 	st := p.stats()
@@ -229,8 +240,10 @@ func (p *Proxy) apply(m Model) error {
 }
 
 // Cleanup removes the proxy's table and its LoadBalancer interface, and
-// nothing else. Missing ones are not an error.
+// nothing else, and stops serving health check node ports. Missing ones are
+// not an error.
 func (p *Proxy) Cleanup() error {
+	p.health.close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.state = nil

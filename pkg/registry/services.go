@@ -55,6 +55,11 @@ func services(opts Options) *apiserver.Resource {
 // the old type may carry, unless the client set them in this very write (as
 // upstream does, so `kubectl edit` from LoadBalancer to ClusterIP just works).
 func dropTypeDependentFields(svc, old *corev1.Service) {
+	// The health check port goes with LoadBalancer+Local, whichever of the two
+	// changed, so switching externalTrafficPolicy to Cluster releases it too.
+	if needsHealthCheck(old) && !needsHealthCheck(svc) && svc.Spec.HealthCheckNodePort == old.Spec.HealthCheckNodePort {
+		svc.Spec.HealthCheckNodePort = 0
+	}
 	if svc.Spec.Type == old.Spec.Type {
 		return
 	}
@@ -79,9 +84,6 @@ func dropTypeDependentFields(svc, old *corev1.Service) {
 		if sameStringPtr(svc.Spec.LoadBalancerClass, old.Spec.LoadBalancerClass) {
 			svc.Spec.LoadBalancerClass = nil
 		}
-		if svc.Spec.HealthCheckNodePort == old.Spec.HealthCheckNodePort {
-			svc.Spec.HealthCheckNodePort = 0
-		}
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		if svc.Spec.ClusterIP == old.Spec.ClusterIP {
@@ -102,9 +104,18 @@ func sameStringPtr(a, b *string) bool {
 	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }
 
-// allocator hands out ClusterIPs and NodePorts. It keeps no state of its own: what
-// is taken is read from the stored Services, so it survives restarts and can never
-// drift from storage. The API server serializes Service writes around it.
+// needsHealthCheck reports whether svc gets a spec.healthCheckNodePort: the
+// port load balancers probe to find the nodes with a local endpoint.
+func needsHealthCheck(svc *corev1.Service) bool {
+	return svc.Spec.Type == corev1.ServiceTypeLoadBalancer &&
+		svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+}
+
+// allocator hands out ClusterIPs, NodePorts and health check node ports (the
+// latter two from one range, so they never collide). It keeps no state of its
+// own: what is taken is read from the stored Services, so it survives restarts
+// and can never drift from storage. The API server serializes Service writes
+// around it.
 type allocator struct {
 	cidr             *net.IPNet
 	portMin, portMax int
@@ -128,16 +139,20 @@ func (a *allocator) used(v apiserver.View, self *corev1.Service) (map[string]boo
 				ports[p.NodePort] = true
 			}
 		}
+		if s.Spec.HealthCheckNodePort != 0 {
+			ports[s.Spec.HealthCheckNodePort] = true
+		}
 	}
 	return ips, ports
 }
 
 var (
-	ipPath = field.NewPath("spec", "clusterIP")
+	ipPath          = field.NewPath("spec", "clusterIP")
+	healthCheckPath = field.NewPath("spec", "healthCheckNodePort")
 )
 
-// assign fills ClusterIP and NodePorts on a new Service, or carries them over and
-// completes them on an update (old != nil).
+// assign fills ClusterIP, NodePorts and the health check node port on a new
+// Service, or carries them over and completes them on an update (old != nil).
 func (a *allocator) assign(v apiserver.View, svc, old *corev1.Service) error {
 	usedIPs, usedPorts := a.used(v, svc)
 	if old != nil {
@@ -152,11 +167,14 @@ func (a *allocator) assign(v apiserver.View, svc, old *corev1.Service) error {
 					continue
 				}
 				for _, op := range old.Spec.Ports {
-					if op.Port == p.Port && op.Protocol == p.Protocol && op.NodePort != 0 {
+					if op.Port == p.Port && orTCP(op.Protocol) == orTCP(p.Protocol) && op.NodePort != 0 {
 						p.NodePort = op.NodePort
 					}
 				}
 			}
+		}
+		if needsHealthCheck(svc) && needsHealthCheck(old) && svc.Spec.HealthCheckNodePort == 0 {
+			svc.Spec.HealthCheckNodePort = old.Spec.HealthCheckNodePort
 		}
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
@@ -175,36 +193,72 @@ func (a *allocator) assign(v apiserver.View, svc, old *corev1.Service) error {
 	} else if svc.Spec.ClusterIP != "" && len(svc.Spec.ClusterIPs) == 0 {
 		svc.Spec.ClusterIPs = []string{svc.Spec.ClusterIP}
 	}
-	if !wantsNodePorts(svc) {
-		if svc.Spec.Type == corev1.ServiceTypeClusterIP || svc.Spec.Type == corev1.ServiceTypeExternalName {
-			for i := range svc.Spec.Ports {
-				svc.Spec.Ports[i].NodePort = 0
-			}
-		}
-		return nil
-	}
 	var errs field.ErrorList
-	for i := range svc.Spec.Ports {
-		p := &svc.Spec.Ports[i]
-		path := field.NewPath("spec", "ports").Index(i).Child("nodePort")
-		switch {
-		case p.NodePort == 0:
-			n, err := a.nextPort(usedPorts)
-			if err != nil {
-				return err
+	wantHC := needsHealthCheck(svc)
+	hc := &svc.Spec.HealthCheckNodePort
+	if wantHC && *hc != 0 {
+		// Checked, and marked taken, before any node port is picked, so none
+		// is picked onto it.
+		kept := old != nil && needsHealthCheck(old) && old.Spec.HealthCheckNodePort == *hc
+		errs = append(errs, a.checkPort(healthCheckPath, *hc, usedPorts, kept)...)
+		usedPorts[*hc] = true
+	}
+	if wantsNodePorts(svc) {
+		for i := range svc.Spec.Ports {
+			p := &svc.Spec.Ports[i]
+			path := field.NewPath("spec", "ports").Index(i).Child("nodePort")
+			switch {
+			case p.NodePort == 0:
+				n, err := a.nextPort(usedPorts)
+				if err != nil {
+					return err
+				}
+				p.NodePort = n
+			case wantHC && p.NodePort == *hc:
+				errs = append(errs, field.Invalid(path, p.NodePort, "provided port is already allocated"))
+			default:
+				errs = append(errs, a.checkPort(path, p.NodePort, usedPorts, ownedPort(old, p.NodePort))...)
 			}
-			p.NodePort = n
-		case int(p.NodePort) < a.portMin || int(p.NodePort) > a.portMax:
-			errs = append(errs, field.Invalid(path, p.NodePort, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", a.portMin, a.portMax)))
-		case usedPorts[p.NodePort] && !ownedPort(old, p.NodePort):
-			errs = append(errs, field.Invalid(path, p.NodePort, "provided port is already allocated"))
+			usedPorts[p.NodePort] = true
 		}
-		usedPorts[p.NodePort] = true
+	} else if svc.Spec.Type == corev1.ServiceTypeClusterIP || svc.Spec.Type == corev1.ServiceTypeExternalName {
+		for i := range svc.Spec.Ports {
+			svc.Spec.Ports[i].NodePort = 0
+		}
+	}
+	if wantHC && *hc == 0 {
+		n, err := a.nextPort(usedPorts)
+		if err != nil {
+			return err
+		}
+		*hc = n
 	}
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(core.WithKind("Service").GroupKind(), svc.Name, errs)
 	}
 	return nil
+}
+
+// checkPort reports a port a client asked for that is outside the range or
+// already taken by another Service, in upstream's words. owned says the
+// Service held the port before this write.
+func (a *allocator) checkPort(path *field.Path, port int32, used map[int32]bool, owned bool) field.ErrorList {
+	switch {
+	case int(port) < a.portMin || int(port) > a.portMax:
+		return field.ErrorList{field.Invalid(path, port, fmt.Sprintf("provided port is not in the valid range. The range of valid ports is %d-%d", a.portMin, a.portMax))}
+	case used[port] && !owned:
+		return field.ErrorList{field.Invalid(path, port, "provided port is already allocated")}
+	}
+	return nil
+}
+
+// orTCP is p as defaulting will leave it: updates reach the allocator before
+// defaulting, so a client's omitted protocol is still empty.
+func orTCP(p corev1.Protocol) corev1.Protocol {
+	if p == "" {
+		return corev1.ProtocolTCP
+	}
+	return p
 }
 
 func ownedPort(old *corev1.Service, port int32) bool {

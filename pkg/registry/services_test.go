@@ -1,0 +1,190 @@
+package registry
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/ptr"
+)
+
+// stored is the Services the allocator sees, as the API server's View.
+type stored []*corev1.Service
+
+func (s stored) List(gv, resource string) []runtime.Object {
+	var out []runtime.Object
+	for _, svc := range s {
+		out = append(out, svc)
+	}
+	return out
+}
+
+func lbLocal(name string, hc int32, nodePorts ...int32) *corev1.Service {
+	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name}, Spec: corev1.ServiceSpec{
+		Type:                  corev1.ServiceTypeLoadBalancer,
+		ExternalTrafficPolicy: corev1.ServiceExternalTrafficPolicyLocal,
+		HealthCheckNodePort:   hc,
+	}}
+	for i, np := range nodePorts {
+		s.Spec.Ports = append(s.Spec.Ports, corev1.ServicePort{Port: int32(80 + i), Protocol: corev1.ProtocolTCP, NodePort: np})
+	}
+	if len(nodePorts) == 0 {
+		s.Spec.Ports = []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP}}
+	}
+	return s
+}
+
+func testAllocator(min, max int) *allocator {
+	_, cidr, _ := net.ParseCIDR("10.43.0.0/24")
+	return &allocator{cidr: cidr, portMin: min, portMax: max}
+}
+
+func TestHealthCheckNodePortAllocation(t *testing.T) {
+	nodePort := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "np"}, Spec: corev1.ServiceSpec{
+		Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP, NodePort: 30000}}}}
+	tests := []struct {
+		name    string
+		stored  stored
+		svc     *corev1.Service
+		wantHC  int32 // 0: any port in range, distinct from every other
+		wantErr string
+	}{
+		{name: "allocated when not set", stored: stored{nodePort}, svc: lbLocal("web", 0)},
+		{name: "the one asked for", stored: stored{nodePort}, svc: lbLocal("web", 30002), wantHC: 30002},
+		{name: "another Service's node port", stored: stored{nodePort}, svc: lbLocal("web", 30000),
+			wantErr: "spec.healthCheckNodePort: Invalid value: 30000: provided port is already allocated"},
+		{name: "another Service's health check port", stored: stored{lbLocal("other", 30001, 30002)}, svc: lbLocal("web", 30001),
+			wantErr: "spec.healthCheckNodePort: Invalid value: 30001: provided port is already allocated"},
+		{name: "a node port onto another Service's health check port", stored: stored{lbLocal("other", 30001, 30002)}, svc: lbLocal("web", 0, 30001),
+			wantErr: "spec.ports[0].nodePort: Invalid value: 30001: provided port is already allocated"},
+		{name: "its own node port", svc: lbLocal("web", 30001, 30001),
+			wantErr: "spec.ports[0].nodePort: Invalid value: 30001: provided port is already allocated"},
+		{name: "out of range", svc: lbLocal("web", 29999),
+			wantErr: "spec.healthCheckNodePort: Invalid value: 29999: provided port is not in the valid range. The range of valid ports is 30000-30009"},
+		{name: "LoadBalancer without node ports still gets one", stored: stored{nodePort}, svc: func() *corev1.Service {
+			s := lbLocal("web", 0)
+			s.Spec.AllocateLoadBalancerNodePorts = ptr.To(false)
+			return s
+		}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := testAllocator(30000, 30009).assign(tt.stored, tt.svc, nil)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("assign: %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			hc := tt.svc.Spec.HealthCheckNodePort
+			if tt.wantHC != 0 && hc != tt.wantHC {
+				t.Fatalf("healthCheckNodePort %d, want %d", hc, tt.wantHC)
+			}
+			if hc < 30000 || hc > 30009 {
+				t.Fatalf("healthCheckNodePort %d, want one in 30000-30009", hc)
+			}
+			_, ports := testAllocator(30000, 30009).used(tt.stored, tt.svc)
+			for _, p := range tt.svc.Spec.Ports {
+				if p.NodePort == hc {
+					t.Fatalf("healthCheckNodePort %d is also its own node port", hc)
+				}
+			}
+			if ports[hc] {
+				t.Fatalf("healthCheckNodePort %d is another Service's", hc)
+			}
+		})
+	}
+}
+
+// TestHealthCheckNodePortsFillTheRange allocates LoadBalancer+Local Services
+// until a three-port range is full: node ports and health check ports never
+// collide, and the one that does not fit is refused, not doubled up.
+func TestHealthCheckNodePortsFillTheRange(t *testing.T) {
+	a := testAllocator(30000, 30002)
+	np := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "np"}, Spec: corev1.ServiceSpec{
+		Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP}}}}
+	var st stored
+	if err := a.assign(st, np, nil); err != nil {
+		t.Fatal(err)
+	}
+	st = append(st, np)
+	web := lbLocal("web", 0)
+	if err := a.assign(st, web, nil); err != nil {
+		t.Fatal(err)
+	}
+	st = append(st, web)
+	seen := map[int32]bool{}
+	for _, p := range []int32{np.Spec.Ports[0].NodePort, web.Spec.Ports[0].NodePort, web.Spec.HealthCheckNodePort} {
+		if seen[p] || p < 30000 || p > 30002 {
+			t.Fatalf("ports %v: %d twice or out of range", seen, p)
+		}
+		seen[p] = true
+	}
+	full := lbLocal("full", 0)
+	full.Spec.AllocateLoadBalancerNodePorts = ptr.To(false)
+	if err := a.assign(st, full, nil); err == nil || !strings.Contains(err.Error(), "range is full") {
+		t.Fatalf("a health check port with the range full: %v (got %d), want range is full", err, full.Spec.HealthCheckNodePort)
+	}
+}
+
+// TestHealthCheckNodePortUpdate runs the update path: the port is kept when a
+// client omits it, released when the Service stops being LoadBalancer+Local,
+// and allocated afresh when it becomes one again.
+func TestHealthCheckNodePortUpdate(t *testing.T) {
+	a := testAllocator(30000, 30009)
+	old := lbLocal("web", 30005, 30001)
+	update := func(mutate func(*corev1.Service)) (*corev1.Service, error) {
+		svc := old.DeepCopy()
+		mutate(svc)
+		dropTypeDependentFields(svc, old)
+		err := a.assign(stored{old}, svc, old)
+		return svc, err
+	}
+	tests := []struct {
+		name   string
+		mutate func(*corev1.Service)
+		want   int32
+	}{
+		// As kubectl replace sends it: no allocated fields, no defaults yet.
+		{"omitted by the client", func(s *corev1.Service) {
+			s.Spec.HealthCheckNodePort, s.Spec.Ports[0].NodePort, s.Spec.Ports[0].Protocol = 0, 0, ""
+		}, 30005},
+		{"unchanged", func(s *corev1.Service) { s.Spec.Selector = map[string]string{"a": "b"} }, 30005},
+		{"moved by the client", func(s *corev1.Service) { s.Spec.HealthCheckNodePort = 30009 }, 30009},
+		{"externalTrafficPolicy to Cluster", func(s *corev1.Service) {
+			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyCluster
+		}, 0},
+		{"type to NodePort", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeNodePort }, 0},
+		{"type to ClusterIP", func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeClusterIP }, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, err := update(tt.mutate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := svc.Spec.HealthCheckNodePort; got != tt.want {
+				t.Fatalf("healthCheckNodePort %d, want %d", got, tt.want)
+			}
+			if got := svc.Spec.Ports[0].NodePort; svc.Spec.Type != corev1.ServiceTypeClusterIP && got != 30001 {
+				t.Fatalf("nodePort %d, want 30001 kept", got)
+			}
+		})
+	}
+
+	// Back to Local from Cluster: a fresh port, not a node port.
+	old.Spec.ExternalTrafficPolicy, old.Spec.HealthCheckNodePort = corev1.ServiceExternalTrafficPolicyCluster, 0
+	svc, err := update(func(s *corev1.Service) { s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc := svc.Spec.HealthCheckNodePort; hc < 30000 || hc > 30009 || hc == svc.Spec.Ports[0].NodePort {
+		t.Fatalf("healthCheckNodePort %d after going back to Local, want a free one in range", hc)
+	}
+}
