@@ -74,11 +74,18 @@ type Model struct {
 	Services []ServicePort
 }
 
-// LoadBalancerIPs lists every LoadBalancer ingress address of m, sorted and
-// de-duplicated.
+// LoadBalancerIPs lists the LoadBalancer ingress addresses this node holds,
+// sorted and de-duplicated: every one of a Cluster-policy Service, and a
+// Local-policy Service's only where it has a local endpoint.
 func (m Model) LoadBalancerIPs() []netip.Addr {
 	var ips []netip.Addr
 	for _, sp := range m.Services {
+		// A Local-policy Service's address is held only where it is served:
+		// a node without a local endpoint drops that traffic, so it must not
+		// attract it (answer ARP for the address).
+		if sp.ExternalLocal && !slices.ContainsFunc(sp.Endpoints, func(e Endpoint) bool { return e.Local }) {
+			continue
+		}
 		ips = append(ips, sp.LoadBalancerIPs...)
 	}
 	slices.SortFunc(ips, netip.Addr.Compare)

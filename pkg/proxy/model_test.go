@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -114,5 +115,22 @@ func TestBuildModel(t *testing.T) {
 				t.Errorf("BuildModel:\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestLoadBalancerIPsHeldWhereServed(t *testing.T) {
+	a, b, c := netip.MustParseAddr("192.0.2.10"), netip.MustParseAddr("192.0.2.11"), netip.MustParseAddr("192.0.2.12")
+	ep := func(local bool) []Endpoint {
+		return []Endpoint{{IP: netip.MustParseAddr("10.42.1.5"), Port: 8080, Local: local}}
+	}
+	m := Model{Services: []ServicePort{
+		{Name: "cluster", LoadBalancerIPs: []netip.Addr{b}, Endpoints: ep(false)},
+		{Name: "local-here", ExternalLocal: true, LoadBalancerIPs: []netip.Addr{a}, Endpoints: ep(true)},
+		{Name: "local-elsewhere", ExternalLocal: true, LoadBalancerIPs: []netip.Addr{c}, Endpoints: ep(false)},
+		{Name: "cluster-again", LoadBalancerIPs: []netip.Addr{b}},
+	}}
+	got := m.LoadBalancerIPs()
+	if want := []netip.Addr{a, b}; !slices.Equal(got, want) {
+		t.Fatalf("LoadBalancerIPs() = %v, want %v (a Local Service's address only where it has a local endpoint)", got, want)
 	}
 }
