@@ -70,6 +70,28 @@ func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *re
 	})
 }
 
+// nodeIdentity fills in a node's defaults: the lower-cased hostname, and the
+// host's first routable address.
+func nodeIdentity(name, ip string) (string, string, error) {
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return "", "", fmt.Errorf("node name: %w (pass --node-name)", err)
+		}
+		name = strings.ToLower(h)
+	}
+	if ip == "" {
+		a := advertiseAddress("")
+		if a == nil {
+			return "", "", errors.New("this host has no routable address to be reached at: pass --node-ip")
+		}
+		ip = a.String()
+	} else if net.ParseIP(ip) == nil {
+		return "", "", fmt.Errorf("--node-ip %q is not an IP address", ip)
+	}
+	return name, ip, nil
+}
+
 // RunNode runs a node until ctx ends: the agent (containerd, pods), the agent
 // TLS endpoint for the streaming subresources, and the service proxy.
 func RunNode(ctx context.Context, nc NodeConfig) error {
@@ -81,19 +103,8 @@ func RunNode(ctx context.Context, nc NodeConfig) error {
 	if err != nil {
 		return err
 	}
-	if nc.NodeName == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("node name: %w (pass --node-name)", err)
-		}
-		nc.NodeName = strings.ToLower(h)
-	}
-	if nc.NodeIP == "" {
-		ip := advertiseAddress("")
-		if ip == nil {
-			return errors.New("this host has no routable address: pass --node-ip")
-		}
-		nc.NodeIP = ip.String()
+	if nc.NodeName, nc.NodeIP, err = nodeIdentity(nc.NodeName, nc.NodeIP); err != nil {
+		return err
 	}
 	backend := podnet.HostGW
 	if nc.NetworkBackend != "" {

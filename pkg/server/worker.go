@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -53,21 +51,8 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if cfg.DataDir == "" {
 		cfg.DataDir = "/var/lib/skiff"
 	}
-	if cfg.NodeName == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("node name: %w (pass --node-name)", err)
-		}
-		cfg.NodeName = strings.ToLower(h)
-	}
-	if cfg.NodeIP == "" {
-		ip := advertiseAddress("")
-		if ip == nil {
-			return errors.New("this host has no routable address to be reached at: pass --node-ip")
-		}
-		cfg.NodeIP = ip.String()
-	} else if net.ParseIP(cfg.NodeIP) == nil {
-		return fmt.Errorf("--node-ip %q is not an IP address", cfg.NodeIP)
+	if cfg.NodeName, cfg.NodeIP, err = nodeIdentity(cfg.NodeName, cfg.NodeIP); err != nil {
+		return err
 	}
 
 	var creds *join.Credentials

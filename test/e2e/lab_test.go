@@ -228,33 +228,13 @@ func (l *lab) eventually(what string, d time.Duration, cond func() (bool, string
 // removes its pods), then stops everything and removes the namespaces.
 func (l *lab) cleanup() {
 	if len(l.nodes) > 0 && l.nodes[0].cmd != nil {
-		_, _ = l.kubectl("delete", "rc,svc", "--all", "--wait=true", "--timeout=60s")
-		_, _ = l.kubectl("delete", "pods", "--all", "--all-namespaces", "--grace-period=1", "--timeout=60s")
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			out, err := l.kubectl("get", "pods", "-A", "--no-headers")
-			if err == nil && (strings.TrimSpace(out) == "" || strings.Contains(out, "No resources found")) {
-				break
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+		deleteWorkloads(l.kubectl)
 	}
 	for i := len(l.nodes) - 1; i >= 0; i-- {
 		l.nodes[i].stop()
 	}
 	for _, n := range l.nodes {
-		_ = exec.Command("pkill", "-9", "-f", n.dataDir).Run()
-		if mounts, err := os.ReadFile("/proc/mounts"); err == nil {
-			var targets []string
-			for _, line := range strings.Split(string(mounts), "\n") {
-				if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], n.dataDir) {
-					targets = append(targets, f[1])
-				}
-			}
-			for i := len(targets) - 1; i >= 0; i-- {
-				_ = exec.Command("umount", "-l", targets[i]).Run()
-			}
-		}
+		purgeDataDir(n.dataDir)
 		_ = exec.Command("ip", "netns", "del", n.ns).Run()
 		if l.t.Failed() {
 			// Keep the log: the data dir goes.

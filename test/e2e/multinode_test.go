@@ -51,6 +51,19 @@ func (l *lab) podToPod(selector, from, to string) {
 	})
 }
 
+// waitSpread waits for want ready pods of selector on exactly nodes nodes.
+func (l *lab) waitSpread(selector string, want, nodes int) {
+	l.t.Helper()
+	l.eventually(fmt.Sprintf("%d ready pods spread over %d nodes", want, nodes), 120*time.Second, func() (bool, string) {
+		nodeOf, _, out := l.readyPods(selector)
+		per := map[string]int{}
+		for _, n := range nodeOf {
+			per[n]++
+		}
+		return len(nodeOf) == want && len(per) == nodes, out
+	})
+}
+
 func (l *lab) waitNodes(want int) {
 	l.t.Helper()
 	l.eventually(fmt.Sprintf("%d Ready nodes", want), 90*time.Second, func() (bool, string) {
@@ -79,14 +92,7 @@ func TestMultiNodeHostGW(t *testing.T) {
 
 	l.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
 	l.mustKubectl("scale", "rc", "kubia", "--replicas=6")
-	l.eventually("6 ready pods spread over the 3 nodes", 120*time.Second, func() (bool, string) {
-		nodeOf, _, out := l.readyPods("run=kubia")
-		per := map[string]int{}
-		for _, n := range nodeOf {
-			per[n]++
-		}
-		return len(nodeOf) == 6 && len(per) == 3, out
-	})
+	l.waitSpread("run=kubia", 6, 3)
 	l.podToPod("run=kubia", "node-1", "node-3")
 	l.podToPod("run=kubia", "node-3", "node-2")
 
@@ -167,14 +173,7 @@ func TestMultiNodeVXLAN(t *testing.T) {
 	l.waitNodes(3)
 	l.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
 	l.mustKubectl("scale", "rc", "kubia", "--replicas=6")
-	l.eventually("6 ready pods spread over the 3 nodes", 120*time.Second, func() (bool, string) {
-		nodeOf, _, out := l.readyPods("run=kubia")
-		per := map[string]int{}
-		for _, n := range nodeOf {
-			per[n]++
-		}
-		return len(nodeOf) == 6 && len(per) == 3, out
-	})
+	l.waitSpread("run=kubia", 6, 3)
 	l.podToPod("run=kubia", "node-1", "node-3")
 	l.podToPod("run=kubia", "node-3", "node-2")
 }
@@ -194,14 +193,7 @@ func BenchmarkNodeLoss(b *testing.B) {
 		l.waitNodes(3)
 		l.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
 		l.mustKubectl("scale", "rc", "kubia", "--replicas=6")
-		l.eventually("6 ready pods on 3 nodes", 120*time.Second, func() (bool, string) {
-			nodeOf, _, out := l.readyPods("run=kubia")
-			per := map[string]int{}
-			for _, n := range nodeOf {
-				per[n]++
-			}
-			return len(nodeOf) == 6 && len(per) == 3, out
-		})
+		l.waitSpread("run=kubia", 6, 3)
 		b.StartTimer()
 		killed := time.Now()
 		l.nodes[2].kill()

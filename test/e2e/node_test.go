@@ -153,17 +153,7 @@ func (n *node) cleanup() {
 		// Controllers first, or they re-create the pods; then wait until the agent
 		// has removed every pod (and with it the sandbox's network namespace).
 		start := time.Now()
-		_, _ = n.kubectl("delete", "rc,svc", "--all", "--all-namespaces", "--wait=true", "--timeout=60s")
-		n.t.Logf("cleanup: controllers deleted after %v", time.Since(start))
-		_, _ = n.kubectl("delete", "pods", "--all", "--all-namespaces", "--grace-period=1", "--timeout=60s")
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			out, err := n.kubectl("get", "pods", "-A", "--no-headers")
-			if err == nil && (strings.TrimSpace(out) == "" || strings.Contains(out, "No resources found")) {
-				break
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+		deleteWorkloads(n.kubectl)
 		n.t.Logf("cleanup: pods gone after %v", time.Since(start))
 		_ = n.cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -175,20 +165,43 @@ func (n *node) cleanup() {
 			<-done
 		}
 	}
-	// Anything the run left under the data dir (a crashed run leaves shims).
-	_ = exec.Command("pkill", "-9", "-f", n.dataDir).Run()
-	if mounts, err := os.ReadFile("/proc/mounts"); err == nil {
-		var targets []string
-		for _, line := range strings.Split(string(mounts), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], n.dataDir) {
-				targets = append(targets, f[1])
-			}
+	purgeDataDir(n.dataDir)
+	_ = exec.Command("ip", "netns", "del", n.ns).Run()
+}
+
+// deleteWorkloads deletes the controllers first (or they re-create the pods),
+// then the pods, and waits until the agents have removed them all (and with
+// them the sandboxes' network namespaces).
+func deleteWorkloads(kubectl func(...string) (string, error)) {
+	_, _ = kubectl("delete", "rc,svc", "--all", "--all-namespaces", "--wait=true", "--timeout=60s")
+	_, _ = kubectl("delete", "pods", "--all", "--all-namespaces", "--grace-period=1", "--timeout=60s")
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := kubectl("get", "pods", "-A", "--no-headers")
+		if err == nil && (strings.TrimSpace(out) == "" || strings.Contains(out, "No resources found")) {
+			return
 		}
-		for i := len(targets) - 1; i >= 0; i-- {
-			_ = exec.Command("umount", "-l", targets[i]).Run()
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// purgeDataDir stops anything a run left under a data dir (a crashed run
+// leaves shims) and unmounts what is mounted below it.
+func purgeDataDir(dir string) {
+	_ = exec.Command("pkill", "-9", "-f", dir).Run()
+	mounts, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		return
+	}
+	var targets []string
+	for _, line := range strings.Split(string(mounts), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir) {
+			targets = append(targets, f[1])
 		}
 	}
-	_ = exec.Command("ip", "netns", "del", n.ns).Run()
+	for i := len(targets) - 1; i >= 0; i-- {
+		_ = exec.Command("umount", "-l", targets[i]).Run()
+	}
 }
 
 // TestSeedPodOnARealNode: the seed's kubia-manual pod on a real node: Running
