@@ -24,22 +24,31 @@ var (
 	buildErr  error
 )
 
-// Binary builds the skiff binary once per test process and returns its path.
+// Binary builds the skiff binary once per test process and returns its path:
+// bin/skiff-test in the repository (ignored by git), replaced atomically so
+// test processes running side by side never see half a file, and overwritten
+// by the next run instead of piling up in the temp dir.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
 		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "skiff-bin-")
-		if err != nil {
-			buildErr = err
+		binDir := filepath.Join(root, "bin")
+		if buildErr = os.MkdirAll(binDir, 0o755); buildErr != nil {
 			return
 		}
-		binPath = filepath.Join(dir, "skiff")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/skiff")
+		tmp := filepath.Join(binDir, fmt.Sprintf(".skiff-test-%d", os.Getpid()))
+		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/skiff")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
+			_ = os.Remove(tmp)
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		binPath = filepath.Join(binDir, "skiff-test")
+		if err := os.Rename(tmp, binPath); err != nil {
+			_ = os.Remove(tmp)
+			buildErr = err
 		}
 	})
 	if buildErr != nil {
