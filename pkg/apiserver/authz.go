@@ -113,7 +113,11 @@ func (s *Server) authorizeNode(r *http.Request, req request) error {
 		if err != nil {
 			return nil // the request itself answers NotFound
 		}
-		if pod, ok := e.obj.(*corev1.Pod); ok && pod.Spec.NodeName != node {
+		obj, err := e.object()
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		if pod, ok := obj.(*corev1.Pod); ok && pod.Spec.NodeName != node {
 			return forbid(fmt.Sprintf("node %q can only modify pods bound to it; pod %q is bound to %q", node, req.name, pod.Spec.NodeName))
 		}
 		return nil

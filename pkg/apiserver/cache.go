@@ -1,44 +1,138 @@
 package apiserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/fields"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/skiffhq/skiff/pkg/storage"
 )
 
-// entry is one object as served: decoded, and encoded once as JSON with its
-// resourceVersion. Entries are immutable; readers deep-copy obj before changing it.
+// entry is one object as served, in the two encodings clients ask for: JSON with
+// its resourceVersion, and the protobuf envelope. Entries are immutable. They do
+// not keep the decoded object (it costs more than both encodings together, and
+// the watch history holds thousands of entries); object decodes a private copy.
 type entry struct {
-	key    string
-	res    *Resource
-	obj    runtime.Object
-	meta   metaAccessor
-	raw    []byte
-	rev    int64
-	fields fields.Set // selectable fields, computed once: every watcher filters on them
-
-	pbOnce sync.Once // protobuf encoding, made on first request
-	pb     []byte
-	pbErr  error
+	key       string
+	res       *Resource
+	rev       int64
+	namespace string
+	name      string
+	labels    pairs // a labels.Labels
+	deleting  bool  // metadata.deletionTimestamp is set
+	fields    pairs // the selectable fields, a fields.Fields: every watcher filters on them
+	raw       []byte
+	pb        []byte // nil for a kind protobuf cannot encode
 }
 
-type metaAccessor = interface {
-	GetNamespace() string
-	GetName() string
-	GetLabels() map[string]string
-	GetResourceVersion() string
+// newEntry builds the entry for obj at revision rev. obj must carry that
+// revision; stored, when not nil, is obj's stored encoding (storedBytes), from
+// which the JSON is derived without encoding obj again.
+func newEntry(key string, res *Resource, obj runtime.Object, stored []byte, rev int64) (*entry, error) {
+	obj.GetObjectKind().SetGroupVersionKind(res.GVK)
+	m := objectMeta(obj)
+	var raw []byte
+	if stored != nil {
+		raw = withResourceVersion(stored, m.ResourceVersion)
+	}
+	if raw == nil {
+		var err error
+		if raw, err = encodeJSON(obj, res.GVK); err != nil {
+			return nil, err
+		}
+	}
+	pb, err := encodeProtobuf(obj)
+	if err != nil {
+		pb = nil
+	}
+	return &entry{
+		key: key, res: res, rev: rev,
+		namespace: m.Namespace, name: m.Name, labels: pairsOf(m.Labels),
+		deleting: m.DeletionTimestamp != nil,
+		fields:   pairsOf(selectableFields(res, obj)),
+		raw:      raw, pb: pb,
+	}, nil
+}
+
+// object decodes a copy of the entry's object, which the caller owns: from
+// protobuf, several times faster, unless the JSON holds an empty list, which
+// protobuf cannot tell from a missing one (the decoded object must encode to
+// the same JSON again, or an unchanged write would look like a change).
+func (e *entry) object() (runtime.Object, error) {
+	obj := e.res.New()
+	var err error
+	raw, isPB := envelopeRaw(e.pb)
+	u, canPB := obj.(interface{ Unmarshal([]byte) error })
+	if isPB && canPB && !bytes.Contains(e.raw, []byte("[]")) {
+		// What the protobuf serializer does after unwrapping the envelope;
+		// the generated Unmarshal copies what it keeps.
+		err = u.Unmarshal(raw)
+	} else {
+		err = json.Unmarshal(e.raw, obj)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decoding cached %q: %w", e.key, err)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(e.res.GVK)
+	return obj, nil
+}
+
+// mustObject is object for callers that cannot fail: a cached encoding that does
+// not decode is a bug in this package.
+func (e *entry) mustObject() runtime.Object {
+	obj, err := e.object()
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// resourceVersion is the entry's revision as the API spells it.
+func (e *entry) resourceVersion() string { return strconv.FormatInt(e.rev, 10) }
+
+// pairs is a map from strings to strings in a sorted slice, a fraction of the
+// size of a map, which matters with two per entry of the watch history. It is
+// both a fields.Fields and a labels.Labels.
+type pairs []pair
+
+type pair struct{ name, value string }
+
+func pairsOf[M ~map[string]string](m M) pairs {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(pairs, 0, len(m))
+	for k, v := range m {
+		out = append(out, pair{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// Has, Get and Lookup make pairs a fields.Fields and a labels.Labels.
+func (p pairs) Lookup(name string) (string, bool) {
+	i := sort.Search(len(p), func(i int) bool { return p[i].name >= name })
+	if i < len(p) && p[i].name == name {
+		return p[i].value, true
+	}
+	return "", false
+}
+
+func (p pairs) Has(name string) bool { _, ok := p.Lookup(name); return ok }
+func (p pairs) Get(name string) string {
+	v, _ := p.Lookup(name)
+	return v
 }
 
 // event is one change as watchers see it.
@@ -64,25 +158,40 @@ type cache struct {
 	history  []*event // ring of recent events, oldest first once full
 	histHead int      // index of the oldest event when the ring is full
 	histLen  int
-	watchers map[*watcher]struct{}
-	ready    bool
+	// histBytes is what the events of the history hold, at most histMaxBytes.
+	histBytes, histMaxBytes int
+	watchers                map[*watcher]struct{}
+	ready                   bool
+
+	handoffMu sync.Mutex
+	handoffs  map[string]*handoff // by key
 }
 
-// historySize is the default bound on how far back a watch can start before it
-// gets 410 Gone.
-const historySize = 10000
+// historySize and historyBytes are the default bounds on how far back a watch
+// can start before it gets 410 Gone: so many events, holding at most so many
+// bytes of encoded objects. A storm of writes to big objects reaches the second
+// first; the first is upstream's order of magnitude.
+const (
+	historySize  = 10000
+	historyBytes = 8 << 20
+)
 
-func newCache(store storage.Backend, reg *Registry, log *slog.Logger, history int) *cache {
+func newCache(store storage.Backend, reg *Registry, log *slog.Logger, history, maxBytes int) *cache {
 	if history <= 0 {
 		history = historySize
 	}
+	if maxBytes <= 0 {
+		maxBytes = historyBytes
+	}
 	c := &cache{
-		store:    store,
-		reg:      reg,
-		log:      log,
-		objects:  map[*Resource]map[string]*entry{},
-		history:  make([]*event, history),
-		watchers: map[*watcher]struct{}{},
+		store:        store,
+		reg:          reg,
+		log:          log,
+		objects:      map[*Resource]map[string]*entry{},
+		history:      make([]*event, history),
+		histMaxBytes: maxBytes,
+		watchers:     map[*watcher]struct{}{},
+		handoffs:     map[string]*handoff{},
 	}
 	c.cond = sync.NewCond(&c.mu)
 	for _, r := range reg.Resources() {
@@ -158,7 +267,8 @@ func (c *cache) reload(ctx context.Context) error {
 	c.mu.Lock()
 	c.objects = fresh
 	c.rev = rev
-	c.histLen = 0
+	clear(c.history)
+	c.histHead, c.histLen, c.histBytes = 0, 0, 0
 	for w := range c.watchers {
 		w.closeLocked()
 	}
@@ -167,6 +277,7 @@ func (c *cache) reload(ctx context.Context) error {
 	return nil
 }
 
+// decode builds an entry from stored bytes.
 func (c *cache) decode(kv storage.KeyValue) (*entry, error) {
 	res := c.reg.forKey(kv.Key)
 	if res == nil {
@@ -176,29 +287,135 @@ func (c *cache) decode(kv storage.KeyValue) (*entry, error) {
 	if err := json.Unmarshal(kv.Value, obj); err != nil {
 		return nil, fmt.Errorf("decoding %q: %w", kv.Key, err)
 	}
-	acc, err := meta.Accessor(obj)
-	if err != nil {
-		return nil, err
+	objectMeta(obj).ResourceVersion = strconv.FormatInt(kv.ModRevision, 10)
+	// Encoded again rather than derived from kv.Value: what older versions
+	// stored is served in today's form.
+	return newEntry(kv.Key, res, obj, nil, kv.ModRevision)
+}
+
+// handoff is an object that a write in this process is storing, so that the
+// cache need not decode the bytes the writer has just encoded.
+type handoff struct {
+	key    string
+	stored []byte
+	obj    runtime.Object
+}
+
+// expect offers obj, about to be stored as stored under key, to the cache. The
+// writer must not change obj until its write has been applied (waitFor) or it
+// has called withdraw; after a failed write it must not touch obj again (the
+// write may have committed all the same).
+func (c *cache) expect(key string, stored []byte, obj runtime.Object) *handoff {
+	h := &handoff{key: key, stored: stored, obj: obj}
+	c.handoffMu.Lock()
+	c.handoffs[key] = h
+	c.handoffMu.Unlock()
+	return h
+}
+
+// withdraw takes back an offer that apply has not used.
+func (c *cache) withdraw(h *handoff) {
+	c.handoffMu.Lock()
+	if c.handoffs[h.key] == h {
+		delete(c.handoffs, h.key)
 	}
-	acc.SetResourceVersion(strconv.FormatInt(kv.ModRevision, 10))
-	raw, err := encodeJSON(obj, res.GVK)
-	if err != nil {
-		return nil, err
+	c.handoffMu.Unlock()
+}
+
+// claim returns the object offered for exactly this stored value, if any.
+func (c *cache) claim(kv storage.KeyValue) runtime.Object {
+	c.handoffMu.Lock()
+	defer c.handoffMu.Unlock()
+	h := c.handoffs[kv.Key]
+	if h == nil || !bytes.Equal(h.stored, kv.Value) {
+		return nil
 	}
-	return &entry{key: kv.Key, res: res, obj: obj, meta: acc, raw: raw, rev: kv.ModRevision,
-		fields: selectableFields(res, obj)}, nil
+	delete(c.handoffs, kv.Key)
+	return h.obj
+}
+
+// encodesExactly reports whether every object of res encodes to the same JSON
+// and protobuf whatever its in-memory form: true unless its type holds a value
+// that JSON stores with less precision than memory (MicroTime's nanoseconds, a
+// float) or bytes whose encoding depends on how they arrived (RawExtension).
+// Only for those kinds may the cache build an entry from the object a writer
+// hands over instead of from the stored bytes.
+func encodesExactly(res *Resource) bool {
+	if v, ok := exactKinds.Load(res); ok {
+		return v.(bool)
+	}
+	exact := exactType(reflect.TypeOf(res.New()), map[reflect.Type]bool{})
+	exactKinds.Store(res, exact)
+	return exact
+}
+
+var exactKinds sync.Map // *Resource -> bool
+
+var (
+	microTimeType    = reflect.TypeOf(metav1.MicroTime{})
+	rawExtensionType = reflect.TypeOf(runtime.RawExtension{})
+)
+
+func exactType(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return true
+	}
+	seen[t] = true
+	switch t {
+	case microTimeType, rawExtensionType:
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Float32, reflect.Float64, reflect.Interface:
+		return false
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return exactType(t.Elem(), seen)
+	case reflect.Map:
+		return exactType(t.Key(), seen) && exactType(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !exactType(t.Field(i).Type, seen) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// build makes the entry for an event: from the writer's object when it offered
+// one, from the previous entry for a delete, and by decoding otherwise.
+func (c *cache) build(ev storage.Event) (*entry, error) {
+	res := c.reg.forKey(ev.KV.Key)
+	if res == nil {
+		return nil, fmt.Errorf("no resource for key %q", ev.KV.Key)
+	}
+	rv := strconv.FormatInt(ev.KV.ModRevision, 10)
+	if ev.Type == storage.Deleted {
+		c.mu.RLock() // apply is the only writer of objects: prev stays valid
+		prev := c.objects[res][ev.KV.Key]
+		c.mu.RUnlock()
+		if prev != nil {
+			if obj, err := prev.object(); err == nil {
+				objectMeta(obj).ResourceVersion = rv
+				return newEntry(ev.KV.Key, res, obj, storedForm(prev), ev.KV.ModRevision)
+			}
+		}
+		return c.decode(ev.KV)
+	}
+	if !encodesExactly(res) {
+		return c.decode(ev.KV)
+	}
+	obj := c.claim(ev.KV)
+	if obj == nil {
+		return c.decode(ev.KV)
+	}
+	objectMeta(obj).ResourceVersion = rv
+	return newEntry(ev.KV.Key, res, obj, ev.KV.Value, ev.KV.ModRevision)
 }
 
 func (c *cache) apply(ev storage.Event) {
-	var cur *entry
-	var err error
-	if ev.Type == storage.Deleted {
-		// The deleted object is served with the revision of the delete, as upstream.
-		kv := ev.KV
-		cur, err = c.decode(kv)
-	} else {
-		cur, err = c.decode(ev.KV)
-	}
+	// The deleted object is served with the revision of the delete, as upstream.
+	cur, err := c.build(ev)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	rev := ev.Revision()
@@ -229,24 +446,37 @@ func (c *cache) apply(ev storage.Event) {
 	c.cond.Broadcast()
 }
 
+// record adds e to the watch history, dropping the oldest events beyond the
+// count or the bytes it may hold (always keeping the newest).
 func (c *cache) record(e *event) {
-	if c.histLen < len(c.history) {
-		c.history[(c.histHead+c.histLen)%len(c.history)] = e
-		c.histLen++
-		return
+	if c.histLen == len(c.history) {
+		c.dropOldestLocked()
 	}
-	c.history[c.histHead] = e
+	c.history[(c.histHead+c.histLen)%len(c.history)] = e
+	c.histLen++
+	c.histBytes += e.size()
+	for c.histBytes > c.histMaxBytes && c.histLen > 1 {
+		c.dropOldestLocked()
+	}
+}
+
+func (c *cache) dropOldestLocked() {
+	c.histBytes -= c.history[c.histHead].size()
+	c.history[c.histHead] = nil
 	c.histHead = (c.histHead + 1) % len(c.history)
+	c.histLen--
+}
+
+// size is what an event holds in the history: the encodings of its object.
+// (Its previous state is the previous event's.)
+func (e *event) size() int {
+	return len(e.cur.raw) + len(e.cur.pb)
 }
 
 // oldestRevLocked is the revision after which history is complete.
 func (c *cache) oldestRevLocked() int64 {
-	if c.histLen < len(c.history) && c.histHead == 0 {
-		// The ring has not wrapped: history is complete since load.
-		if c.histLen == 0 {
-			return c.rev
-		}
-		return c.history[0].rev - 1
+	if c.histLen == 0 {
+		return c.rev
 	}
 	return c.history[c.histHead].rev - 1
 }
@@ -298,7 +528,7 @@ func (c *cache) list(res *Resource, ns string, match func(*entry) bool) ([]*entr
 	objs := c.objects[res]
 	out := make([]*entry, 0, len(objs))
 	for _, e := range objs {
-		if ns != "" && res.Namespaced && e.meta.GetNamespace() != ns {
+		if ns != "" && res.Namespaced && e.namespace != ns {
 			continue
 		}
 		if match != nil && !match(e) {

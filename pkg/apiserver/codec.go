@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -106,15 +107,82 @@ func decodeInto(data []byte, contentType string, gvk schema.GroupVersionKind, ob
 }
 
 // encodeJSON marshals an object as the API serves it: with apiVersion and kind.
+// The result is exactly as long as the encoding: the cache keeps thousands.
 func encodeJSON(obj runtime.Object, gvk schema.GroupVersionKind) ([]byte, error) {
 	obj.GetObjectKind().SetGroupVersionKind(gvk)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		buf.Reset()
+		jsonBuffers.Put(buf)
+	}()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(obj); err != nil {
 		return nil, err
 	}
-	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+	return bytes.Clone(bytes.TrimRight(buf.Bytes(), "\n")), nil
+}
+
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// withResourceVersion turns an object's stored JSON (storedBytes: no
+// resourceVersion) into its JSON as served at rv: the encoding of the same
+// object with metadata.resourceVersion set. encoding/json writes ObjectMeta's
+// fields in declaration order, so resourceVersion goes right after the string
+// fields declared before it (name, generateName, namespace, selfLink, uid),
+// whichever of them are present. It returns nil when stored does not have that
+// shape.
+func withResourceVersion(stored []byte, rv string) []byte {
+	i := bytes.Index(stored, []byte(`"metadata":{`))
+	if i < 0 || rv == "" {
+		return nil
+	}
+	at := i + len(`"metadata":{`)
+	for _, name := range []string{`"name":"`, `"generateName":"`, `"namespace":"`, `"selfLink":"`, `"uid":"`} {
+		if !bytes.HasPrefix(stored[at:], []byte(name)) {
+			continue
+		}
+		end := endOfString(stored, at+len(name))
+		if end < 0 || end >= len(stored) {
+			return nil
+		}
+		at = end
+		if stored[at] == ',' {
+			at++
+		}
+	}
+	if bytes.HasPrefix(stored[at:], []byte(`"resourceVersion":`)) {
+		return nil
+	}
+	field := `"resourceVersion":"` + rv + `"`
+	switch stored[at-1] {
+	case '{':
+		if stored[at] != '}' {
+			field += ","
+		}
+	case ',':
+		field += ","
+	default: // the last field before the end of metadata
+		field = "," + field
+	}
+	out := make([]byte, 0, len(stored)+len(field))
+	out = append(out, stored[:at]...)
+	out = append(out, field...)
+	return append(out, stored[at:]...)
+}
+
+// endOfString returns the index just past the closing quote of the JSON string
+// whose contents start at i, or -1.
+func endOfString(b []byte, i int) int {
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
 }
 
 // writeJSON writes a JSON body with the given status code.

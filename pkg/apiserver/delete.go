@@ -112,7 +112,11 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 		if err != nil {
 			return nil, err
 		}
-		oldMeta := objectMeta(old.obj)
+		obj, err := old.object()
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		oldMeta := objectMeta(obj)
 		if p := opts.Preconditions; p != nil {
 			if p.UID != nil && *p.UID != oldMeta.UID {
 				return nil, preconditionFailed(res, req.name, "UID", string(*p.UID), string(oldMeta.UID))
@@ -121,7 +125,6 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 				return nil, preconditionFailed(res, req.name, "ResourceVersion", *p.ResourceVersion, oldMeta.ResourceVersion)
 			}
 		}
-		obj := old.obj.DeepCopyObject()
 		acc, _ := meta.Accessor(obj)
 		finalizers := propagationFinalizers(acc.GetFinalizers(), opts)
 		grace, graceful := int64(0), false
@@ -130,6 +133,7 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 		}
 		mustWait := len(finalizers) > 0 || (graceful && grace > 0) || hasSpecFinalizers(obj)
 		var rev int64
+		var h *handoff
 		if mustWait {
 			changed := !slices.Equal(finalizers, acc.GetFinalizers())
 			acc.SetFinalizers(finalizers)
@@ -157,7 +161,11 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 			if err != nil {
 				return nil, apierrors.NewInternalError(err)
 			}
+			h = s.cache.expect(old.key, data, obj)
 			rev, err = s.cfg.Storage.Update(ctx, old.key, data, old.rev)
+			if err != nil {
+				s.cache.withdraw(h)
+			}
 			if err = s.retryable(ctx, err, old.key); errors.Is(err, errRetry) && attempt < maxRetries {
 				continue
 			} else if err != nil {
@@ -174,7 +182,11 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 				return nil, finalError(err, res, req.name)
 			}
 		}
-		if err := s.cache.waitFor(ctx, rev); err != nil {
+		err = s.cache.waitFor(ctx, rev)
+		if h != nil {
+			s.cache.withdraw(h)
+		}
+		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
 		return served(res, obj, rev)
@@ -248,8 +260,7 @@ func (s *Server) serveDeleteCollection(w http.ResponseWriter, r *http.Request, r
 	}
 	items, _ := s.cache.list(req.res, req.namespace, match)
 	for _, e := range items {
-		m := objectMeta(e.obj)
-		_, err := s.delete(r.Context(), request{res: req.res, namespace: m.Namespace, name: m.Name}, opts)
+		_, err := s.delete(r.Context(), request{res: req.res, namespace: e.namespace, name: e.name}, opts)
 		if err != nil && !apierrors.IsNotFound(err) {
 			writeError(w, err)
 			return

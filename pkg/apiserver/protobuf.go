@@ -3,12 +3,16 @@ package apiserver
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net/http"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/client-go/kubernetes/scheme"
 )
@@ -20,15 +24,16 @@ const protobufType = "application/vnd.kubernetes.protobuf"
 
 var pbSerializer = protobuf.NewSerializer(scheme.Scheme, scheme.Scheme)
 
-// protobuf returns the entry's envelope encoding, computed on first use and then
-// shared by every GET and watch event that asks for it.
+// errNoProtobuf: the kind has no protobuf encoding; clients get JSON instead.
+var errNoProtobuf = errors.New("no protobuf encoding")
+
+// protobuf returns the entry's envelope encoding, shared by every GET and watch
+// event that asks for it.
 func (e *entry) protobuf() ([]byte, error) {
-	e.pbOnce.Do(func() {
-		var buf bytes.Buffer
-		e.pbErr = pbSerializer.Encode(e.obj, &buf)
-		e.pb = buf.Bytes()
-	})
-	return e.pb, e.pbErr
+	if e.pb == nil {
+		return nil, errNoProtobuf
+	}
+	return e.pb, nil
 }
 
 func writeProtobuf(w http.ResponseWriter, code int, body []byte) {
@@ -44,13 +49,21 @@ func encodeProtobuf(obj runtime.Object) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// listProtobuf builds the typed list (items are shallow copies of the cached
-// objects) and encodes it.
+// listProtobuf encodes a list of entries: from their cached encodings when the
+// kind allows it (splicedList), by building and encoding the typed list
+// otherwise.
 func listProtobuf(res *Resource, lm metav1.ListMeta, items []*entry) ([]byte, error) {
+	if out, ok := splicedList(res, lm, items); ok {
+		return out, nil
+	}
 	list := res.NewList()
 	objs := make([]runtime.Object, len(items))
 	for i, e := range items {
-		objs[i] = e.obj
+		obj, err := e.object()
+		if err != nil {
+			return nil, err
+		}
+		objs[i] = obj
 	}
 	if err := meta.SetList(list, objs); err != nil {
 		return nil, err
@@ -62,8 +75,103 @@ func listProtobuf(res *Resource, lm metav1.ListMeta, items []*entry) ([]byte, er
 	la.SetResourceVersion(lm.ResourceVersion)
 	la.SetContinue(lm.Continue)
 	la.SetRemainingItemCount(lm.RemainingItemCount)
-	list.GetObjectKind().SetGroupVersionKind(res.GVK.GroupVersion().WithKind(res.GVK.Kind + "List"))
+	list.GetObjectKind().SetGroupVersionKind(listGVK(res))
 	return encodeProtobuf(list)
+}
+
+// splicedList builds a list's protobuf envelope out of its items' cached
+// envelopes, without decoding one: a list message is its ListMeta as field 1
+// and each item as field 2, and an item's bytes are the Raw of its envelope.
+// It declines (false) for a list kind not laid out that way, or an item with no
+// protobuf encoding.
+func splicedList(res *Resource, lm metav1.ListMeta, items []*entry) ([]byte, bool) {
+	if !conventionalList(res.NewList()) {
+		return nil, false
+	}
+	meta, err := lm.Marshal()
+	if err != nil {
+		return nil, false
+	}
+	raws := make([][]byte, len(items))
+	size := 1 + varintLen(len(meta)) + len(meta)
+	for i, e := range items {
+		raw, ok := envelopeRaw(e.pb)
+		if !ok {
+			return nil, false
+		}
+		raws[i] = raw
+		size += 1 + varintLen(len(raw)) + len(raw)
+	}
+	body := make([]byte, 0, size)
+	body = append(body, 0x0a) // field 1, length-delimited
+	body = binary.AppendUvarint(body, uint64(len(meta)))
+	body = append(body, meta...)
+	for _, raw := range raws {
+		body = append(body, 0x12) // field 2, length-delimited
+		body = binary.AppendUvarint(body, uint64(len(raw)))
+		body = append(body, raw...)
+	}
+	gvk := listGVK(res)
+	unk := runtime.Unknown{
+		TypeMeta: runtime.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind},
+		Raw:      body,
+	}
+	data, err := unk.Marshal()
+	if err != nil {
+		return nil, false
+	}
+	return append(append(make([]byte, 0, len(protobufMagic)+len(data)), protobufMagic...), data...), true
+}
+
+func listGVK(res *Resource) schema.GroupVersionKind {
+	return res.GVK.GroupVersion().WithKind(res.GVK.Kind + "List")
+}
+
+// protobufMagic starts every protobuf envelope.
+var protobufMagic = []byte{0x6b, 0x38, 0x73, 0x00}
+
+// envelopeRaw returns the object bytes inside a protobuf envelope (the Raw of
+// its runtime.Unknown, field 2).
+func envelopeRaw(pb []byte) ([]byte, bool) {
+	if !bytes.HasPrefix(pb, protobufMagic) {
+		return nil, false
+	}
+	b := pb[len(protobufMagic):]
+	for len(b) > 0 {
+		tag, n := binary.Uvarint(b)
+		if n <= 0 || tag&7 != 2 {
+			return nil, false
+		}
+		b = b[n:]
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return nil, false
+		}
+		field := b[n : n+int(l)]
+		if tag>>3 == 2 {
+			return field, true
+		}
+		b = b[n+int(l):]
+	}
+	return nil, false
+}
+
+// conventionalList reports whether a list type is ListMeta as protobuf field 1
+// and Items as the repeated field 2, as every built-in list is.
+func conventionalList(list runtime.Object) bool {
+	t := reflect.TypeOf(list)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	lm, ok1 := t.Elem().FieldByName("ListMeta")
+	items, ok2 := t.Elem().FieldByName("Items")
+	return ok1 && ok2 && strings.HasPrefix(lm.Tag.Get("protobuf"), "bytes,1,") &&
+		strings.HasPrefix(items.Tag.Get("protobuf"), "bytes,2,rep,")
+}
+
+func varintLen(n int) int {
+	var buf [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(buf[:], uint64(n))
 }
 
 // watchFrame is one protobuf watch event: a length-delimited raw WatchEvent

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	goruntime "runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -131,7 +133,7 @@ func (s *Server) selectors(r *http.Request, res *Resource) (func(*entry) bool, e
 		return nil, nil
 	}
 	return func(e *entry) bool {
-		if ls != nil && !ls.Matches(labels.Set(e.meta.GetLabels())) {
+		if ls != nil && !ls.Matches(e.labels) {
 			return false
 		}
 		if fs != nil && !fs.Matches(e.fields) {
@@ -277,10 +279,12 @@ func objectMeta(obj runtime.Object) *metav1.ObjectMeta {
 	return &metav1.ObjectMeta{}
 }
 
-func partialMetadata(e *entry) []byte {
+func partialMetadata(e *entry) []byte { return partialMetadataOf(e.mustObject()) }
+
+func partialMetadataOf(obj runtime.Object) []byte {
 	return mustJSON(&metav1.PartialObjectMetadata{
 		TypeMeta:   metav1.TypeMeta{Kind: "PartialObjectMetadata", APIVersion: "meta.k8s.io/v1"},
-		ObjectMeta: *objectMeta(e.obj),
+		ObjectMeta: *objectMeta(obj),
 	})
 }
 
@@ -290,22 +294,34 @@ func (s *Server) table(r *http.Request, res *Resource, items []*entry, now time.
 	t := &metav1.Table{
 		TypeMeta:          metav1.TypeMeta{Kind: "Table", APIVersion: "meta.k8s.io/v1"},
 		ColumnDefinitions: res.Columns,
-		Rows:              make([]metav1.TableRow, 0, len(items)),
+		Rows:              make([]metav1.TableRow, len(items)),
 	}
-	for _, e := range items {
-		t.Rows = append(t.Rows, tableRow(res, e, include, now))
+	// Each row decodes its object: a big table is worth every core.
+	workers := 1
+	if len(items) >= 1024 {
+		workers = goruntime.GOMAXPROCS(0)
 	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(items); i += workers {
+				t.Rows[i] = tableRow(res, items[i], include, now)
+			}
+		})
+	}
+	wg.Wait()
 	return t
 }
 
 func tableRow(res *Resource, e *entry, include string, now time.Time) metav1.TableRow {
-	row := metav1.TableRow{Cells: res.Cells(e.obj, now)}
+	obj := e.mustObject()
+	row := metav1.TableRow{Cells: res.Cells(obj, now)}
 	switch include {
 	case "None":
 	case "Object":
 		row.Object = runtime.RawExtension{Raw: e.raw}
 	default:
-		row.Object = runtime.RawExtension{Raw: partialMetadata(e)}
+		row.Object = runtime.RawExtension{Raw: partialMetadataOf(obj)}
 	}
 	return row
 }

@@ -49,8 +49,10 @@ type Config struct {
 	// Streams serves pods/log, exec, attach and portforward when set.
 	Streams PodStreamer
 	// WatchHistory is how many recent events the cache keeps for watches that
-	// resume from an older revision (default 10000).
-	WatchHistory int
+	// resume from an older revision (default 10000), and WatchHistoryBytes how
+	// many bytes of encoded objects they may hold (default 8 MiB).
+	WatchHistory      int
+	WatchHistoryBytes int
 	// ExtraHandlers are served for exact non-API paths (after authentication).
 	ExtraHandlers map[string]http.Handler
 }
@@ -82,7 +84,7 @@ func New(cfg Config) *Server {
 		log:   cfg.Logger,
 		ready: make(chan struct{}),
 	}
-	s.cache = newCache(cfg.Storage, cfg.Registry, cfg.Logger, cfg.WatchHistory)
+	s.cache = newCache(cfg.Storage, cfg.Registry, cfg.Logger, cfg.WatchHistory, cfg.WatchHistoryBytes)
 	s.discovery = buildDiscovery(cfg.Registry)
 	return s
 }

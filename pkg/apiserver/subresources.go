@@ -16,9 +16,9 @@ import (
 
 var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
 
-func toScale(res *Resource, e *entry) *autoscalingv1.Scale {
-	m := objectMeta(e.obj)
-	spec, status, sel := res.Scale.Get(e.obj)
+func toScale(res *Resource, obj runtime.Object) *autoscalingv1.Scale {
+	m := objectMeta(obj)
+	spec, status, sel := res.Scale.Get(obj)
 	return &autoscalingv1.Scale{
 		TypeMeta: metav1.TypeMeta{Kind: "Scale", APIVersion: "autoscaling/v1"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -42,7 +42,12 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req request)
 			writeError(w, err)
 			return
 		}
-		writeObject(w, http.StatusOK, toScale(req.res, e))
+		obj, err := e.object()
+		if err != nil {
+			writeError(w, apierrors.NewInternalError(err))
+			return
+		}
+		writeObject(w, http.StatusOK, toScale(req.res, obj))
 		return
 	}
 	if r.Method != http.MethodPut && r.Method != http.MethodPatch {
@@ -57,7 +62,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req request)
 	pt := types.PatchType(mediaType(r))
 	_, _, err = s.updateWith(r.Context(), request{res: req.res, namespace: req.namespace, name: req.name}, writeMain, dryRun,
 		func(old runtime.Object) (runtime.Object, error) {
-			cur := toScale(req.res, &entry{obj: old})
+			cur := toScale(req.res, old)
 			scale := &autoscalingv1.Scale{}
 			if r.Method == http.MethodPut {
 				if _, err := decodeInto(body, mediaType(r), scaleGVK, scale, fv); err != nil {
@@ -93,7 +98,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req request)
 		writeError(w, err)
 		return
 	}
-	writeObject(w, http.StatusOK, toScale(req.res, e))
+	writeObject(w, http.StatusOK, toScale(req.res, e.mustObject()))
 }
 
 // serveBinding assigns a pod to a node (what the scheduler does).

@@ -92,10 +92,10 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request)
 		// Legacy /watch/.../NAME: one object.
 		name := req.name
 		prev := sel
-		sel = func(e *entry) bool { return e.meta.GetName() == name && (prev == nil || prev(e)) }
+		sel = func(e *entry) bool { return e.name == name && (prev == nil || prev(e)) }
 	}
 	match := func(e *entry) bool {
-		if ns != "" && req.res.Namespaced && e.meta.GetNamespace() != ns {
+		if ns != "" && req.res.Namespaced && e.namespace != ns {
 			return false
 		}
 		return sel == nil || sel(e)

@@ -179,7 +179,10 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 	if dryRun {
 		return served(res, obj, 0)
 	}
-	rev, err := s.cfg.Storage.Create(ctx, res.key(acc.GetNamespace(), acc.GetName()), data)
+	key := res.key(acc.GetNamespace(), acc.GetName())
+	h := s.cache.expect(key, data, obj)
+	defer s.cache.withdraw(h)
+	rev, err := s.cfg.Storage.Create(ctx, key, data)
 	if err != nil {
 		if errors.Is(err, storage.ErrKeyExists) {
 			return nil, apierrors.NewAlreadyExists(res.groupResource(), acc.GetName())
@@ -211,7 +214,7 @@ func (s *Server) checkNamespaceOpen(ns string) error {
 	if e == nil {
 		return apierrors.NewNotFound(nsRes.groupResource(), ns)
 	}
-	if objectMeta(e.obj).DeletionTimestamp != nil {
+	if e.deleting {
 		err := apierrors.NewForbidden(nsRes.groupResource(), ns,
 			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", ns))
 		err.ErrStatus.Details.Causes = append(err.ErrStatus.Details.Causes, metav1.StatusCause{
@@ -299,11 +302,15 @@ func (s *Server) updateWith(ctx context.Context, req request, mode writeMode, dr
 			}
 			return nil, 0, apierrors.NewNotFound(res.groupResource(), req.name)
 		}
-		obj, err := mutate(old.obj.DeepCopyObject())
+		oldObj, err := old.object()
+		if err != nil {
+			return nil, 0, apierrors.NewInternalError(err)
+		}
+		obj, err := mutate(oldObj.DeepCopyObject())
 		if err != nil {
 			return nil, 0, err
 		}
-		raw, err := s.update(ctx, res, old, obj, mode, dryRun)
+		raw, err := s.update(ctx, res, old, oldObj, obj, mode, dryRun)
 		if errors.Is(err, errRetry) && attempt < maxRetries {
 			// Someone wrote between our read and our write: make sure the cache
 			// has their write, then try again on top of it.
@@ -336,14 +343,15 @@ const (
 	writeWhole                   // server-side subresources (binding, finalize)
 )
 
-// update validates and stores obj over old. obj is owned by the caller.
-func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runtime.Object, mode writeMode, dryRun bool) ([]byte, error) {
+// update validates and stores obj over old, whose object is oldObj. Both objects
+// are the caller's; update changes obj.
+func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, obj runtime.Object, mode writeMode, dryRun bool) ([]byte, error) {
 	status := mode == writeStatus
 	acc, err := meta.Accessor(obj)
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
 	}
-	oldMeta := objectMeta(old.obj)
+	oldMeta := objectMeta(oldObj)
 	name := oldMeta.Name
 	if rv := acc.GetResourceVersion(); rv != "" && rv != oldMeta.ResourceVersion {
 		return nil, conflict(res, name)
@@ -368,24 +376,24 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 	acc.SetSelfLink("")
 	acc.SetManagedFields(oldMeta.ManagedFields)
 	if status {
-		copyField(obj, old.obj, "Spec")
+		copyField(obj, oldObj, "Spec")
 		acc.SetOwnerReferences(oldMeta.OwnerReferences)
 	} else if res.Status && mode == writeMain {
-		copyField(obj, old.obj, "Status")
+		copyField(obj, oldObj, "Status")
 	}
 	if mode == writeMain && res.PrepareForUpdate != nil {
 		if res.Allocates {
 			s.allocMu.Lock()
 			defer s.allocMu.Unlock()
 		}
-		if err := res.PrepareForUpdate(ctx, s, obj, old.obj); err != nil {
+		if err := res.PrepareForUpdate(ctx, s, obj, oldObj); err != nil {
 			return nil, err
 		}
 	}
 	if res.Default != nil {
 		res.Default(obj)
 	}
-	if res.SpecChanged != nil && !status && res.SpecChanged(obj, old.obj) {
+	if res.SpecChanged != nil && !status && res.SpecChanged(obj, oldObj) {
 		acc.SetGeneration(oldMeta.Generation + 1)
 	}
 	validate := res.ValidateUpdate
@@ -397,7 +405,7 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 		validate = nil
 	}
 	if validate != nil {
-		if errs := validate(obj, old.obj); len(errs) > 0 {
+		if errs := validate(obj, oldObj); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.GVK.GroupKind(), name, errs)
 		}
 	}
@@ -426,6 +434,8 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 	if dryRun {
 		return served(res, obj, old.rev)
 	}
+	h := s.cache.expect(old.key, data, obj)
+	defer s.cache.withdraw(h)
 	rev, err := s.cfg.Storage.Update(ctx, old.key, data, old.rev)
 	if err != nil {
 		return nil, storageWriteError(err, res, name)
@@ -437,7 +447,7 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, obj runt
 // again would write. Derived from the cached bytes, because cached objects are
 // shared by concurrent readers and must never be touched.
 func storedForm(e *entry) []byte {
-	rv := []byte(`,"resourceVersion":"` + e.meta.GetResourceVersion() + `"`)
+	rv := []byte(`,"resourceVersion":"` + e.resourceVersion() + `"`)
 	// metadata comes first in every kind, so the first match is its field.
 	return bytes.Replace(e.raw, rv, nil, 1)
 }
@@ -478,9 +488,11 @@ func (s *Server) List(groupVersion, resource string) []runtime.Object {
 		return nil
 	}
 	items, _ := s.cache.list(res, "", nil)
-	out := make([]runtime.Object, len(items))
-	for i, e := range items {
-		out[i] = e.obj
+	out := make([]runtime.Object, 0, len(items))
+	for _, e := range items {
+		if obj, err := e.object(); err == nil {
+			out = append(out, obj)
+		}
 	}
 	return out
 }

@@ -28,7 +28,7 @@ func TestStoredFormMatchesStoredBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &entry{raw: raw, meta: ev, obj: ev}
+	e := &entry{raw: raw, rev: 42}
 	if got := storedForm(e); !bytes.Equal(got, stored) {
 		t.Fatalf("storedForm =\n%s\nwant\n%s", got, stored)
 	}

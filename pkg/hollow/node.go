@@ -15,6 +15,7 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -69,12 +70,18 @@ type Options struct {
 	// StatusInterval is how often the Node status is re-posted when nothing
 	// changed (default 1m).
 	StatusInterval time.Duration
-	// Workers is how many pod status updates are in flight at once (default 4).
+	// Workers is how many pod status updates are in flight at once (default 4;
+	// 1 for the nodes of StartN).
 	Workers int
 	// Clock supplies time (default the real clock).
 	Clock clock.WithTicker
 	// Logger receives the node's errors (default discard).
 	Logger *slog.Logger
+	// Informers, for StartN, supplies the pod and node informers its nodes
+	// share: a server passes its controllers' factory, so that each pod is
+	// cached once in the process. StartN starts it. By default StartN's nodes
+	// share informers of their own; a node made by New always watches alone.
+	Informers informers.SharedInformerFactory
 }
 
 func (o Options) withDefaults() Options {
@@ -123,6 +130,7 @@ type Node struct {
 	err     error
 	started sync.Once
 
+	fleet        *fleet // the informers of StartN's nodes; nil for a node on its own
 	nodeInformer cache.SharedIndexInformer
 	podInformer  cache.SharedIndexInformer
 	queue        workqueue.TypedRateLimitingInterface[string]
@@ -222,14 +230,28 @@ func (n *Node) run(ctx context.Context) error {
 	defer cancel()
 	defer n.queue.ShutDown()
 
-	wg.Go(func() { n.nodeInformer.RunWithContext(ctx) })
+	if n.fleet != nil {
+		// The fleet's informers run already: take this node's events from now
+		// on, then catch up with what they hold.
+		n.fleet.join(n)
+		defer n.fleet.leave(n)
+	} else {
+		wg.Go(func() { n.nodeInformer.RunWithContext(ctx) })
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), n.nodeInformer.HasSynced) {
 		return nil
 	}
 	n.observeNode(n.currentNode())
-	wg.Go(func() { n.podInformer.RunWithContext(ctx) })
+	if n.fleet == nil {
+		wg.Go(func() { n.podInformer.RunWithContext(ctx) })
+	}
 	if !cache.WaitForCacheSync(ctx.Done(), n.podInformer.HasSynced) {
 		return nil
+	}
+	if n.fleet != nil {
+		for _, pod := range n.ownPods() {
+			n.enqueue(pod)
+		}
 	}
 	// Addresses pods already hold (this node ran before) are taken before any
 	// is handed out.

@@ -27,6 +27,10 @@ func dropManagedFields(obj any) (any, error) {
 // watchNode follows this node's own Node object, for its podCIDR and for
 // conditions someone else changed (the node controller's Unknown).
 func (n *Node) watchNode() {
+	if n.fleet != nil {
+		n.nodeInformer = n.fleet.nodes
+		return
+	}
 	byName := fields.OneTermEqualSelector("metadata.name", n.name).String()
 	n.nodeInformer = coreinformers.NewFilteredNodeInformer(n.client, 0, cache.Indexers{},
 		func(o *metav1.ListOptions) { o.FieldSelector = byName })
@@ -40,20 +44,45 @@ func (n *Node) watchNode() {
 
 // watchPods follows the pods bound to this node, and no others.
 func (n *Node) watchPods() {
+	if n.fleet != nil {
+		n.podInformer = n.fleet.pods
+		return
+	}
 	onNode := fields.OneTermEqualSelector("spec.nodeName", n.name).String()
 	n.podInformer = coreinformers.NewFilteredPodInformer(n.client, metav1.NamespaceAll, 0, cache.Indexers{},
 		func(o *metav1.ListOptions) { o.FieldSelector = onNode })
 	_ = n.podInformer.SetTransform(dropManagedFields)
-	enqueue := func(obj any) {
-		if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
-			n.queue.Add(key)
+	_, _ = n.podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    n.enqueue,
+		UpdateFunc: func(_, obj any) { n.enqueue(obj) },
+		DeleteFunc: n.enqueue,
+	})
+}
+
+func (n *Node) enqueue(obj any) {
+	if key, err := cache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		n.queue.Add(key)
+	}
+}
+
+// write runs a pod write, within the fleet's bound when the node has one.
+func (n *Node) write(ctx context.Context, f func() error) error {
+	if n.fleet == nil {
+		return f()
+	}
+	return n.fleet.call(ctx, f)
+}
+
+// ownPods are the pods the informer holds that are bound to this node (all of
+// them, unless the informer is the fleet's).
+func (n *Node) ownPods() []*corev1.Pod {
+	var out []*corev1.Pod
+	for _, obj := range n.podInformer.GetStore().List() {
+		if pod := obj.(*corev1.Pod); pod.Spec.NodeName == n.name {
+			out = append(out, pod)
 		}
 	}
-	_, _ = n.podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    enqueue,
-		UpdateFunc: func(_, obj any) { enqueue(obj) },
-		DeleteFunc: enqueue,
-	})
+	return out
 }
 
 func (n *Node) currentNode() *corev1.Node {
@@ -91,8 +120,8 @@ func (n *Node) observeNode(node *corev1.Node) {
 				// The Node was deleted and registered again with another
 				// subnet: every pod gets an address of the new one.
 				clear(n.pods)
-				for _, obj := range n.podInformer.GetStore().List() {
-					key, _ := cache.MetaNamespaceKeyFunc(obj)
+				for _, pod := range n.ownPods() {
+					key, _ := cache.MetaNamespaceKeyFunc(pod)
 					wake = append(wake, key)
 				}
 			}
@@ -122,8 +151,7 @@ func (n *Node) adoptPodIPs() {
 	if n.pool == nil {
 		return
 	}
-	for _, obj := range n.podInformer.GetStore().List() {
-		pod := obj.(*corev1.Pod)
+	for _, pod := range n.ownPods() {
 		key, _ := cache.MetaNamespaceKeyFunc(pod)
 		n.adoptLocked(pod, key)
 	}
@@ -193,7 +221,10 @@ func (n *Node) syncPod(ctx context.Context, key string) error {
 	}
 	running := pod.DeepCopy()
 	running.Status = n.runningStatus(pod, ip)
-	_, err = n.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, running, metav1.UpdateOptions{})
+	err = n.write(ctx, func() error {
+		_, err := n.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, running, metav1.UpdateOptions{})
+		return err
+	})
 	if apierrors.IsNotFound(err) {
 		n.forget(key, "")
 		return nil
@@ -247,9 +278,11 @@ func (n *Node) forget(key, uid string) {
 // stop "stops the containers" of a pod being deleted and completes the
 // deletion, as a kubelet does: grace period 0, only for this incarnation.
 func (n *Node) stop(ctx context.Context, pod *corev1.Pod, key string) error {
-	err := n.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
-		GracePeriodSeconds: new(int64),
-		Preconditions:      metav1.NewUIDPreconditions(string(pod.UID)),
+	err := n.write(ctx, func() error {
+		return n.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+			GracePeriodSeconds: new(int64),
+			Preconditions:      metav1.NewUIDPreconditions(string(pod.UID)),
+		})
 	})
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("deleting pod %q: %w", key, err)

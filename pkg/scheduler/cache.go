@@ -167,7 +167,7 @@ func (n *nodeInfo) hasLowerPriority(p int32) bool {
 
 // podState is a pod the cache counts on a node.
 type podState struct {
-	info    *podInfo
+	info    *podInfo // counted(): without the pod object
 	node    string
 	assumed bool // placed by this scheduler; the API has not shown it bound yet
 }
@@ -265,7 +265,7 @@ func (c *cache) assumeLocked(pi *podInfo, node string) {
 	if old := c.pods[pi.pod.UID]; old != nil {
 		c.placeLocked(old.info, old.node, -1)
 	}
-	c.pods[pi.pod.UID] = &podState{info: pi, node: node, assumed: true}
+	c.pods[pi.pod.UID] = &podState{info: pi.counted(), node: node, assumed: true}
 	c.placeLocked(pi, node, +1)
 }
 
@@ -290,7 +290,7 @@ func (c *cache) setPod(pi *podInfo) {
 	if old := c.pods[uid]; old != nil {
 		c.placeLocked(old.info, old.node, -1)
 	}
-	c.pods[uid] = &podState{info: pi, node: node}
+	c.pods[uid] = &podState{info: pi.counted(), node: node}
 	c.placeLocked(pi, node, +1)
 }
 

@@ -53,6 +53,15 @@ func newPodInfo(pod *corev1.Pod) *podInfo {
 	return pi
 }
 
+// counted is what the cache keeps of a pod it counts on a node: the numbers,
+// not the object, which would keep every bound pod's version of the moment
+// alive beside the informer's current one.
+func (pi *podInfo) counted() *podInfo {
+	c := *pi
+	c.pod = nil
+	return &c
+}
+
 func (pi *podInfo) key() string { return pi.pod.Namespace + "/" + pi.pod.Name }
 
 // hostPort is one host port a pod holds, normalised: an empty IP is 0.0.0.0 and

@@ -3,6 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +28,7 @@ const (
 // when each was first seen bound, first seen Running, and when all were gone.
 type podTracker struct {
 	mu      sync.Mutex
+	seen    map[types.UID]time.Time
 	bound   map[types.UID]time.Time
 	running map[types.UID]time.Time
 	live    map[types.UID]bool
@@ -42,6 +47,9 @@ func (pt *podTracker) observe(ev watch.Event) {
 		delete(pt.live, pod.UID)
 	} else {
 		pt.live[pod.UID] = true
+		if _, ok := pt.seen[pod.UID]; !ok {
+			pt.seen[pod.UID] = now
+		}
 		if pod.Spec.NodeName != "" {
 			if _, ok := pt.bound[pod.UID]; !ok {
 				pt.bound[pod.UID] = now
@@ -110,7 +118,7 @@ func BenchmarkScale(b *testing.B) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	pt := &podTracker{bound: map[types.UID]time.Time{}, running: map[types.UID]time.Time{}, live: map[types.UID]bool{}, changed: make(chan struct{}, 1)}
+	pt := &podTracker{seen: map[types.UID]time.Time{}, bound: map[types.UID]time.Time{}, running: map[types.UID]time.Time{}, live: map[types.UID]bool{}, changed: make(chan struct{}, 1)}
 	w, err := p.Client.CoreV1().Pods("default").Watch(ctx, metav1.ListOptions{LabelSelector: "run=scale"})
 	if err != nil {
 		b.Fatal(err)
@@ -148,6 +156,12 @@ func BenchmarkScale(b *testing.B) {
 			},
 		},
 	}
+	idleRSS, idleAnon := p.Memory(b)
+	profDir := os.Getenv("SKIFF_BENCH_PROFILES")
+	if profDir != "" {
+		go saveProfile(ctx, b, p, profDir, "cpu-up.pprof", "/debug/pprof/profile", "seconds=2")
+	}
+	cpuStart := serverCPU(b, p)
 	start := time.Now()
 	if _, err := p.Client.CoreV1().ReplicationControllers("default").Create(ctx, rc, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
@@ -158,25 +172,42 @@ func BenchmarkScale(b *testing.B) {
 	upTime := allRunning.Sub(start)
 
 	pt.mu.Lock()
-	var first, last time.Time
-	for _, t := range pt.bound {
-		if first.IsZero() || t.Before(first) {
-			first = t
+	span := func(m map[types.UID]time.Time) (first, last time.Time) {
+		for _, t := range m {
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+			if t.After(last) {
+				last = t
+			}
 		}
-		if t.After(last) {
-			last = t
-		}
+		return first, last
 	}
+	first, last := span(pt.bound)
+	// When the last pod was seen created, bound and Running: which stage trails.
+	_, lastCreated := span(pt.seen)
+	_, lastRunning := span(pt.running)
 	pt.mu.Unlock()
 	schedRate := float64(scaleReplicas) / last.Sub(first).Seconds()
-	rss := p.RSS(b)
+	cpuUp := serverCPU(b, p) - cpuStart
+	rss, anon := p.Memory(b)
+	if profDir != "" {
+		saveProfile(ctx, b, p, profDir, "heap-up.pprof", "/debug/pprof/heap", "gc=1")
+		saveProfile(ctx, b, p, profDir, "heap-up.txt", "/debug/pprof/heap", "debug=1")
+		saveProfile(ctx, b, p, profDir, "goroutines-up.txt", "/debug/pprof/goroutine", "debug=1")
+		if smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", p.Cmd.Process.Pid)); err == nil {
+			_ = os.WriteFile(filepath.Join(profDir, "smaps-up"), smaps, 0o644)
+		}
+	}
 
 	downStart := time.Now()
 	if _, err := p.Client.CoreV1().ReplicationControllers("default").Patch(ctx, "scale", types.MergePatchType, []byte(`{"spec":{"replicas":0}}`), metav1.PatchOptions{}); err != nil {
 		b.Fatal(err)
 	}
+	cpuDown := serverCPU(b, p)
 	allGone := pt.waitFor(b, "all pods gone", 120*time.Second, func(l, _, _ int) bool { return l == 0 })
 	downTime := allGone.Sub(downStart)
+	cpuDown = serverCPU(b, p) - cpuDown
 
 	p50, p99 := time.Duration(0), time.Duration(0)
 	if len(lat) > 0 {
@@ -187,6 +218,56 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(schedRate, "sched-pods/s")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "create-p99-ms")
 	b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
-	b.Logf("\n| measure (%d hollow nodes, RC of %d) | Skiff |\n|---|---|\n| create RC -> all Running | %.2f s |\n| scheduler throughput | %.0f pods/s |\n| API create during the run (p50 / p99, %d samples) | %.1f / %.1f ms |\n| server RSS at the end | %.0f MB |\n| scale to 0 -> all pods gone | %.2f s |",
-		scaleNodes, scaleReplicas, upTime.Seconds(), schedRate, len(lat), float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000, float64(rss)/(1<<20), downTime.Seconds())
+	b.ReportMetric(float64(anon)/(1<<20), "anon-MB")
+	// CPU time is what a shared machine blurs least: wall times depend on what
+	// else runs. (A benchmark's log is cut after ten lines: one table.)
+	b.ReportMetric(cpuUp.Seconds(), "cpu-s-to-running")
+	mb := func(n int64) float64 { return float64(n) / (1 << 20) }
+	b.Logf("\n| measure (%d hollow nodes, RC of %d) | Skiff |\n|---|---|\n"+
+		"| create RC -> all Running (last pod created / bound / Running) | %.2f s (%.2f / %.2f / %.2f s) |\n"+
+		"| scheduler throughput | %.0f pods/s |\n"+
+		"| API create during the run (p50 / p99, %d samples) | %.1f / %.1f ms |\n"+
+		"| server RSS at the end, anonymous / file-backed (before the RC) | %.0f MB, %.0f / %.0f (%.0f MB, %.0f / %.0f) |\n"+
+		"| scale to 0 -> all pods gone | %.2f s |\n"+
+		"| server CPU time to all Running / to 0 | %.2f / %.2f s |",
+		scaleNodes, scaleReplicas, upTime.Seconds(), lastCreated.Sub(start).Seconds(), last.Sub(start).Seconds(), lastRunning.Sub(start).Seconds(),
+		schedRate, len(lat), float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000,
+		mb(rss), mb(anon), mb(rss-anon), mb(idleRSS), mb(idleAnon), mb(idleRSS-idleAnon),
+		downTime.Seconds(), cpuUp.Seconds(), cpuDown.Seconds())
+}
+
+// serverCPU is the CPU time (user and system) the server process has used.
+func serverCPU(b *testing.B, p *harness.Process) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Cmd.Process.Pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name, which is in parentheses: utime and
+	// stime are the 12th and 13th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
+}
+
+// saveProfile fetches one of the server's /debug/pprof profiles into dir, for
+// `go tool pprof`. Set SKIFF_BENCH_PROFILES=dir to have BenchmarkScale save a
+// CPU profile of the scale-up and, once all pods run, heap and goroutine
+// profiles and the server's /proc/PID/smaps.
+func saveProfile(ctx context.Context, b *testing.B, p *harness.Process, dir, name, path, params string) {
+	req := p.Client.CoreV1().RESTClient().Get().AbsPath(path)
+	for _, kv := range strings.Split(params, "&") {
+		k, v, _ := strings.Cut(kv, "=")
+		req = req.Param(k, v)
+	}
+	data, err := req.DoRaw(ctx)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	if err != nil {
+		b.Logf("profile %s: %v", name, err)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
 
 	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
@@ -56,10 +57,12 @@ type Controller struct {
 	rcSynced cache.InformerSynced
 	podSync  cache.InformerSynced
 
-	queue    workqueue.TypedRateLimitingInterface[string]
-	expect   *expectations
-	recorder record.EventRecorder // set by Run, before any worker starts
-	now      func() time.Time
+	queue  workqueue.TypedRateLimitingInterface[string]
+	expect *expectations
+	// firstBatch is where each RC's next slow start of creates begins.
+	firstBatch *firstBatches
+	recorder   *spamGuard // its recorder is set by Run, before any worker starts
+	now        func() time.Time
 }
 
 // controllerIndex files each pod under the UID of its controller, or under its
@@ -95,8 +98,10 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicationmanager"}),
-		expect: newExpectations(time.Now),
-		now:    time.Now,
+		expect:     newExpectations(time.Now),
+		firstBatch: &firstBatches{m: map[string]int{}},
+		recorder:   newSpamGuard(nil, clock.RealClock{}),
+		now:        time.Now,
 	}
 	pi := podInformer.Informer()
 	if err := pi.AddIndexers(cache.Indexers{controllerIndex: controllerIndexKeys}); err != nil {
@@ -126,7 +131,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replication-controller"})
+	c.recorder.EventRecorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replication-controller"})
 
 	if !cache.WaitForCacheSync(ctx.Done(), c.rcSynced, c.podSync) {
 		return ctx.Err()
@@ -176,6 +181,8 @@ func (c *Controller) deleteRC(obj any) {
 	}
 	key := mustKey(rc)
 	c.expect.forget(key)
+	c.firstBatch.forget(key)
+	c.recorder.forget(rc.UID)
 	c.queue.Add(key)
 }
 

@@ -100,10 +100,11 @@ func (c *Controller) manageReplicas(ctx context.Context, rc *corev1.ReplicationC
 		// Expect them before creating any: the informer may report a new pod
 		// before Create returns.
 		c.expect.expectCreations(key, n)
-		created, err := slowStartBatch(n, 1, func() error { return c.createPod(ctx, rc) })
+		created, err := slowStartBatch(n, c.firstBatch.get(key), func() error { return c.createPod(ctx, rc) })
 		for range n - created {
 			c.expect.creationObserved(key) // never coming
 		}
+		c.firstBatch.learn(key, created, err)
 		return err
 	case diff > 0:
 		n := min(diff, c.opts.BurstReplicas)
@@ -115,8 +116,13 @@ func (c *Controller) manageReplicas(ctx context.Context, rc *corev1.ReplicationC
 		c.expect.expectDeletions(key, keys)
 		errs := make([]error, len(victims))
 		var wg sync.WaitGroup
+		slots := make(chan struct{}, maxInFlight)
 		for i, pod := range victims {
-			wg.Go(func() { errs[i] = c.deletePodOf(ctx, rc, pod, key, keys[i]) })
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				errs[i] = c.deletePodOf(ctx, rc, pod, key, keys[i])
+			})
 		}
 		wg.Wait()
 		return errors.Join(errs...)
@@ -124,17 +130,58 @@ func (c *Controller) manageReplicas(ctx context.Context, rc *corev1.ReplicationC
 	return nil
 }
 
+// maxInFlight bounds the requests one sync has in flight. Upstream's
+// controller-manager is held back by its client's rate limit instead; with
+// none, hundreds of concurrent requests only queue in the API server, each on a
+// connection of its own.
+const maxInFlight = 64
+
+// firstBatches remembers, per RC, how large a slow start may begin: with 1
+// while creates are failing or have not been tried, as upstream always does,
+// and with as many as the last sync created once they succeed, up to
+// maxInFlight. A big RC then ramps up once, not again for each sync of
+// BurstReplicas pods; a create that starts failing costs one batch once.
+type firstBatches struct {
+	mu sync.Mutex
+	m  map[string]int
+}
+
+func (f *firstBatches) get(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return max(f.m[key], 1)
+}
+
+func (f *firstBatches) learn(key string, created int, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err != nil || created == 0 {
+		delete(f.m, key)
+		return
+	}
+	f.m[key] = min(created, maxInFlight)
+}
+
+func (f *firstBatches) forget(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.m, key)
+}
+
 // slowStartBatch calls fn count times, in parallel batches that start at
 // initial and double while every call succeeds, so a failing create (a quota, a
-// webhook, a terminating namespace) costs one request instead of hundreds. It
-// returns how many calls succeeded.
+// webhook, a terminating namespace) costs one request instead of hundreds. At
+// most maxInFlight calls run at once. It returns how many calls succeeded.
 func slowStartBatch(count, initial int, fn func() error) (int, error) {
 	done := 0
+	slots := make(chan struct{}, maxInFlight)
 	for batch := min(count, initial); batch > 0; batch = min(2*batch, count-done) {
 		errs := make(chan error, batch)
 		var wg sync.WaitGroup
 		for range batch {
+			slots <- struct{}{}
 			wg.Go(func() {
+				defer func() { <-slots }()
 				if err := fn(); err != nil {
 					errs <- err
 				}

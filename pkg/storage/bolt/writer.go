@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -89,18 +90,30 @@ func (b *Backend) runWriter() {
 			b.failQueued()
 			return
 		}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-b.requests:
-				batch = append(batch, r)
-			default:
-				break more
-			}
+		b.gather(&batch)
+		if len(batch) < maxBatch {
+			// Writers that are running now are about to ask: give them the
+			// moment it takes, so that they share this commit's fsync instead
+			// of each waiting for one of their own. A lone writer pays for
+			// one trip through the run queue, not a timer.
+			runtime.Gosched()
+			b.gather(&batch)
 		}
 		b.commit(batch)
 		clear(batch)
 		batch = batch[:0]
+	}
+}
+
+// gather adds the requests already waiting to batch, up to maxBatch.
+func (b *Backend) gather(batch *[]*request) {
+	for len(*batch) < maxBatch {
+		select {
+		case r := <-b.requests:
+			*batch = append(*batch, r)
+		default:
+			return
+		}
 	}
 }
 

@@ -1,0 +1,165 @@
+package apiserver
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// TestWithResourceVersion: the cache derives an object's served JSON from its
+// stored bytes; it must be byte for byte what encoding the object would give.
+func TestWithResourceVersion(t *testing.T) {
+	now := metav1.Unix(1700000000, 0)
+	replicas := int32(3)
+	cases := []struct {
+		gvk schema.GroupVersionKind
+		obj runtime.Object
+	}{
+		{corev1.SchemeGroupVersion.WithKind("Pod"), &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "p", GenerateName: "p-", Namespace: "default", UID: "u1", CreationTimestamp: now,
+				Labels: map[string]string{"run": "x", "generation": `"creationTimestamp":`}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}},
+		}},
+		{corev1.SchemeGroupVersion.WithKind("ReplicationController"), &corev1.ReplicationController{
+			ObjectMeta: metav1.ObjectMeta{Name: "rc", Namespace: "default", UID: "u2", Generation: 4, CreationTimestamp: now},
+			Spec: corev1.ReplicationControllerSpec{Replicas: &replicas, Template: &corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"run": "x"}}}},
+		}},
+		{corev1.SchemeGroupVersion.WithKind("Namespace"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ns"}}},
+		{appsv1.SchemeGroupVersion.WithKind("Deployment"), &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: "d", Namespace: "default", Generation: 1, DeletionTimestamp: &now}}},
+		{corev1.SchemeGroupVersion.WithKind("Event"), &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Name: "e", Namespace: "default"},
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Name: "p", ResourceVersion: "7"}}},
+	}
+	for _, c := range cases {
+		res := &Resource{GVK: c.gvk}
+		stored, err := storedBytes(res, c.obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		objectMeta(c.obj).ResourceVersion = "12345"
+		want, err := encodeJSON(c.obj, c.gvk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := withResourceVersion(stored, "12345"); !bytes.Equal(got, want) {
+			t.Errorf("%s: withResourceVersion =\n%s\nwant\n%s", c.gvk.Kind, got, want)
+		}
+		if got := withResourceVersion(want, "12346"); got != nil {
+			t.Errorf("%s: a second resourceVersion was added:\n%s", c.gvk.Kind, got)
+		}
+	}
+}
+
+// TestEntryObject: an entry decodes to the object it was built from, in both of
+// its encodings, and its selectable fields answer as the map did.
+func TestEntryObject(t *testing.T) {
+	res := &Resource{GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Namespaced: true,
+		New: func() runtime.Object { return &corev1.Pod{} }}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default", UID: "u1", ResourceVersion: "9",
+			CreationTimestamp: metav1.Unix(1700000000, 0), Labels: map[string]string{"run": "x"}},
+		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "i"}}},
+	}
+	e, err := newEntry("/registry/pods/default/p", res, pod.DeepCopy(), nil, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.pb == nil {
+		t.Fatal("no protobuf encoding for a pod")
+	}
+	for _, viaJSON := range []bool{false, true} {
+		if viaJSON {
+			e.pb = nil
+		}
+		obj, err := e.object()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := encodeJSON(obj, res.GVK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(raw, e.raw) {
+			t.Errorf("decoded (JSON %v) encodes as\n%s\nwant\n%s", viaJSON, raw, e.raw)
+		}
+	}
+	if e.name != "p" || e.namespace != "default" || e.labels.Get("run") != "x" || e.deleting {
+		t.Errorf("entry metadata: %+v", e)
+	}
+	if !e.fields.Has("metadata.name") || e.fields.Get("metadata.namespace") != "default" || e.fields.Has("spec.nodeName") && e.fields.Get("spec.nodeName") != "n1" {
+		t.Errorf("fields: %v", e.fields)
+	}
+	if e.fields.Has("nope") || e.fields.Get("nope") != "" {
+		t.Errorf("fields has a field it should not: %v", e.fields)
+	}
+}
+
+// TestSplicedList: a protobuf list spliced from cached encodings is byte for
+// byte the encoding of the typed list.
+func TestSplicedList(t *testing.T) {
+	res := &Resource{GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Namespaced: true,
+		New: func() runtime.Object { return &corev1.Pod{} }, NewList: func() runtime.Object { return &corev1.PodList{} }}
+	var items []*entry
+	for i, name := range []string{"a", "b", "c"} {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default", UID: "u", ResourceVersion: "9",
+				Labels: map[string]string{"run": name}},
+			Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "i"}}},
+		}
+		e, err := newEntry("/registry/pods/default/"+name, res, pod, nil, int64(9+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, e)
+	}
+	left := int64(7)
+	for _, lm := range []metav1.ListMeta{{ResourceVersion: "12"}, {ResourceVersion: "12", Continue: "x", RemainingItemCount: &left}} {
+		for _, n := range []int{0, 1, 3} {
+			got, ok := splicedList(res, lm, items[:n])
+			if !ok {
+				t.Fatal("a pod list was not spliced")
+			}
+			list := &corev1.PodList{ListMeta: lm}
+			for _, e := range items[:n] {
+				list.Items = append(list.Items, *e.mustObject().(*corev1.Pod))
+			}
+			list.GetObjectKind().SetGroupVersionKind(listGVK(res))
+			want, err := encodeProtobuf(list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%d items, %+v: spliced\n%q\nwant\n%q", n, lm, got, want)
+			}
+		}
+	}
+}
+
+// TestEncodesExactly: the kinds whose in-memory form can hold what their JSON
+// drops are built from stored bytes, never from a writer's object.
+func TestEncodesExactly(t *testing.T) {
+	for _, c := range []struct {
+		obj  runtime.Object
+		want bool
+	}{
+		{&corev1.Pod{}, true},
+		{&corev1.ReplicationController{}, true},
+		{&corev1.Node{}, true},
+		{&corev1.Event{}, false},              // eventTime is a MicroTime
+		{&appsv1.ControllerRevision{}, false}, // data is a RawExtension
+	} {
+		obj := c.obj
+		res := &Resource{GVK: schema.GroupVersionKind{Kind: reflect.TypeOf(obj).Elem().Name()}, New: func() runtime.Object { return obj.DeepCopyObject() }}
+		if got := encodesExactly(res); got != c.want {
+			t.Errorf("%T: encodesExactly = %v, want %v", obj, got, c.want)
+		}
+	}
+}
