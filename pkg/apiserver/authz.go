@@ -13,9 +13,10 @@ import (
 )
 
 // Nodes authenticate as system:node:NAME in the group system:nodes. As
-// upstream's Node authorizer and NodeRestriction admission do, a node may read,
-// but may write only its own Node, its own Lease, events, and the pods bound to
-// it (their status, their deletion, their eviction).
+// upstream's Node authorizer and NodeRestriction admission do, a node may read
+// (but of Secrets and ConfigMaps only those its pods use), and may write only
+// its own Node, its own Lease, events, and the pods bound to it (their status,
+// their deletion, their eviction).
 const (
 	nodesGroup     = "system:nodes"
 	nodeUserPrefix = "system:node:"
@@ -70,6 +71,16 @@ func (s *Server) authorizeNode(r *http.Request, req request) error {
 		return nil
 	}
 	v := verb(r, req)
+	if req.res.GVK.Group == "" && (req.res.Name == "secrets" || req.res.Name == "configmaps") {
+		// As upstream's Node authorizer: a node reads only what its pods use.
+		if v != "get" || req.subresource != "" {
+			return nodeForbidden(u, v, req, fmt.Sprintf("node %q may only get the %s its pods reference, one by one", node, req.res.Name))
+		}
+		if !s.podOfNodeUses(node, req.namespace, req.res.Name, req.name) {
+			return nodeForbidden(u, v, req, fmt.Sprintf("no relationship found between node %q and this object", node))
+		}
+		return nil
+	}
 	if v == "get" || v == "list" || v == "watch" {
 		return nil
 	}
@@ -157,4 +168,74 @@ func nodeForbidden(u User, v string, req request, why string) error {
 	}
 	err := fmt.Errorf("User %q cannot %s resource %q in API group %q %s: %s", u.Name, v, resource, req.res.GVK.Group, where, why)
 	return apierrors.NewForbidden(req.res.groupResource(), req.name, err)
+}
+
+// podOfNodeUses reports whether a pod bound to node in namespace references the
+// secret or configmap name (volumes, projected volumes, env, envFrom, image
+// pull secrets).
+func (s *Server) podOfNodeUses(node, namespace, resource, name string) bool {
+	pods := s.reg.Lookup("v1", "pods")
+	if pods == nil {
+		return false
+	}
+	entries, _ := s.cache.list(pods, namespace, func(e *entry) bool {
+		n, _ := e.fields.Lookup("spec.nodeName")
+		return n == node
+	})
+	for _, e := range entries {
+		obj, err := e.object()
+		if err != nil {
+			continue
+		}
+		if pod, ok := obj.(*corev1.Pod); ok && podReferences(&pod.Spec, resource, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// podReferences reports whether spec uses the secret or configmap name.
+func podReferences(spec *corev1.PodSpec, resource, name string) bool {
+	secret := resource == "secrets"
+	if secret {
+		for _, r := range spec.ImagePullSecrets {
+			if r.Name == name {
+				return true
+			}
+		}
+	}
+	for _, v := range spec.Volumes {
+		switch {
+		case secret && v.Secret != nil && v.Secret.SecretName == name,
+			!secret && v.ConfigMap != nil && v.ConfigMap.Name == name:
+			return true
+		case v.Projected != nil:
+			for _, src := range v.Projected.Sources {
+				if secret && src.Secret != nil && src.Secret.Name == name || !secret && src.ConfigMap != nil && src.ConfigMap.Name == name {
+					return true
+				}
+			}
+		}
+	}
+	containers := append(append([]corev1.Container{}, spec.InitContainers...), spec.Containers...)
+	for _, ec := range spec.EphemeralContainers {
+		containers = append(containers, corev1.Container(ec.EphemeralContainerCommon))
+	}
+	for _, c := range containers {
+		for _, f := range c.EnvFrom {
+			if secret && f.SecretRef != nil && f.SecretRef.Name == name || !secret && f.ConfigMapRef != nil && f.ConfigMapRef.Name == name {
+				return true
+			}
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom == nil {
+				continue
+			}
+			if secret && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name == name ||
+				!secret && e.ValueFrom.ConfigMapKeyRef != nil && e.ValueFrom.ConfigMapKeyRef.Name == name {
+				return true
+			}
+		}
+	}
+	return false
 }

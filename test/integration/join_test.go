@@ -130,6 +130,37 @@ func TestNodeRestriction(t *testing.T) {
 		t.Fatalf("node-1 listing services: %v", err)
 	}
 
+	// Secrets and ConfigMaps: only those of its own pods, one by one.
+	for _, name := range []string{"used", "unused"} {
+		if _, err := admin.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name},
+			StringData: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := admin.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	user := pod("user", "node-1")
+	user.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "K", ValueFrom: &corev1.EnvVarSource{
+		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "used"}, Key: "k"}}}}
+	user.Spec.Volumes = []corev1.Volume{{Name: "cm", VolumeSource: corev1.VolumeSource{
+		ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "used"}}}}}
+	if _, err := admin.CoreV1().Pods("default").Create(ctx, user, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n1.CoreV1().Secrets("default").Get(ctx, "used", metav1.GetOptions{}); err != nil {
+		t.Fatalf("node-1 reading a secret its pod uses: %v", err)
+	}
+	if _, err := n1.CoreV1().ConfigMaps("default").Get(ctx, "used", metav1.GetOptions{}); err != nil {
+		t.Fatalf("node-1 reading a configmap its pod uses: %v", err)
+	}
+	_, err = n1.CoreV1().Secrets("default").Get(ctx, "unused", metav1.GetOptions{})
+	wantForbidden(t, "node-1 reading a secret no pod of it uses", err, `no relationship found between node "node-1" and this object`)
+	_, err = n1.CoreV1().ConfigMaps("default").Get(ctx, "unused", metav1.GetOptions{})
+	wantForbidden(t, "node-1 reading a configmap no pod of it uses", err, "no relationship found")
+	_, err = n1.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{})
+	wantForbidden(t, "node-1 listing secrets", err, `cannot list resource "secrets"`)
+
 	// Nothing the refusals touched changed.
 	if got, _ := admin.CoreV1().Nodes().Get(ctx, "node-2", metav1.GetOptions{}); got.Spec.Unschedulable {
 		t.Error("node-2 was changed by node-1")
