@@ -309,4 +309,31 @@ func TestSeedServiceOnARealNode(t *testing.T) {
 	if out, err := n.inNS("curl", "-s", "--max-time", "3", "10.43.0.99:80"); err == nil {
 		t.Fatalf("an unused ClusterIP answered: %s", out)
 	}
+
+	// Scale down: once the endpoints have settled, no request fails and every
+	// one reaches the pod that is left.
+	n.mustKubectl("scale", "rc", "kubia", "--replicas=1")
+	var left string
+	n.eventually("1 pod left in the endpoints", 60*time.Second, func() (bool, string) {
+		out, _ := n.kubectl("get", "endpoints", "kubia-http", "-o", "jsonpath={.subsets[*].addresses[*].targetRef.name}")
+		f := strings.Fields(out)
+		if len(f) == 1 {
+			left = f[0]
+		}
+		return len(f) == 1, out
+	})
+	n.eventually("the proxy sends every request to "+left, 30*time.Second, func() (bool, string) {
+		for i := 0; i < 5; i++ {
+			if out, err := curl(); err != nil || strings.TrimSpace(out) != "You've hit "+left {
+				return false, fmt.Sprint(out, err)
+			}
+		}
+		return true, ""
+	})
+	for i := 0; i < 60; i++ {
+		out, err := curl()
+		if err != nil || strings.TrimSpace(out) != "You've hit "+left {
+			t.Fatalf("request %d after scaling down: %q, %v (want You've hit %s)", i, out, err, left)
+		}
+	}
 }
