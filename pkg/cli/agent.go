@@ -25,6 +25,7 @@ func newAgentCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.ServerURL, "server", "", "the Skiff server's URL, https://HOST:6443")
 	f.StringVar(&cfg.Token, "token", "", "the join token from the server's DATA_DIR/server/token")
+	f.StringVar(&cfg.TokenFile, "token-file", "", "read the join token from this file instead of --token")
 	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff", "directory holding all of this node's state")
 	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the hostname)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "this node's address (default: its first routable address)")

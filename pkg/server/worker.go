@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ import (
 
 // WorkerConfig is everything `skiff agent` takes from its flags.
 type WorkerConfig struct {
-	ServerURL, Token                                    string
+	ServerURL, Token, TokenFile                         string
 	DataDir, NodeName, NodeIP, ContainerRuntimeEndpoint string
 	NetworkBackend                                      string
 	// Drain, on a clean shutdown, cordons the node and evicts its pods first.
@@ -35,8 +36,18 @@ type WorkerConfig struct {
 // until ctx ends. A token that is not the server's is an error at once, with
 // nothing written; a server that does not answer yet is waited for.
 func RunWorker(ctx context.Context, cfg WorkerConfig) error {
+	if cfg.TokenFile != "" {
+		if cfg.Token != "" {
+			return errors.New("give --token or --token-file, not both")
+		}
+		b, err := os.ReadFile(cfg.TokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		cfg.Token = string(b)
+	}
 	if cfg.ServerURL == "" || cfg.Token == "" {
-		return errors.New("--server and --token are required (the token is in the server's DATA_DIR/server/token)")
+		return errors.New("--server and --token (or --token-file) are required (the token is in the server's DATA_DIR/server/token)")
 	}
 	token, err := join.ParseToken(cfg.Token)
 	if err != nil {

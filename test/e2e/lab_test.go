@@ -110,7 +110,12 @@ func (l *lab) server(extra ...string) {
 // agent starts `skiff agent` on node i (1-based) and joins it to node 1.
 func (l *lab) agent(i int, extra ...string) {
 	n := l.nodes[i-1]
-	n.start(append([]string{"agent", "--server", "https://" + l.nodes[0].ip + ":6443", "--token", l.token,
+	// The token travels as a file, as an admin would copy it to the host.
+	tokenFile := filepath.Join(n.dataDir, "join-token")
+	if err := os.WriteFile(tokenFile, []byte(l.token+"\n"), 0o600); err != nil {
+		l.t.Fatal(err)
+	}
+	n.start(append([]string{"agent", "--server", "https://" + l.nodes[0].ip + ":6443", "--token-file", tokenFile,
 		"--data-dir", n.dataDir, "--node-ip", n.ip, "--node-name", n.name, "--network-backend", l.backend}, extra...), "Joined ")
 }
 

@@ -176,6 +176,13 @@ func TestMultiNodeVXLAN(t *testing.T) {
 	l.waitSpread("run=kubia", 6, 3)
 	l.podToPod("run=kubia", "node-1", "node-3")
 	l.podToPod("run=kubia", "node-3", "node-2")
+	// Pods leave room for the VXLAN headers (the lab's links are 1500).
+	nodeOf, _, _ := l.readyPods("run=kubia")
+	for p := range nodeOf {
+		if mtu := strings.TrimSpace(l.mustKubectl("exec", p, "--", "/kubia", "cat", "/sys/class/net/eth0/mtu")); mtu != "1450" {
+			t.Fatalf("pod %s on %s has MTU %s, want 1450", p, nodeOf[p], mtu)
+		}
+	}
 }
 
 // BenchmarkNodeLoss: three nodes, an RC of 6 spread over them; node 3 dies
