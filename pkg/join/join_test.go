@@ -19,6 +19,11 @@ import (
 	"github.com/skiffhq/skiff/pkg/pki"
 )
 
+// existing are the Node names the test servers' NodeExists knows.
+var existing = map[string]bool{}
+
+const pw, otherPW = "0123456789abcdef0123", "fedcba9876543210fedc"
+
 // testServer serves a join handler over TLS with a serving certificate from ca.
 func testServer(t *testing.T, ca *pki.CA, token Token) *httptest.Server {
 	t.Helper()
@@ -30,7 +35,8 @@ func testServer(t *testing.T, ca *pki.CA, token Token) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(&Handler{CA: ca, Token: token, ClusterCIDR: "10.42.0.0/16"})
+	srv := httptest.NewUnstartedServer(&Handler{CA: ca, Token: token, ClusterCIDR: "10.42.0.0/16",
+		Passwords: t.TempDir(), NodeExists: func(name string) bool { return existing[name] }})
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -82,7 +88,7 @@ func TestJoinIssuesNodeCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := testServer(t, ca, tok)
-	creds, err := Join(context.Background(), srv.URL, tok, Request{NodeName: "node-3", NodeIP: "10.99.0.3"})
+	creds, err := Join(context.Background(), srv.URL, tok, Request{NodeName: "node-3", NodeIP: "10.99.0.3", NodePassword: pw})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,18 +131,18 @@ func TestJoinRefusesWrongTokens(t *testing.T) {
 	other, _ := EnsureToken(filepath.Join(t.TempDir(), "token"), newCA(t).CertPEM())
 
 	wrongSecret := Token{CAHash: tok.CAHash, Secret: "not-the-secret"}
-	if _, err := Join(context.Background(), srv.URL, wrongSecret, Request{NodeName: "n"}); !errors.Is(err, ErrRefused) {
+	if _, err := Join(context.Background(), srv.URL, wrongSecret, Request{NodeName: "n", NodePassword: pw}); !errors.Is(err, ErrRefused) {
 		t.Fatalf("wrong secret: %v, want ErrRefused", err)
 	}
 	// Another cluster's token: the server is not trusted, so the secret is
 	// never sent (the handler would refuse it anyway).
-	if _, err := Join(context.Background(), srv.URL, other, Request{NodeName: "n"}); !errors.Is(err, ErrCAMismatch) {
+	if _, err := Join(context.Background(), srv.URL, other, Request{NodeName: "n", NodePassword: pw}); !errors.Is(err, ErrCAMismatch) {
 		t.Fatalf("other cluster's token: %v, want ErrCAMismatch", err)
 	}
-	if _, err := Join(context.Background(), srv.URL, tok, Request{NodeName: "Not_A_Name"}); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "400") {
+	if _, err := Join(context.Background(), srv.URL, tok, Request{NodeName: "Not_A_Name", NodePassword: pw}); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "400") {
 		t.Fatalf("bad node name: %v, want a 400", err)
 	}
-	if _, err := Join(context.Background(), "http://"+strings.TrimPrefix(srv.URL, "https://"), tok, Request{NodeName: "n"}); err == nil || !strings.Contains(err.Error(), "https://") {
+	if _, err := Join(context.Background(), "http://"+strings.TrimPrefix(srv.URL, "https://"), tok, Request{NodeName: "n", NodePassword: pw}); err == nil || !strings.Contains(err.Error(), "https://") {
 		t.Fatalf("plain http: %v", err)
 	}
 	resp, err := srv.Client().Post(srv.URL+JoinPath, "application/json", strings.NewReader(`{"nodeName":"n"}`))
@@ -160,4 +166,49 @@ func parse(t *testing.T, certPEM []byte) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestNodePasswordKeepsTheName: a second host joining under the name of a
+// Node that exists is refused; once that Node is deleted the name is free.
+func TestNodePasswordKeepsTheName(t *testing.T) {
+	ca := newCA(t)
+	tok, _ := EnsureToken(filepath.Join(t.TempDir(), "token"), ca.CertPEM())
+	srv := testServer(t, ca, tok)
+	ctx := context.Background()
+	if _, err := Join(ctx, srv.URL, tok, Request{NodeName: "twin", NodePassword: pw}); err != nil {
+		t.Fatal(err)
+	}
+	existing["twin"] = true
+	t.Cleanup(func() { delete(existing, "twin") })
+	if _, err := Join(ctx, srv.URL, tok, Request{NodeName: "twin", NodePassword: pw}); err != nil {
+		t.Fatalf("the same host joining again: %v", err)
+	}
+	_, err := Join(ctx, srv.URL, tok, Request{NodeName: "twin", NodePassword: otherPW})
+	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), `node "twin" already joined from another host`) {
+		t.Fatalf("another host under the same name: %v", err)
+	}
+	if _, err := Join(ctx, srv.URL, tok, Request{NodeName: "twin", NodePassword: "short"}); !errors.Is(err, ErrRejected) {
+		t.Fatalf("a short password: %v", err)
+	}
+	delete(existing, "twin")
+	if _, err := Join(ctx, srv.URL, tok, Request{NodeName: "twin", NodePassword: otherPW}); err != nil {
+		t.Fatalf("the name after its Node was deleted: %v", err)
+	}
+}
+
+func TestPasswordFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "agent", "node-password")
+	p1, err := LoadOrMakePassword(path)
+	if err != nil || len(p1) < 16 {
+		t.Fatalf("LoadOrMakePassword = %q, %v", p1, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("LoadOrMakePassword wrote the file before a join: %v", err)
+	}
+	if err := SavePassword(path, p1); err != nil {
+		t.Fatal(err)
+	}
+	if p2, err := LoadOrMakePassword(path); err != nil || p2 != p1 {
+		t.Fatalf("after saving: %q, %v; want %q", p2, err, p1)
+	}
 }

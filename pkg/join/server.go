@@ -1,13 +1,19 @@
 package join
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,6 +33,11 @@ const (
 type Request struct {
 	NodeName string `json:"nodeName"`
 	NodeIP   string `json:"nodeIP,omitempty"`
+	// NodePassword is the host's own secret (made once, kept in its data
+	// dir): a node name stays with the host that first joined under it for as
+	// long as its Node exists, so a second host with the same name is refused
+	// instead of taking the node over.
+	NodePassword string `json:"nodePassword"`
 }
 
 // Credentials are what a worker gets: who it is to the API server, and the
@@ -45,6 +56,13 @@ type Handler struct {
 	CA          *pki.CA
 	Token       Token
 	ClusterCIDR string
+	// Passwords is the directory keeping a hash of each node's password.
+	Passwords string
+	// NodeExists reports whether a Node of that name exists; a name whose Node
+	// is gone is free for any host again.
+	NodeExists func(name string) bool
+
+	mu sync.Mutex // serialises the password check and store of one join
 }
 
 // Owns reports whether path is one of the handler's.
@@ -89,6 +107,14 @@ func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("node name %q: %s", req.NodeName, strings.Join(errs, "; "))))
 		return
 	}
+	if len(req.NodePassword) < 16 {
+		writeStatus(w, apierrors.NewBadRequest("join request: nodePassword must be at least 16 characters"))
+		return
+	}
+	if err := h.checkPassword(req.NodeName, req.NodePassword); err != nil {
+		writeStatus(w, err)
+		return
+	}
 	ips := []net.IP{net.ParseIP("127.0.0.1")}
 	if req.NodeIP != "" {
 		ip := net.ParseIP(req.NodeIP)
@@ -118,4 +144,32 @@ func writeStatus(w http.ResponseWriter, err *apierrors.StatusError) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(int(st.Code))
 	_ = json.NewEncoder(w).Encode(st)
+}
+
+// checkPassword binds a node name to the first password it joins with, until
+// its Node is deleted.
+func (h *Handler) checkPassword(node, password string) *apierrors.StatusError {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sum := sha256.Sum256([]byte(password))
+	want := hex.EncodeToString(sum[:])
+	path := filepath.Join(h.Passwords, node)
+	if old, err := os.ReadFile(path); err == nil && (h.NodeExists == nil || h.NodeExists(node)) {
+		if subtle.ConstantTimeCompare(bytes.TrimSpace(old), []byte(want)) == 1 {
+			return nil
+		}
+		return apierrors.NewForbidden(metav1.SchemeGroupVersion.WithResource("nodes").GroupResource(), node,
+			fmt.Errorf("node %q already joined from another host (its node password does not match): give this host another --node-name, or free the name with `kubectl delete node %s`", node, node))
+	}
+	if err := os.MkdirAll(h.Passwords, 0o700); err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(want+"\n"), 0o600); err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	return nil
 }

@@ -79,3 +79,32 @@ func EnsureToken(path string, caPEM []byte) (Token, error) {
 	}
 	return t, nil
 }
+
+// LoadOrMakePassword returns the node password kept in path, or a new random
+// one (not yet written: see SavePassword).
+func LoadOrMakePassword(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) >= 16 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("node password: %w", err)
+	}
+	r := make([]byte, 16)
+	if _, err := rand.Read(r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(r), nil
+}
+
+// SavePassword keeps the node password in path (mode 0600).
+func SavePassword(path, password string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(password+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -219,7 +219,10 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("loading serving certificate: %w", err)
 	}
 	srv := &http.Server{
-		Handler: withJoin(&join.Handler{CA: ca, Token: token, ClusterCIDR: cfg.ClusterCIDR}, registryFront(api)),
+		Handler: withJoin(&join.Handler{CA: ca, Token: token, ClusterCIDR: cfg.ClusterCIDR,
+			Passwords:  filepath.Join(serverDir, "node-passwords"),
+			NodeExists: func(name string) bool { return api.Exists(reg.Lookup("v1", "nodes"), "", name) },
+		}, registryFront(api)),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			ClientAuth:   tls.VerifyClientCertIfGiven,

@@ -66,9 +66,16 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		return err
 	}
 
+	// The node password ties the node name to this host; it is kept only once
+	// a join has succeeded, so a refused join writes nothing.
+	passwordFile := filepath.Join(cfg.DataDir, "agent", "node-password")
+	password, err := join.LoadOrMakePassword(passwordFile)
+	if err != nil {
+		return err
+	}
 	var creds *join.Credentials
 	for attempt := 0; ; attempt++ {
-		creds, err = join.Join(ctx, cfg.ServerURL, token, join.Request{NodeName: cfg.NodeName, NodeIP: cfg.NodeIP})
+		creds, err = join.Join(ctx, cfg.ServerURL, token, join.Request{NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, NodePassword: password})
 		if err == nil {
 			break
 		}
@@ -87,6 +94,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	files, err := creds.Write(filepath.Join(cfg.DataDir, "agent", "pki"), cfg.ServerURL)
 	if err != nil {
 		return fmt.Errorf("storing the node credentials: %w", err)
+	}
+	if err := join.SavePassword(passwordFile, password); err != nil {
+		return fmt.Errorf("storing the node password: %w", err)
 	}
 	rc, err := clientcmd.BuildConfigFromFlags("", files.Kubeconfig)
 	if err != nil {

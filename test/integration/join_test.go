@@ -32,7 +32,7 @@ func joinAs(t *testing.T, c *harness.Cluster, name string) kubernetes.Interface 
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := join.Join(context.Background(), c.Server.URL, tok, join.Request{NodeName: name, NodeIP: "127.0.0.1"})
+	creds, err := join.Join(context.Background(), c.Server.URL, tok, join.Request{NodeName: name, NodeIP: "127.0.0.1", NodePassword: "integration-test-" + name})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,19 +179,25 @@ func TestAgentRefusesWrongToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// node "taken" joined from another host and its Node exists.
+	joinAs(t, c, "taken")
+	if _, err := c.Client.CoreV1().Nodes().Create(context.Background(), &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "taken"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	wrongSecret := join.Token{CAHash: tok.CAHash, Secret: "0123456789abcdef"}.String()
 	otherCluster := join.Token{CAHash: "sha256:" + strings.Repeat("ab", 32), Secret: tok.Secret}.String()
-	for _, tc := range []struct{ name, token, want string }{
-		{"wrong secret", wrongSecret, "the server refused the join token"},
-		{"another cluster's CA", otherCluster, "the server's CA does not match the join token"},
-		{"malformed", "hunter2", "malformed join token"},
+	for _, tc := range []struct{ name, token, node, want string }{
+		{"wrong secret", wrongSecret, "intruder", "the server refused the join token"},
+		{"another cluster's CA", otherCluster, "intruder", "the server's CA does not match the join token"},
+		{"malformed", "hunter2", "intruder", "malformed join token"},
+		{"a node name another host holds", tok.String(), "taken", `node "taken" already joined from another host`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			out, err := exec.CommandContext(ctx, harness.Binary(t), "agent", "--server", c.Server.URL, "--token", tc.token,
-				"--data-dir", dir, "--node-name", "intruder", "--node-ip", "127.0.0.1").CombinedOutput()
+				"--data-dir", dir, "--node-name", tc.node, "--node-ip", "127.0.0.1").CombinedOutput()
 			if err == nil || ctx.Err() != nil {
 				t.Fatalf("skiff agent: %v (timed out: %v), want a non-zero exit; output:\n%s", err, ctx.Err() != nil, out)
 			}
