@@ -17,6 +17,7 @@ import (
 
 	"github.com/skiffhq/skiff/pkg/agent"
 	"github.com/skiffhq/skiff/pkg/join"
+	"github.com/skiffhq/skiff/pkg/podnet"
 )
 
 // WorkerConfig is everything `skiff agent` takes from its flags.
@@ -52,6 +53,11 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	token, err := join.ParseToken(cfg.Token)
 	if err != nil {
 		return err
+	}
+	if cfg.NetworkBackend != "" {
+		if _, err := podnet.ParseBackend(cfg.NetworkBackend); err != nil {
+			return fmt.Errorf("--network-backend: %w", err)
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
