@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -163,11 +164,12 @@ func TestMultiNodeHostGW(t *testing.T) {
 }
 
 // TestMultiNodeVXLAN: node 3 sits on another subnet behind a router, so only
-// the VXLAN overlay carries pod traffic between them; still no NAT.
+// the VXLAN overlay carries pod traffic between them; still no NAT. The server
+// gives LoadBalancers addresses from --lb-pool, which every node answers.
 func TestMultiNodeVXLAN(t *testing.T) {
 	requireRoot(t)
 	l := newLab(t, "vxlan", 1, 1, 2)
-	l.server()
+	l.server("--lb-pool", "10.99.1.200/29")
 	l.agent(2)
 	l.agent(3)
 	l.waitNodes(3)
@@ -176,6 +178,26 @@ func TestMultiNodeVXLAN(t *testing.T) {
 	l.waitSpread("run=kubia", 6, 3)
 	l.podToPod("run=kubia", "node-1", "node-3")
 	l.podToPod("run=kubia", "node-3", "node-2")
+	// A LoadBalancer address from --lb-pool answers on every node and, through
+	// the node that answers its ARP, to a host on the link.
+	l.mustKubectl("expose", "rc", "kubia", "--type=LoadBalancer", "--name", "kubia-http")
+	var lbIP string
+	l.eventually("EXTERNAL-IP from the pool", 30*time.Second, func() (bool, string) {
+		out, _ := l.kubectl("get", "svc", "kubia-http", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+		lbIP = strings.TrimSpace(out)
+		return strings.HasPrefix(lbIP, "10.99.1.20"), out
+	})
+	curlFrom := func(where string, ns string) {
+		l.eventually("curl "+lbIP+":8080 from "+where, 30*time.Second, func() (bool, string) {
+			out, err := exec.Command("ip", "netns", "exec", ns, "curl", "-s", "--max-time", "3", lbIP+":8080").CombinedOutput()
+			return err == nil && strings.HasPrefix(string(out), "You've hit kubia-"), fmt.Sprint(string(out), err)
+		})
+	}
+	for _, n := range l.nodes {
+		curlFrom(n.name, n.ns)
+	}
+	curlFrom("a host on the link", l.switchN)
+
 	// Pods leave room for the VXLAN headers (the lab's links are 1500).
 	nodeOf, _, _ := l.readyPods("run=kubia")
 	for p := range nodeOf {
