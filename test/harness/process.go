@@ -40,6 +40,7 @@ func Binary(t testing.TB) string {
 		tmp := filepath.Join(binDir, fmt.Sprintf(".skiff-test-%d", os.Getpid()))
 		cmd := exec.Command("go", "build", "-o", tmp, "./cmd/skiff")
 		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as `make build`
 		if out, err := cmd.CombinedOutput(); err != nil {
 			_ = os.Remove(tmp)
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
