@@ -205,22 +205,13 @@ func (l *lab) mustKubectl(args ...string) string {
 }
 
 // in runs a command in node i's namespace.
-func (l *lab) in(i int, args ...string) (string, error) {
-	out, err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + l.nodes[i-1].ns}, args...)...).CombinedOutput()
-	return string(out), err
-}
+func (l *lab) in(i int, args ...string) (string, error) { return inNetns(l.nodes[i-1].ns, args...) }
 
 func (l *lab) eventually(what string, d time.Duration, cond func() (bool, string)) {
 	l.t.Helper()
-	deadline := time.Now().Add(d)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, s := cond()
-		if ok {
-			return
-		}
-		last = s
-		time.Sleep(250 * time.Millisecond)
+	ok, last := poll(d, cond)
+	if ok {
+		return
 	}
 	var logs strings.Builder
 	for _, n := range l.nodes {

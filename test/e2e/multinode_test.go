@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +51,28 @@ func (l *lab) podToPod(selector, from, to string) {
 	})
 }
 
+// runKubia6 runs the seed's RC with 6 replicas and waits until they are
+// ready on all three nodes.
+func (l *lab) runKubia6() {
+	l.t.Helper()
+	l.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
+	l.mustKubectl("scale", "rc", "kubia", "--replicas=6")
+	l.waitSpread("run=kubia", 6, 3)
+}
+
+// exposeKubia exposes the RC as the seed does and returns its EXTERNAL-IP.
+func (l *lab) exposeKubia() string {
+	l.t.Helper()
+	l.mustKubectl("expose", "rc", "kubia", "--type=LoadBalancer", "--name", "kubia-http")
+	var ip string
+	l.eventually("EXTERNAL-IP assigned", 30*time.Second, func() (bool, string) {
+		out, _ := l.kubectl("get", "svc", "kubia-http", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+		ip = strings.TrimSpace(out)
+		return ip != "", out
+	})
+	return ip
+}
+
 // waitSpread waits for want ready pods of selector on exactly nodes nodes.
 func (l *lab) waitSpread(selector string, want, nodes int) {
 	l.t.Helper()
@@ -91,19 +112,11 @@ func TestMultiNodeHostGW(t *testing.T) {
 		}
 	}
 
-	l.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
-	l.mustKubectl("scale", "rc", "kubia", "--replicas=6")
-	l.waitSpread("run=kubia", 6, 3)
+	l.runKubia6()
 	l.podToPod("run=kubia", "node-1", "node-3")
 	l.podToPod("run=kubia", "node-3", "node-2")
 
-	l.mustKubectl("expose", "rc", "kubia", "--type=LoadBalancer", "--name", "kubia-http")
-	var externalIP string
-	l.eventually("EXTERNAL-IP assigned", 30*time.Second, func() (bool, string) {
-		out, _ := l.kubectl("get", "svc", "kubia-http", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
-		externalIP = strings.TrimSpace(out)
-		return externalIP != "", out
-	})
+	externalIP := l.exposeKubia()
 	for i := 1; i <= 3; i++ {
 		l.eventually(fmt.Sprintf("curl %s:8080 from node-%d", externalIP, i), 30*time.Second, func() (bool, string) {
 			out, err := l.in(i, "curl", "-s", "--max-time", "3", externalIP+":8080")
@@ -173,24 +186,19 @@ func TestMultiNodeVXLAN(t *testing.T) {
 	l.agent(2)
 	l.agent(3)
 	l.waitNodes(3)
-	l.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
-	l.mustKubectl("scale", "rc", "kubia", "--replicas=6")
-	l.waitSpread("run=kubia", 6, 3)
+	l.runKubia6()
 	l.podToPod("run=kubia", "node-1", "node-3")
 	l.podToPod("run=kubia", "node-3", "node-2")
 	// A LoadBalancer address from --lb-pool answers on every node and, through
 	// the node that answers its ARP, to a host on the link.
-	l.mustKubectl("expose", "rc", "kubia", "--type=LoadBalancer", "--name", "kubia-http")
-	var lbIP string
-	l.eventually("EXTERNAL-IP from the pool", 30*time.Second, func() (bool, string) {
-		out, _ := l.kubectl("get", "svc", "kubia-http", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
-		lbIP = strings.TrimSpace(out)
-		return strings.HasPrefix(lbIP, "10.99.1.20"), out
-	})
+	lbIP := l.exposeKubia()
+	if !strings.HasPrefix(lbIP, "10.99.1.20") {
+		t.Fatalf("EXTERNAL-IP %s is not from --lb-pool 10.99.1.200/29", lbIP)
+	}
 	curlFrom := func(where string, ns string) {
 		l.eventually("curl "+lbIP+":8080 from "+where, 30*time.Second, func() (bool, string) {
-			out, err := exec.Command("ip", "netns", "exec", ns, "curl", "-s", "--max-time", "3", lbIP+":8080").CombinedOutput()
-			return err == nil && strings.HasPrefix(string(out), "You've hit kubia-"), fmt.Sprint(string(out), err)
+			out, err := inNetns(ns, "curl", "-s", "--max-time", "3", lbIP+":8080")
+			return err == nil && strings.HasPrefix(out, "You've hit kubia-"), fmt.Sprint(out, err)
 		})
 	}
 	for _, n := range l.nodes {
@@ -220,9 +228,7 @@ func BenchmarkNodeLoss(b *testing.B) {
 		l.agent(2)
 		l.agent(3)
 		l.waitNodes(3)
-		l.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
-		l.mustKubectl("scale", "rc", "kubia", "--replicas=6")
-		l.waitSpread("run=kubia", 6, 3)
+		l.runKubia6()
 		b.StartTimer()
 		killed := time.Now()
 		l.nodes[2].kill()

@@ -118,22 +118,35 @@ func (n *node) mustKubectl(args ...string) string {
 }
 
 // inNS runs a command inside the node's namespace.
-func (n *node) inNS(args ...string) (string, error) {
-	out, err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + n.ns}, args...)...).CombinedOutput()
+func (n *node) inNS(args ...string) (string, error) { return inNetns(n.ns, args...) }
+
+// inNetns runs a command inside the network namespace ns.
+func inNetns(ns string, args ...string) (string, error) {
+	out, err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...).CombinedOutput()
 	return string(out), err
 }
 
-func (n *node) eventually(what string, d time.Duration, cond func() (bool, string)) {
-	n.t.Helper()
+// poll calls cond every 250ms until it holds (true) or d passes (false, with
+// cond's last description of the state).
+func poll(d time.Duration, cond func() (bool, string)) (bool, string) {
 	deadline := time.Now().Add(d)
 	var last string
 	for time.Now().Before(deadline) {
 		ok, s := cond()
 		if ok {
-			return
+			return true, s
 		}
 		last = s
 		time.Sleep(250 * time.Millisecond)
+	}
+	return false, last
+}
+
+func (n *node) eventually(what string, d time.Duration, cond func() (bool, string)) {
+	n.t.Helper()
+	ok, last := poll(d, cond)
+	if ok {
+		return
 	}
 	n.t.Fatalf("%s: not true after %v; last:\n%s\nserver log tail:\n%s", what, d, last, tail(n.log(), 30))
 }
