@@ -186,18 +186,24 @@ func TestAgentRefusesWrongToken(t *testing.T) {
 	}
 	wrongSecret := join.Token{CAHash: tok.CAHash, Secret: "0123456789abcdef"}.String()
 	otherCluster := join.Token{CAHash: "sha256:" + strings.Repeat("ab", 32), Secret: tok.Secret}.String()
-	for _, tc := range []struct{ name, token, node, want string }{
-		{"wrong secret", wrongSecret, "intruder", "the server refused the join token"},
-		{"another cluster's CA", otherCluster, "intruder", "the server's CA does not match the join token"},
-		{"malformed", "hunter2", "intruder", "malformed join token"},
-		{"a node name another host holds", tok.String(), "taken", `node "taken" already joined from another host`},
+	for _, tc := range []struct {
+		name, token, node, want string
+		extra                   []string
+	}{
+		{"wrong secret", wrongSecret, "intruder", "the server refused the join token", nil},
+		{"another cluster's CA", otherCluster, "intruder", "the server's CA does not match the join token", nil},
+		{"malformed", "hunter2", "intruder", "malformed join token", nil},
+		{"a node name another host holds", tok.String(), "taken", `node "taken" already joined from another host`, nil},
+		{"an unknown network backend", tok.String(), "intruder", `--network-backend: network backend "flannel": want "host-gw" or "vxlan"`,
+			[]string{"--network-backend", "flannel"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			out, err := exec.CommandContext(ctx, harness.Binary(t), "agent", "--server", c.Server.URL, "--token", tc.token,
-				"--data-dir", dir, "--node-name", tc.node, "--node-ip", "127.0.0.1").CombinedOutput()
+			args := append([]string{"agent", "--server", c.Server.URL, "--token", tc.token,
+				"--data-dir", dir, "--node-name", tc.node, "--node-ip", "127.0.0.1"}, tc.extra...)
+			out, err := exec.CommandContext(ctx, harness.Binary(t), args...).CombinedOutput()
 			if err == nil || ctx.Err() != nil {
 				t.Fatalf("skiff agent: %v (timed out: %v), want a non-zero exit; output:\n%s", err, ctx.Err() != nil, out)
 			}
