@@ -53,8 +53,10 @@ func TestBadInputLosesNothing(t *testing.T) {
 	c := harness.StartCluster(t, harness.Options{})
 	ctx := context.Background()
 	pods := c.Client.CoreV1().Pods("default")
+	// Bound to a node that does not exist, so that no control loop writes it
+	// (the scheduler would mark it Unschedulable while the test compares).
 	keep, err := pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "keep", Labels: map[string]string{"a": "b"}},
-		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "luksa/kubia"}}}}, metav1.CreateOptions{})
+		Spec: corev1.PodSpec{NodeName: "nowhere", Containers: []corev1.Container{{Name: "c", Image: "luksa/kubia"}}}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
