@@ -19,20 +19,25 @@ import (
 	"github.com/skiffhq/skiff/pkg/storage"
 )
 
-// entry is one object as served, in the two encodings clients ask for: JSON with
-// its resourceVersion, and the protobuf envelope. Entries are immutable. They do
-// not keep the decoded object (it costs more than both encodings together, and
-// the watch history holds thousands of entries); object decodes a private copy.
+// entry is one object as served. Entries are immutable. They keep one encoding:
+// the protobuf envelope, from which the JSON (with its resourceVersion) is
+// derived when a client asks for JSON, or the JSON alone for a kind protobuf
+// cannot encode and for an object whose JSON protobuf cannot reproduce (an
+// empty list, which protobuf cannot tell from a missing one). Keeping both cost
+// as much again as the protobuf for every object; JSON clients (kubectl, a user's
+// watch) are few, and the in-process loops read protobuf. Entries do not keep
+// the decoded object either (it costs more than both encodings together); object
+// decodes a private copy.
 type entry struct {
 	key       string
 	res       *Resource
 	rev       int64
 	namespace string
 	name      string
-	labels    pairs // a labels.Labels
-	deleting  bool  // metadata.deletionTimestamp is set
-	fields    pairs // the selectable fields, a fields.Fields: every watcher filters on them
-	raw       []byte
+	labels    pairs  // a labels.Labels
+	deleting  bool   // metadata.deletionTimestamp is set
+	fields    pairs  // the selectable fields, a fields.Fields: every watcher filters on them
+	raw       []byte // the JSON, nil when pb reproduces it
 	pb        []byte // nil for a kind protobuf cannot encode
 }
 
@@ -56,25 +61,51 @@ func newEntry(key string, res *Resource, obj runtime.Object, stored []byte, rev 
 	if err != nil {
 		pb = nil
 	}
+	_, canPB := obj.(interface{ Unmarshal([]byte) error })
+	if _, ok := envelopeRaw(pb); ok && canPB && !emptyListIn(raw) {
+		raw = nil
+	}
+	return entryOf(key, res, obj, raw, pb, rev), nil
+}
+
+// newEntryLike builds the entry for obj, a version of like's object that differs
+// only in metadata (a delete's last state): when like keeps no JSON, neither
+// does the new entry, and obj is not encoded as JSON only to find that out.
+func newEntryLike(like *entry, obj runtime.Object, rev int64) (*entry, error) {
+	if like.raw != nil {
+		return newEntry(like.key, like.res, obj, storedForm(like), rev)
+	}
+	obj.GetObjectKind().SetGroupVersionKind(like.res.GVK)
+	pb, err := encodeProtobuf(obj)
+	if err != nil {
+		return nil, err
+	}
+	return entryOf(like.key, like.res, obj, nil, pb, rev), nil
+}
+
+func entryOf(key string, res *Resource, obj runtime.Object, raw, pb []byte, rev int64) *entry {
+	m := objectMeta(obj)
 	return &entry{
 		key: key, res: res, rev: rev,
 		namespace: m.Namespace, name: m.Name, labels: pairsOf(m.Labels),
 		deleting: m.DeletionTimestamp != nil,
 		fields:   pairsOf(selectableFields(res, obj)),
 		raw:      raw, pb: pb,
-	}, nil
+	}
 }
 
+// emptyListIn reports whether JSON may hold an empty list: protobuf has no way
+// to say [] rather than nothing, so such an object keeps its JSON.
+func emptyListIn(raw []byte) bool { return bytes.Contains(raw, []byte("[]")) }
+
 // object decodes a copy of the entry's object, which the caller owns: from
-// protobuf, several times faster, unless the JSON holds an empty list, which
-// protobuf cannot tell from a missing one (the decoded object must encode to
-// the same JSON again, or an unchanged write would look like a change).
+// protobuf, several times faster, when the entry keeps no JSON.
 func (e *entry) object() (runtime.Object, error) {
 	obj := e.res.New()
 	var err error
 	raw, isPB := envelopeRaw(e.pb)
 	u, canPB := obj.(interface{ Unmarshal([]byte) error })
-	if isPB && canPB && !bytes.Contains(e.raw, []byte("[]")) {
+	if e.raw == nil && isPB && canPB {
 		// What the protobuf serializer does after unwrapping the envelope;
 		// the generated Unmarshal copies what it keeps.
 		err = u.Unmarshal(raw)
@@ -86,6 +117,18 @@ func (e *entry) object() (runtime.Object, error) {
 	}
 	obj.GetObjectKind().SetGroupVersionKind(e.res.GVK)
 	return obj, nil
+}
+
+// json is the entry's JSON, as served: kept, or encoded from the protobuf.
+func (e *entry) json() []byte {
+	if e.raw != nil {
+		return e.raw
+	}
+	raw, err := encodeJSON(e.mustObject(), e.res.GVK)
+	if err != nil {
+		panic(fmt.Errorf("encoding cached %q: %w", e.key, err))
+	}
+	return raw
 }
 
 // mustObject is object for callers that cannot fail: a cached encoding that does
@@ -169,11 +212,13 @@ type cache struct {
 
 // historySize and historyBytes are the default bounds on how far back a watch
 // can start before it gets 410 Gone: so many events, holding at most so many
-// bytes of encoded objects. A storm of writes to big objects reaches the second
-// first; the first is upstream's order of magnitude.
+// bytes of entries. A storm of writes to big objects reaches the second first
+// (about 1,800 pod updates); the first is upstream's order of magnitude. A
+// watch that resumes (client-go's reflector does every few minutes) needs only
+// the events of the moment it was away.
 const (
 	historySize  = 10000
-	historyBytes = 8 << 20
+	historyBytes = 4 << 20
 )
 
 func newCache(store storage.Backend, reg *Registry, log *slog.Logger, history, maxBytes int) *cache {
@@ -397,7 +442,7 @@ func (c *cache) build(ev storage.Event) (*entry, error) {
 		if prev != nil {
 			if obj, err := prev.object(); err == nil {
 				objectMeta(obj).ResourceVersion = rv
-				return newEntry(ev.KV.Key, res, obj, storedForm(prev), ev.KV.ModRevision)
+				return newEntryLike(prev, obj, ev.KV.ModRevision)
 			}
 		}
 		return c.decode(ev.KV)
@@ -467,11 +512,14 @@ func (c *cache) dropOldestLocked() {
 	c.histLen--
 }
 
-// size is what an event holds in the history: the encodings of its object.
+// size is what an event holds in the history: the encodings of its object and
+// the rest of its entry (names, labels, fields), about entryOverhead bytes.
 // (Its previous state is the previous event's.)
 func (e *event) size() int {
-	return len(e.cur.raw) + len(e.cur.pb)
+	return len(e.cur.raw) + len(e.cur.pb) + entryOverhead
 }
+
+const entryOverhead = 512
 
 // oldestRevLocked is the revision after which history is complete.
 func (c *cache) oldestRevLocked() int64 {

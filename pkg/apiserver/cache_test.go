@@ -8,7 +8,8 @@ import (
 // TestHistoryBounds: the watch history keeps the newest events within both its
 // count and its bytes, and says from which revision on it is complete.
 func TestHistoryBounds(t *testing.T) {
-	c := &cache{history: make([]*event, 4), histMaxBytes: 100, rev: 10}
+	// Every event counts entryOverhead bytes besides its encodings.
+	c := &cache{history: make([]*event, 4), histMaxBytes: 100 + 4*entryOverhead, rev: 10}
 	if got := c.oldestRevLocked(); got != 10 {
 		t.Fatalf("empty history: oldest %d, want the load revision 10", got)
 	}
@@ -28,10 +29,10 @@ func TestHistoryBounds(t *testing.T) {
 		t.Fatalf("oldest %d with %d events, want 11 with 4", got, c.histLen)
 	}
 	add(16, 75) // 12 goes for the count, 13 for the bytes (10+10+75 fits, 10+10+10+75 does not)
-	if got := c.oldestRevLocked(); got != 13 || c.histLen != 3 || c.histBytes != 95 {
+	if got := c.oldestRevLocked(); got != 13 || c.histLen != 3 || c.histBytes != 95+3*entryOverhead {
 		t.Fatalf("oldest %d with %d events of %d bytes, want 13 with 3 of 95", got, c.histLen, c.histBytes)
 	}
-	add(17, 500) // bigger than the bound: kept alone
+	add(17, 100+4*entryOverhead) // bigger than the bound: kept alone
 	if got := c.oldestRevLocked(); got != 16 || c.histLen != 1 {
 		t.Fatalf("oldest %d with %d events, want 16 with 1", got, c.histLen)
 	}

@@ -2,7 +2,11 @@ package apiserver
 
 import (
 	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -58,8 +62,9 @@ func TestWithResourceVersion(t *testing.T) {
 	}
 }
 
-// TestEntryObject: an entry decodes to the object it was built from, in both of
-// its encodings, and its selectable fields answer as the map did.
+// TestEntryObject: an entry keeps only its protobuf when that reproduces the
+// JSON, and decodes and serves as JSON exactly the object it was built from; an
+// object with an empty list, which protobuf would lose, keeps its JSON.
 func TestEntryObject(t *testing.T) {
 	res := &Resource{GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Namespaced: true,
 		New: func() runtime.Object { return &corev1.Pod{} }}
@@ -68,28 +73,48 @@ func TestEntryObject(t *testing.T) {
 			CreationTimestamp: metav1.Unix(1700000000, 0), Labels: map[string]string{"run": "x"}},
 		Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "i"}}},
 	}
+	want, err := encodeJSON(pod.DeepCopy(), res.GVK)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e, err := newEntry("/registry/pods/default/p", res, pod.DeepCopy(), nil, 9)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.pb == nil {
-		t.Fatal("no protobuf encoding for a pod")
+	if e.pb == nil || e.raw != nil {
+		t.Fatalf("a pod's entry keeps protobuf %v, JSON %v; want only protobuf", e.pb != nil, e.raw != nil)
 	}
-	for _, viaJSON := range []bool{false, true} {
-		if viaJSON {
-			e.pb = nil
-		}
-		obj, err := e.object()
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := encodeJSON(obj, res.GVK)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(raw, e.raw) {
-			t.Errorf("decoded (JSON %v) encodes as\n%s\nwant\n%s", viaJSON, raw, e.raw)
-		}
+	if got := e.json(); !bytes.Equal(got, want) {
+		t.Errorf("JSON derived from protobuf\n%s\nwant\n%s", got, want)
+	}
+	obj, err := e.object()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, _ := encodeJSON(obj, res.GVK); !bytes.Equal(raw, want) {
+		t.Errorf("decoded object encodes as\n%s\nwant\n%s", raw, want)
+	}
+
+	empty := pod.DeepCopy()
+	empty.Spec.Containers = []corev1.Container{}
+	wantEmpty, _ := encodeJSON(empty.DeepCopy(), res.GVK)
+	if !bytes.Contains(wantEmpty, []byte(`"containers":[]`)) {
+		t.Fatalf("test object has no empty list: %s", wantEmpty)
+	}
+	ee, err := newEntry("/registry/pods/default/p", res, empty, nil, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ee.raw == nil {
+		t.Fatal("an object with an empty list dropped its JSON")
+	}
+	if got := ee.json(); !bytes.Equal(got, wantEmpty) {
+		t.Errorf("JSON\n%s\nwant\n%s", got, wantEmpty)
+	}
+	if obj, err := ee.object(); err != nil {
+		t.Fatal(err)
+	} else if raw, _ := encodeJSON(obj, res.GVK); !bytes.Equal(raw, wantEmpty) {
+		t.Errorf("decoded object with an empty list encodes as\n%s\nwant\n%s", raw, wantEmpty)
 	}
 	if e.name != "p" || e.namespace != "default" || e.labels.Get("run") != "x" || e.deleting {
 		t.Errorf("entry metadata: %+v", e)
@@ -161,5 +186,41 @@ func TestEncodesExactly(t *testing.T) {
 		if got := encodesExactly(res); got != c.want {
 			t.Errorf("%T: encodesExactly = %v, want %v", obj, got, c.want)
 		}
+	}
+}
+
+// TestWriteAnswers: a write answers a protobuf client with the cached entry's
+// protobuf and a JSON client with its JSON, and respond labels each; a write
+// whose answer nobody reads derives nothing.
+func TestWriteAnswers(t *testing.T) {
+	res := &Resource{GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Namespaced: true,
+		New: func() runtime.Object { return &corev1.Pod{} }}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default", ResourceVersion: "3"}}
+	e, err := newEntry("/registry/pods/default/p", res, pod, nil, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		accept, wantType string
+		want             []byte
+	}{
+		{protobufType, protobufType, e.pb},
+		{"application/json", "application/json", e.json()},
+		{"", "application/json", e.json()},
+	} {
+		r := httptest.NewRequest(http.MethodPut, "/api/v1/namespaces/default/pods/p", nil)
+		r.Header.Set("Accept", c.accept)
+		raw := encodedEntry(wantProtobuf(r), e)
+		if !bytes.Equal(raw, c.want) {
+			t.Errorf("Accept %q: answered %q, want %q", c.accept, raw, c.want)
+		}
+		w := httptest.NewRecorder()
+		respond(w, http.StatusOK, raw)
+		if got := w.Header().Get("Content-Type"); !strings.HasPrefix(got, c.wantType) {
+			t.Errorf("Accept %q: Content-Type %q, want %q", c.accept, got, c.wantType)
+		}
+	}
+	if raw := encodedEntry(noAnswer(context.Background()), e); raw != nil {
+		t.Errorf("an answer nobody reads was encoded: %q", raw)
 	}
 }

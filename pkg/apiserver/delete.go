@@ -173,7 +173,7 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 			}
 		} else {
 			if dryRun {
-				return old.raw, nil
+				return old.json(), nil
 			}
 			rev, err = s.cfg.Storage.Delete(ctx, old.key, old.rev)
 			if err = s.retryable(ctx, err, old.key); errors.Is(err, errRetry) && attempt < maxRetries {

@@ -100,7 +100,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request,
 	if status {
 		mode = writeStatus
 	}
-	raw, _, err := s.updateWith(r.Context(), req, mode, dryRun, func(old runtime.Object) (runtime.Object, error) {
+	raw, _, err := s.updateWith(wantProtobuf(r), req, mode, dryRun, func(old runtime.Object) (runtime.Object, error) {
 		original, err := encodeJSON(old, req.res.GVK)
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
@@ -121,7 +121,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request,
 		return
 	}
 	warn(w, warnings)
-	s.respond(w, r, http.StatusOK, req.res, req.namespace, req.name, raw)
+	respond(w, http.StatusOK, raw)
 }
 
 // yamlish reports whether a patch body is not JSON (kubectl patch accepts YAML).

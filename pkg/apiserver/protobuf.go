@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"net/http"
@@ -42,11 +43,29 @@ func writeProtobuf(w http.ResponseWriter, code int, body []byte) {
 	_, _ = w.Write(body)
 }
 
-// encodeProtobuf encodes an object that carries its apiVersion and kind.
+// encodeProtobuf encodes an object that carries its apiVersion and kind, into a
+// slice of its own that the serializer sizes (the cache keeps thousands).
 func encodeProtobuf(obj runtime.Object) ([]byte, error) {
-	var buf bytes.Buffer
-	err := pbSerializer.Encode(obj, &buf)
-	return buf.Bytes(), err
+	var w keepWriter
+	err := pbSerializer.EncodeWithAllocator(obj, &w, freshAllocator{})
+	return w.b, err
+}
+
+// freshAllocator gives the serializer a new buffer for every encoding, which
+// keepWriter then keeps instead of copying.
+type freshAllocator struct{}
+
+func (freshAllocator) Allocate(n uint64) []byte { return make([]byte, n) }
+
+type keepWriter struct{ b []byte }
+
+func (k *keepWriter) Write(p []byte) (int, error) {
+	if k.b == nil {
+		k.b = p
+	} else {
+		k.b = append(k.b, p...)
+	}
+	return len(p), nil
 }
 
 // listProtobuf encodes a list of entries: from their cached encodings when the
@@ -204,18 +223,54 @@ func bookmarkProtobuf(res *Resource, rev int64, initialEnd bool) []byte {
 	return data
 }
 
-// respond writes a write's result (JSON bytes from the cache or freshly encoded)
-// in the encoding the client asked for. A protobuf client gets the cached entry's
-// protobuf when the bytes are that entry's; otherwise JSON, which every client
-// also accepts.
-func (s *Server) respond(w http.ResponseWriter, r *http.Request, code int, res *Resource, namespace, name string, raw []byte) {
-	if negotiate(r) == outputProtobuf && len(raw) > 0 {
-		if e, _ := s.cache.get(res, res.key(namespace, name)); e != nil && len(e.raw) > 0 && &e.raw[0] == &raw[0] {
-			if pb, err := e.protobuf(); err == nil {
-				writeProtobuf(w, code, pb)
-				return
-			}
-		}
+// respond writes a write's result: the cached entry's protobuf when the write
+// ran under wantProtobuf and the entry had one (the bytes carry protobuf's
+// magic prefix, which JSON never starts with), JSON otherwise, which every
+// client also accepts.
+func respond(w http.ResponseWriter, code int, raw []byte) {
+	if bytes.HasPrefix(raw, protobufMagic) {
+		writeProtobuf(w, code, raw)
+		return
 	}
 	writeJSON(w, code, raw)
+}
+
+// answerKey is the context key of what a write's caller does with the cached
+// entry the write answers with (see encodedEntry).
+type answerKey struct{}
+
+const (
+	answerProtobuf = iota + 1 // the client asked for protobuf
+	answerNone                // nobody reads it
+)
+
+// wantProtobuf marks a write whose answer goes to respond for a client that asked
+// for protobuf: the write may then answer with the cached entry's protobuf,
+// neither deriving its JSON nor making the client decode JSON.
+func wantProtobuf(r *http.Request) context.Context {
+	if negotiate(r) != outputProtobuf {
+		return r.Context()
+	}
+	return context.WithValue(r.Context(), answerKey{}, answerProtobuf)
+}
+
+// noAnswer marks a write whose caller discards the object it answers with (a
+// binding, a scale): the write then does not derive the entry's JSON.
+func noAnswer(ctx context.Context) context.Context {
+	return context.WithValue(ctx, answerKey{}, answerNone)
+}
+
+// encodedEntry is a cached entry as a write answers with it: its protobuf or no
+// bytes at all when the context says so (wantProtobuf, noAnswer), its JSON
+// otherwise.
+func encodedEntry(ctx context.Context, e *entry) []byte {
+	switch ctx.Value(answerKey{}) {
+	case answerProtobuf:
+		if e.pb != nil {
+			return e.pb
+		}
+	case answerNone:
+		return nil
+	}
+	return e.json()
 }

@@ -92,12 +92,12 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
 	case outputProtobuf:
 		pb, err := e.protobuf()
 		if err != nil {
-			writeJSON(w, http.StatusOK, e.raw)
+			writeJSON(w, http.StatusOK, e.json())
 			return
 		}
 		writeProtobuf(w, http.StatusOK, pb)
 	default:
-		writeJSON(w, http.StatusOK, e.raw)
+		writeJSON(w, http.StatusOK, e.json())
 	}
 }
 
@@ -246,11 +246,14 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req request) 
 	}
 }
 
-// listJSON concatenates the cached encodings: a LIST costs one copy per object.
+// listJSON concatenates the items' JSON: kept by the entry, or derived from its
+// protobuf (on every core for a big list).
 func listJSON(res *Resource, lm metav1.ListMeta, items []*entry) []byte {
+	raws := make([][]byte, len(items))
+	parallel(len(items), func(i int) { raws[i] = items[i].json() })
 	size := 128
-	for _, e := range items {
-		size += len(e.raw) + 1
+	for _, raw := range raws {
+		size += len(raw) + 1
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, size))
 	buf.WriteString(`{"kind":"`)
@@ -260,14 +263,31 @@ func listJSON(res *Resource, lm metav1.ListMeta, items []*entry) []byte {
 	buf.WriteString(`","metadata":`)
 	buf.Write(mustJSON(lm))
 	buf.WriteString(`,"items":[`)
-	for i, e := range items {
+	for i, raw := range raws {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		buf.Write(e.raw)
+		buf.Write(raw)
 	}
 	buf.WriteString("]}")
 	return buf.Bytes()
+}
+
+// parallel runs do(0..n-1): on every core when n is big enough to be worth it.
+func parallel(n int, do func(i int)) {
+	workers := 1
+	if n >= 1024 {
+		workers = goruntime.GOMAXPROCS(0)
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < n; i += workers {
+				do(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func objectMeta(obj runtime.Object) *metav1.ObjectMeta {
@@ -297,19 +317,7 @@ func (s *Server) table(r *http.Request, res *Resource, items []*entry, now time.
 		Rows:              make([]metav1.TableRow, len(items)),
 	}
 	// Each row decodes its object: a big table is worth every core.
-	workers := 1
-	if len(items) >= 1024 {
-		workers = goruntime.GOMAXPROCS(0)
-	}
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			for i := w; i < len(items); i += workers {
-				t.Rows[i] = tableRow(res, items[i], include, now)
-			}
-		})
-	}
-	wg.Wait()
+	parallel(len(items), func(i int) { t.Rows[i] = tableRow(res, items[i], include, now) })
 	return t
 }
 
@@ -319,7 +327,7 @@ func tableRow(res *Resource, e *entry, include string, now time.Time) metav1.Tab
 	switch include {
 	case "None":
 	case "Object":
-		row.Object = runtime.RawExtension{Raw: e.raw}
+		row.Object = runtime.RawExtension{Raw: e.json()}
 	default:
 		row.Object = runtime.RawExtension{Raw: partialMetadataOf(obj)}
 	}

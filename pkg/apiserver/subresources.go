@@ -60,7 +60,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req request)
 		return
 	}
 	pt := types.PatchType(mediaType(r))
-	_, _, err = s.updateWith(r.Context(), request{res: req.res, namespace: req.namespace, name: req.name}, writeMain, dryRun,
+	_, _, err = s.updateWith(noAnswer(r.Context()), request{res: req.res, namespace: req.namespace, name: req.name}, writeMain, dryRun,
 		func(old runtime.Object) (runtime.Object, error) {
 			cur := toScale(req.res, old)
 			scale := &autoscalingv1.Scale{}
@@ -122,7 +122,7 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, req reques
 		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", b.Name, req.name)))
 		return
 	}
-	_, _, err = s.updateWith(r.Context(), request{res: req.res, namespace: req.namespace, name: req.name}, writeWhole, false,
+	_, _, err = s.updateWith(noAnswer(r.Context()), request{res: req.res, namespace: req.namespace, name: req.name}, writeWhole, false,
 		func(old runtime.Object) (runtime.Object, error) {
 			pod := old.(*corev1.Pod)
 			if pod.DeletionTimestamp != nil {

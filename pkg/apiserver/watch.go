@@ -294,7 +294,7 @@ func (we *watchEncoder) object(e *entry) []byte {
 	case outputPartialMetadata:
 		return partialMetadata(e)
 	}
-	return e.raw
+	return e.json()
 }
 
 func (we *watchEncoder) bookmark(rev int64, initialEnd bool) []byte {

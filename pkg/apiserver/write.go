@@ -87,14 +87,13 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req request
 		writeError(w, err)
 		return
 	}
-	raw, err := s.create(r.Context(), req.res, req.namespace, obj, dryRun)
+	raw, err := s.create(wantProtobuf(r), req.res, req.namespace, obj, dryRun)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
 	warn(w, warnings)
-	acc, _ := meta.Accessor(obj)
-	s.respond(w, r, http.StatusCreated, req.res, acc.GetNamespace(), acc.GetName(), raw)
+	respond(w, http.StatusCreated, raw)
 }
 
 // Create stores a new object as a POST would (used by the server's own bootstrap).
@@ -199,7 +198,7 @@ func (s *Server) answer(ctx context.Context, res *Resource, namespace, name stri
 		return nil, apierrors.NewInternalError(err)
 	}
 	if e, _ := s.cache.get(res, res.key(namespace, name)); e != nil && e.rev == rev {
-		return e.raw, nil
+		return encodedEntry(ctx, e), nil
 	}
 	return served(res, obj, rev)
 }
@@ -266,7 +265,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req request
 	if status {
 		mode = writeStatus
 	}
-	raw, code, err := s.updateWith(r.Context(), req, mode, dryRun, func(old runtime.Object) (runtime.Object, error) {
+	raw, code, err := s.updateWith(wantProtobuf(r), req, mode, dryRun, func(old runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
 	if err != nil {
@@ -274,7 +273,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req request
 		return
 	}
 	warn(w, warnings)
-	s.respond(w, r, code, req.res, req.namespace, req.name, raw)
+	respond(w, code, raw)
 }
 
 // mutateFunc computes the new object from the stored one (nil when creating).
@@ -413,9 +412,9 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	if bytes.Equal(data, storedForm(old)) {
+	if unchanged(res, old, obj, data) {
 		// Nothing changed: upstream answers with the stored object and writes nothing.
-		return old.raw, nil
+		return encodedEntry(ctx, old), nil
 	}
 	// The last finalizer leaving an object that is being deleted deletes it.
 	if acc.GetDeletionTimestamp() != nil && len(acc.GetFinalizers()) == 0 && !hasSpecFinalizers(obj) {
@@ -447,9 +446,36 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 // again would write. Derived from the cached bytes, because cached objects are
 // shared by concurrent readers and must never be touched.
 func storedForm(e *entry) []byte {
+	if e.raw == nil {
+		data, err := storedBytes(e.res, e.mustObject())
+		if err != nil {
+			panic(fmt.Errorf("encoding cached %q: %w", e.key, err))
+		}
+		return data
+	}
 	rv := []byte(`,"resourceVersion":"` + e.resourceVersion() + `"`)
 	// metadata comes first in every kind, so the first match is its field.
 	return bytes.Replace(e.raw, rv, nil, 1)
+}
+
+// unchanged reports whether obj, whose stored encoding is data, is what old
+// already stores. An entry that keeps only protobuf is compared in protobuf (as
+// upstream, which stores protobuf, compares), which spares deriving its JSON on
+// every update.
+func unchanged(res *Resource, old *entry, obj runtime.Object, data []byte) bool {
+	if old.raw != nil || old.pb == nil {
+		return bytes.Equal(data, storedForm(old))
+	}
+	acc, err := meta.Accessor(obj)
+	if err != nil {
+		return false
+	}
+	rv := acc.GetResourceVersion()
+	acc.SetResourceVersion(old.resourceVersion())
+	obj.GetObjectKind().SetGroupVersionKind(res.GVK)
+	pb, err := encodeProtobuf(obj)
+	acc.SetResourceVersion(rv)
+	return err == nil && bytes.Equal(pb, old.pb)
 }
 
 // storageWriteError maps storage errors of a compare-and-swap write.
