@@ -39,6 +39,9 @@ type entry struct {
 	fields    pairs  // the selectable fields, a fields.Fields: every watcher filters on them
 	raw       []byte // the JSON, nil when pb reproduces it
 	pb        []byte // nil for a kind protobuf cannot encode
+	// stored: the JSON is the bytes stored at rev with the resourceVersion put in
+	// (withResourceVersion), so storage can give it back (see Server.jsonOf).
+	stored bool
 }
 
 // newEntry builds the entry for obj at revision rev. obj must carry that
@@ -51,6 +54,7 @@ func newEntry(key string, res *Resource, obj runtime.Object, stored []byte, rev 
 	if stored != nil {
 		raw = withResourceVersion(stored, m.ResourceVersion)
 	}
+	fromStored := raw != nil
 	if raw == nil {
 		var err error
 		if raw, err = encodeJSON(obj, res.GVK); err != nil {
@@ -65,7 +69,9 @@ func newEntry(key string, res *Resource, obj runtime.Object, stored []byte, rev 
 	if _, ok := envelopeRaw(pb); ok && canPB && !emptyListIn(raw) {
 		raw = nil
 	}
-	return entryOf(key, res, obj, raw, pb, rev), nil
+	e := entryOf(key, res, obj, raw, pb, rev)
+	e.stored = fromStored
+	return e, nil
 }
 
 // newEntryLike builds the entry for obj, a version of like's object that differs
@@ -120,6 +126,7 @@ func (e *entry) object() (runtime.Object, error) {
 }
 
 // json is the entry's JSON, as served: kept, or encoded from the protobuf.
+// Server.jsonOf is cheaper for an entry whose JSON storage still holds.
 func (e *entry) json() []byte {
 	if e.raw != nil {
 		return e.raw
@@ -595,4 +602,68 @@ func (c *cache) currentRev() int64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.rev
+}
+
+// jsonOf returns the JSON of entries as served: kept by the entry, else the
+// bytes storage holds at the entry's revision with its resourceVersion put in
+// (a read of the database file, no decoding), else encoded from the protobuf
+// (an object written since, or one whose stored form is not today's). Many
+// entries of one kind are read from storage in one list of their prefix.
+func (s *Server) jsonOf(ctx context.Context, res *Resource, namespace string, items []*entry) [][]byte {
+	raws := make([][]byte, len(items))
+	var fromStorage []int
+	for i, e := range items {
+		switch {
+		case e.raw != nil:
+			raws[i] = e.raw
+		case e.stored:
+			fromStorage = append(fromStorage, i)
+		}
+	}
+	fill := func(i int, kv storage.KeyValue) {
+		if e := items[i]; kv.ModRevision == e.rev {
+			raws[i] = withResourceVersion(kv.Value, e.resourceVersion())
+		}
+	}
+	if len(fromStorage) >= listFromStorage {
+		prefix := res.keyPrefix()
+		if res.Namespaced && namespace != "" {
+			prefix += namespace + "/"
+		}
+		if kvs, _, err := s.cfg.Storage.List(ctx, prefix); err == nil {
+			byKey := make(map[string]int, len(fromStorage))
+			for _, i := range fromStorage {
+				byKey[items[i].key] = i
+			}
+			for _, kv := range kvs {
+				if i, ok := byKey[kv.Key]; ok {
+					fill(i, kv)
+				}
+			}
+		}
+	} else {
+		for _, i := range fromStorage {
+			if kv, err := s.cfg.Storage.Get(ctx, items[i].key); err == nil {
+				fill(i, kv)
+			}
+		}
+	}
+	parallel(len(items), func(i int) {
+		if raws[i] == nil {
+			raws[i] = items[i].json()
+		}
+	})
+	return raws
+}
+
+// listFromStorage is how many entries jsonOf reads with one list of their prefix
+// rather than one read each.
+const listFromStorage = 64
+
+// entryJSON is jsonOf for one entry.
+func (s *Server) entryJSON(ctx context.Context, e *entry) []byte {
+	if e.raw != nil {
+		return e.raw
+	}
+	return s.jsonOf(ctx, e.res, e.namespace, []*entry{e})[0]
 }

@@ -3,9 +3,11 @@ package apiserver
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -14,6 +16,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/skiffhq/skiff/pkg/storage"
+	"github.com/skiffhq/skiff/pkg/storage/memory"
 )
 
 // TestWithResourceVersion: the cache derives an object's served JSON from its
@@ -223,4 +228,81 @@ func TestWriteAnswers(t *testing.T) {
 	if raw := encodedEntry(noAnswer(context.Background()), e); raw != nil {
 		t.Errorf("an answer nobody reads was encoded: %q", raw)
 	}
+}
+
+// TestJSONFromStorage: an entry that keeps no JSON is served from the bytes
+// storage holds at its revision, byte for byte what encoding the object gives,
+// for one entry and for a list read with one prefix listing; once storage holds
+// a newer version, the entry's own protobuf is used instead.
+func TestJSONFromStorage(t *testing.T) {
+	ctx := context.Background()
+	res := &Resource{Name: "pods", GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Namespaced: true,
+		New: func() runtime.Object { return &corev1.Pod{} }}
+	store := &countingStore{Backend: memory.New()}
+	s := &Server{cfg: Config{Storage: store}}
+	var items []*entry
+	var want [][]byte
+	for i := range listFromStorage + 1 {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("p%03d", i), Namespace: "default", UID: "u",
+				Labels: map[string]string{"run": "x"}},
+			Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{{Name: "c", Image: "i"}}},
+		}
+		stored, err := storedBytes(res, pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := res.key("default", pod.Name)
+		rev, err := store.Create(ctx, key, stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pod.ResourceVersion = strconv.FormatInt(rev, 10)
+		w, _ := encodeJSON(pod.DeepCopy(), res.GVK)
+		e, err := newEntry(key, res, pod, stored, rev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.raw != nil || !e.stored {
+			t.Fatalf("entry keeps JSON %v, from storage %v; want none and true", e.raw != nil, e.stored)
+		}
+		items, want = append(items, e), append(want, w)
+	}
+	if got := s.entryJSON(ctx, items[0]); !bytes.Equal(got, want[0]) {
+		t.Errorf("one entry:\n%s\nwant\n%s", got, want[0])
+	}
+	for i, got := range s.jsonOf(ctx, res, "default", items) {
+		if !bytes.Equal(got, want[i]) {
+			t.Errorf("list item %d:\n%s\nwant\n%s", i, got, want[i])
+		}
+	}
+	if store.gets != 1 || store.lists != 1 {
+		t.Errorf("storage read with %d gets and %d lists, want 1 get (one entry) and 1 list (the list)", store.gets, store.lists)
+	}
+	// A newer version in storage must not be served for the entry's revision.
+	if _, err := store.Update(ctx, items[0].key, []byte(`{"kind":"Pod","apiVersion":"v1","metadata":{"name":"p000","namespace":"default","uid":"u","labels":{"run":"changed"}}}`), items[0].rev); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.entryJSON(ctx, items[0]); !bytes.Equal(got, want[0]) {
+		t.Errorf("after a newer write:\n%s\nwant\n%s", got, want[0])
+	}
+	if got := s.jsonOf(ctx, res, "default", items)[0]; !bytes.Equal(got, want[0]) {
+		t.Errorf("list after a newer write:\n%s\nwant\n%s", got, want[0])
+	}
+}
+
+// countingStore counts the reads of a storage backend.
+type countingStore struct {
+	storage.Backend
+	gets, lists int
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) (storage.KeyValue, error) {
+	c.gets++
+	return c.Backend.Get(ctx, key)
+}
+
+func (c *countingStore) List(ctx context.Context, prefix string) ([]storage.KeyValue, int64, error) {
+	c.lists++
+	return c.Backend.List(ctx, prefix)
 }

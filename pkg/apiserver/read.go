@@ -92,12 +92,12 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
 	case outputProtobuf:
 		pb, err := e.protobuf()
 		if err != nil {
-			writeJSON(w, http.StatusOK, e.json())
+			writeJSON(w, http.StatusOK, s.entryJSON(r.Context(), e))
 			return
 		}
 		writeProtobuf(w, http.StatusOK, pb)
 	default:
-		writeJSON(w, http.StatusOK, e.json())
+		writeJSON(w, http.StatusOK, s.entryJSON(r.Context(), e))
 	}
 }
 
@@ -240,17 +240,14 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req request) 
 			writeProtobuf(w, http.StatusOK, pb)
 			return
 		}
-		writeJSON(w, http.StatusOK, listJSON(req.res, lm, items))
+		writeJSON(w, http.StatusOK, listJSON(req.res, lm, s.jsonOf(r.Context(), req.res, req.namespace, items)))
 	default:
-		writeJSON(w, http.StatusOK, listJSON(req.res, lm, items))
+		writeJSON(w, http.StatusOK, listJSON(req.res, lm, s.jsonOf(r.Context(), req.res, req.namespace, items)))
 	}
 }
 
-// listJSON concatenates the items' JSON: kept by the entry, or derived from its
-// protobuf (on every core for a big list).
-func listJSON(res *Resource, lm metav1.ListMeta, items []*entry) []byte {
-	raws := make([][]byte, len(items))
-	parallel(len(items), func(i int) { raws[i] = items[i].json() })
+// listJSON makes a list of the items' JSON (see Server.jsonOf).
+func listJSON(res *Resource, lm metav1.ListMeta, raws [][]byte) []byte {
 	size := 128
 	for _, raw := range raws {
 		size += len(raw) + 1

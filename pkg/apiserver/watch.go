@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -130,7 +131,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request)
 	if flusher != nil {
 		flusher.Flush()
 	}
-	enc := &watchEncoder{s: s, res: req.res, p: p, now: time.Now}
+	enc := &watchEncoder{ctx: r.Context(), s: s, res: req.res, p: p, now: time.Now}
 	var buf bytes.Buffer
 	for _, e := range initial {
 		if line := enc.line(e, match); line != nil {
@@ -229,6 +230,7 @@ func (c *cache) progress(w *watcher) int64 {
 }
 
 type watchEncoder struct {
+	ctx context.Context // the watch request's
 	s   *Server
 	res *Resource
 	p   watchParams
@@ -294,7 +296,7 @@ func (we *watchEncoder) object(e *entry) []byte {
 	case outputPartialMetadata:
 		return partialMetadata(e)
 	}
-	return e.json()
+	return we.s.entryJSON(we.ctx, e)
 }
 
 func (we *watchEncoder) bookmark(rev int64, initialEnd bool) []byte {

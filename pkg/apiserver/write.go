@@ -188,16 +188,23 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 		}
 		return nil, apierrors.NewInternalError(err)
 	}
-	return s.answer(ctx, res, acc.GetNamespace(), acc.GetName(), obj, rev)
+	return s.answer(ctx, res, acc.GetNamespace(), acc.GetName(), obj, data, rev)
 }
 
 // answer waits until the cache holds revision rev and returns the object as
-// served at that revision, reusing the cache's encoding when it is that version.
-func (s *Server) answer(ctx context.Context, res *Resource, namespace, name string, obj runtime.Object, rev int64) ([]byte, error) {
+// served at that revision: the cache's encoding when it is that version (see
+// encodedEntry), and for a JSON client the bytes just stored, data, with the
+// revision put in, which is what the cache would derive at more cost.
+func (s *Server) answer(ctx context.Context, res *Resource, namespace, name string, obj runtime.Object, data []byte, rev int64) ([]byte, error) {
 	if err := s.cache.waitFor(ctx, rev); err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
 	if e, _ := s.cache.get(res, res.key(namespace, name)); e != nil && e.rev == rev {
+		if e.raw == nil && e.stored && ctx.Value(answerKey{}) == nil {
+			if raw := withResourceVersion(data, e.resourceVersion()); raw != nil {
+				return raw, nil
+			}
+		}
 		return encodedEntry(ctx, e), nil
 	}
 	return served(res, obj, rev)
@@ -439,7 +446,7 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	if err != nil {
 		return nil, storageWriteError(err, res, name)
 	}
-	return s.answer(ctx, res, oldMeta.Namespace, name, obj, rev)
+	return s.answer(ctx, res, oldMeta.Namespace, name, obj, data, rev)
 }
 
 // storedForm is an entry's encoding without its resourceVersion: what storing it
