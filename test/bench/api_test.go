@@ -53,9 +53,9 @@ func benchAPI(b *testing.B, flags ...string) {
 	pods := p.Client.CoreV1().Pods("default")
 	time.Sleep(2 * time.Second) // let start-up garbage be collected before "idle"
 	b.Run("RSSIdle", func(b *testing.B) {
-		rss, anon := p.Memory(b)
-		b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
-		b.ReportMetric(float64(anon)/(1<<20), "anon-MB")
+		m := p.Memory(b)
+		b.ReportMetric(float64(m.RSS)/(1<<20), "rss-MB")
+		b.ReportMetric(float64(m.Anon)/(1<<20), "anon-MB")
 	})
 	b.Run("CreateSequential", func(b *testing.B) {
 		lat := make([]time.Duration, 0, b.N)
@@ -125,8 +125,8 @@ func benchAPI(b *testing.B, flags ...string) {
 		list(b, "application/json;as=Table;v=v1;g=meta.k8s.io,application/json")
 	})
 	b.Run("RSS10kPods", func(b *testing.B) {
-		rss, anon := p.Memory(b)
-		b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
-		b.ReportMetric(float64(anon)/(1<<20), "anon-MB")
+		m := p.Memory(b)
+		b.ReportMetric(float64(m.RSS)/(1<<20), "rss-MB")
+		b.ReportMetric(float64(m.Anon)/(1<<20), "anon-MB")
 	})
 }

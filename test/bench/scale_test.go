@@ -156,7 +156,7 @@ func BenchmarkScale(b *testing.B) {
 			},
 		},
 	}
-	idleRSS, idleAnon := p.Memory(b)
+	idle := p.Memory(b)
 	profDir := os.Getenv("SKIFF_BENCH_PROFILES")
 	if profDir != "" {
 		go saveProfile(ctx, b, p, profDir, "cpu-up.pprof", "/debug/pprof/profile", "seconds=2")
@@ -190,7 +190,7 @@ func BenchmarkScale(b *testing.B) {
 	pt.mu.Unlock()
 	schedRate := float64(scaleReplicas) / last.Sub(first).Seconds()
 	cpuUp := serverCPU(b, p) - cpuStart
-	rss, anon := p.Memory(b)
+	mem := p.Memory(b)
 	if profDir != "" {
 		saveProfile(ctx, b, p, profDir, "heap-up.pprof", "/debug/pprof/heap", "gc=1")
 		saveProfile(ctx, b, p, profDir, "heap-up.txt", "/debug/pprof/heap", "debug=1")
@@ -217,22 +217,25 @@ func BenchmarkScale(b *testing.B) {
 	b.ReportMetric(downTime.Seconds(), "s-to-zero")
 	b.ReportMetric(schedRate, "sched-pods/s")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "create-p99-ms")
-	b.ReportMetric(float64(rss)/(1<<20), "rss-MB")
-	b.ReportMetric(float64(anon)/(1<<20), "anon-MB")
+	b.ReportMetric(float64(mem.RSS)/(1<<20), "rss-MB")
+	b.ReportMetric(float64(mem.Anon)/(1<<20), "anon-MB")
 	// CPU time is what a shared machine blurs least: wall times depend on what
 	// else runs. (A benchmark's log is cut after ten lines: one table.)
 	b.ReportMetric(cpuUp.Seconds(), "cpu-s-to-running")
 	mb := func(n int64) float64 { return float64(n) / (1 << 20) }
+	split := func(m harness.Memory) string {
+		return fmt.Sprintf("%.0f MB: %.0f / %.0f / %.0f / %.0f", mb(m.RSS), mb(m.Anon), mb(m.Binary), mb(m.Database), mb(m.RSS-m.Anon-m.Binary-m.Database))
+	}
 	b.Logf("\n| measure (%d hollow nodes, RC of %d) | Skiff |\n|---|---|\n"+
 		"| create RC -> all Running (last pod created / bound / Running) | %.2f s (%.2f / %.2f / %.2f s) |\n"+
 		"| scheduler throughput | %.0f pods/s |\n"+
 		"| API create during the run (p50 / p99, %d samples) | %.1f / %.1f ms |\n"+
-		"| server RSS at the end, anonymous / file-backed (before the RC) | %.0f MB, %.0f / %.0f (%.0f MB, %.0f / %.0f) |\n"+
+		"| server RSS at the end (before the RC): anonymous / its binary / the database file / other | %s (%s) |\n"+
 		"| scale to 0 -> all pods gone | %.2f s |\n"+
 		"| server CPU time to all Running / to 0 | %.2f / %.2f s |",
 		scaleNodes, scaleReplicas, upTime.Seconds(), lastCreated.Sub(start).Seconds(), last.Sub(start).Seconds(), lastRunning.Sub(start).Seconds(),
 		schedRate, len(lat), float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000,
-		mb(rss), mb(anon), mb(rss-anon), mb(idleRSS), mb(idleAnon), mb(idleRSS-idleAnon),
+		split(mem), split(idle),
 		downTime.Seconds(), cpuUp.Seconds(), cpuDown.Seconds())
 }
 

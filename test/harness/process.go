@@ -146,26 +146,58 @@ func (p *Process) RSS(t testing.TB) int64 {
 	return 0
 }
 
-// Memory is the server's resident memory and the anonymous part of it (heap,
-// stacks: what the process allocated, not the clean pages of its binary).
-func (p *Process) Memory(t testing.TB) (rss, anon int64) {
+// Memory is the server's resident memory, split into what the process
+// allocated (Anon: heap, stacks) and the file pages it has mapped: its own
+// binary's (clean pages the kernel maps in whole folios, shared with every
+// process running the binary) and the database file's (bbolt reads through
+// mmap).
+type Memory struct {
+	RSS, Anon, Binary, Database int64
+}
+
+// Memory reads the server's resident memory from /proc/PID/smaps.
+func (p *Process) Memory(t testing.TB) Memory {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", p.Cmd.Process.Pid))
+	pid := p.Cmd.Process.Pid
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		t.Fatalf("reading server binary: %v", err)
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
 	if err != nil {
 		t.Fatalf("reading server memory: %v", err)
 	}
+	var m Memory
+	var file string // the file of the mapping being read, "" for anonymous
+	var rss int64   // the mapping's Rss, until its Anonymous line tells the file's share
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 2 {
+			continue
+		}
+		if !strings.HasSuffix(f[0], ":") { // a mapping's header: range perms offset dev inode [path]
+			file = ""
+			if len(f) >= 6 {
+				file = f[5]
+			}
 			continue
 		}
 		kb, _ := strconv.ParseInt(f[1], 10, 64)
 		switch f[0] {
 		case "Rss:":
 			rss = kb * 1024
+			m.RSS += rss
 		case "Anonymous:":
-			anon = kb * 1024
+			// Pages of the binary's data that the process wrote are anonymous.
+			anon := kb * 1024
+			m.Anon += anon
+			switch {
+			case file == exe:
+				m.Binary += rss - anon
+			case strings.HasSuffix(file, "/state.db"):
+				m.Database += rss - anon
+			}
 		}
 	}
-	return rss, anon
+	return m
 }
