@@ -339,9 +339,18 @@ func (c *cache) decode(kv storage.KeyValue) (*entry, error) {
 	if err := json.Unmarshal(kv.Value, obj); err != nil {
 		return nil, fmt.Errorf("decoding %q: %w", kv.Key, err)
 	}
-	objectMeta(obj).ResourceVersion = strconv.FormatInt(kv.ModRevision, 10)
+	rv := strconv.FormatInt(kv.ModRevision, 10)
+	objectMeta(obj).ResourceVersion = rv
 	// Encoded again rather than derived from kv.Value: what older versions
-	// stored is served in today's form.
+	// stored is served in today's form. When that is what is stored, the
+	// entry says so, and its JSON can be read back from storage.
+	today, err := encodeJSON(obj, res.GVK)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %q: %w", kv.Key, err)
+	}
+	if bytes.Equal(today, withResourceVersion(kv.Value, rv)) {
+		return newEntry(kv.Key, res, obj, kv.Value, kv.ModRevision)
+	}
 	return newEntry(kv.Key, res, obj, nil, kv.ModRevision)
 }
 
