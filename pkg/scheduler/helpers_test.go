@@ -22,9 +22,10 @@ const ns = "default"
 
 // env is a cluster with no control loops but the scheduler under test.
 type env struct {
-	t      *testing.T
-	client kubernetes.Interface
-	ctx    context.Context
+	t       *testing.T
+	client  kubernetes.Interface
+	ctx     context.Context
+	factory informers.SharedInformerFactory // the scheduler's
 }
 
 func start(t *testing.T) *env {
@@ -46,7 +47,7 @@ func start(t *testing.T) *env {
 		}
 		factory.Shutdown()
 	})
-	return &env{t: t, client: c.Client, ctx: ctx}
+	return &env{t: t, client: c.Client, ctx: ctx, factory: factory}
 }
 
 type nodeOpt func(*corev1.Node)
@@ -110,6 +111,7 @@ func (e *env) addNode(n *corev1.Node) *corev1.Node {
 	if err != nil {
 		e.t.Fatalf("setting status of node %s: %v", n.Name, err)
 	}
+	e.waitNodeSeen(updated.Name, updated.ResourceVersion)
 	return updated
 }
 
@@ -120,13 +122,34 @@ func (e *env) updateNode(name string, change func(*corev1.Node), status bool) {
 		e.t.Fatal(err)
 	}
 	change(n)
+	var updated *corev1.Node
 	if status {
-		_, err = e.client.CoreV1().Nodes().UpdateStatus(e.ctx, n, metav1.UpdateOptions{})
+		updated, err = e.client.CoreV1().Nodes().UpdateStatus(e.ctx, n, metav1.UpdateOptions{})
 	} else {
-		_, err = e.client.CoreV1().Nodes().Update(e.ctx, n, metav1.UpdateOptions{})
+		updated, err = e.client.CoreV1().Nodes().Update(e.ctx, n, metav1.UpdateOptions{})
 	}
 	if err != nil {
 		e.t.Fatalf("updating node %s: %v", name, err)
+	}
+	e.waitNodeSeen(updated.Name, updated.ResourceVersion)
+}
+
+// waitNodeSeen waits until the scheduler's node informer holds the node at
+// resourceVersion rv. The scheduler hears of it through the same informer, so a
+// pod created afterwards is not scheduled against the node as it was before
+// (pods and nodes come on different watches).
+func (e *env) waitNodeSeen(name, rv string) {
+	e.t.Helper()
+	lister := e.factory.Core().V1().Nodes().Lister()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if n, err := lister.Get(name); err == nil && n.ResourceVersion == rv {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("the scheduler's informer did not see node %s at resourceVersion %s", name, rv)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
