@@ -20,12 +20,13 @@ import (
 )
 
 // entry is one object as served. Entries are immutable. They keep one encoding:
-// the protobuf envelope, from which the JSON (with its resourceVersion) is
-// derived when a client asks for JSON, or the JSON alone for a kind protobuf
+// the protobuf envelope, or the JSON alone for a kind protobuf
 // cannot encode and for an object whose JSON protobuf cannot reproduce (an
-// empty list, which protobuf cannot tell from a missing one). Keeping both cost
-// as much again as the protobuf for every object; JSON clients (kubectl, a user's
-// watch) are few, and the in-process loops read protobuf. Entries do not keep
+// empty list, which protobuf cannot tell from a missing one). When a client asks
+// for JSON, it is read back from storage when the entry is stored, else encoded
+// from the protobuf (see Server.jsonOf). Keeping both cost as much again as the
+// protobuf for every object; JSON clients (kubectl, a user's watch) are few, and
+// the in-process loops read protobuf. Entries do not keep
 // the decoded object either (it costs more than both encodings together); object
 // decodes a private copy.
 type entry struct {
@@ -606,6 +607,13 @@ func (c *cache) list(res *Resource, ns string, match func(*entry) bool) ([]*entr
 	return out, rev
 }
 
+// count is how many objects of res the cache holds.
+func (c *cache) count(res *Resource) int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.objects[res])
+}
+
 // currentRev is the last applied revision.
 func (c *cache) currentRev() int64 {
 	c.mu.RLock()
@@ -616,8 +624,9 @@ func (c *cache) currentRev() int64 {
 // jsonOf returns the JSON of entries as served: kept by the entry, else the
 // bytes storage holds at the entry's revision with its resourceVersion put in
 // (a read of the database file, no decoding), else encoded from the protobuf
-// (an object written since, or one whose stored form is not today's). Many
-// entries of one kind are read from storage in one list of their prefix.
+// (an object written since, or one whose stored form is not today's). When the
+// entries are many and at least a quarter of their kind, storage is read with
+// one list of their prefix instead of one read each.
 func (s *Server) jsonOf(ctx context.Context, res *Resource, namespace string, items []*entry) [][]byte {
 	raws := make([][]byte, len(items))
 	var fromStorage []int
@@ -634,7 +643,7 @@ func (s *Server) jsonOf(ctx context.Context, res *Resource, namespace string, it
 			raws[i] = withResourceVersion(kv.Value, e.resourceVersion())
 		}
 	}
-	if len(fromStorage) >= listFromStorage {
+	if n := len(fromStorage); n >= listFromStorage && 4*n >= s.cache.count(res) {
 		prefix := res.keyPrefix()
 		if res.Namespaced && namespace != "" {
 			prefix += namespace + "/"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -239,7 +240,7 @@ func TestJSONFromStorage(t *testing.T) {
 	res := &Resource{Name: "pods", GVK: corev1.SchemeGroupVersion.WithKind("Pod"), Namespaced: true,
 		New: func() runtime.Object { return &corev1.Pod{} }}
 	store := &countingStore{Backend: memory.New()}
-	s := &Server{cfg: Config{Storage: store}}
+	s := &Server{cfg: Config{Storage: store}, cache: newCache(store, NewRegistry(res), slog.New(slog.DiscardHandler), 0, 0)}
 	var items []*entry
 	var want [][]byte
 	for i := range listFromStorage + 1 {
@@ -267,6 +268,7 @@ func TestJSONFromStorage(t *testing.T) {
 			t.Fatalf("entry keeps JSON %v, from storage %v; want none and true", e.raw != nil, e.stored)
 		}
 		items, want = append(items, e), append(want, w)
+		s.cache.objects[res][key] = e
 	}
 	if got := s.entryJSON(ctx, items[0]); !bytes.Equal(got, want[0]) {
 		t.Errorf("one entry:\n%s\nwant\n%s", got, want[0])
@@ -278,6 +280,20 @@ func TestJSONFromStorage(t *testing.T) {
 	}
 	if store.gets != 1 || store.lists != 1 {
 		t.Errorf("storage read with %d gets and %d lists, want 1 get (one entry) and 1 list (the list)", store.gets, store.lists)
+	}
+	// A few of many (a selector's matches) are read one by one, not with a
+	// listing of every object of the kind.
+	for i := range 4 * len(items) {
+		s.cache.objects[res][fmt.Sprintf("/registry/pods/other/q%d", i)] = items[0]
+	}
+	store.gets, store.lists = 0, 0
+	for i, got := range s.jsonOf(ctx, res, "", items[:listFromStorage]) {
+		if !bytes.Equal(got, want[i]) {
+			t.Errorf("subset item %d:\n%s\nwant\n%s", i, got, want[i])
+		}
+	}
+	if store.gets != listFromStorage || store.lists != 0 {
+		t.Errorf("a subset read with %d gets and %d lists, want %d gets", store.gets, store.lists, listFromStorage)
 	}
 	// A newer version in storage must not be served for the entry's revision.
 	if _, err := store.Update(ctx, items[0].key, []byte(`{"kind":"Pod","apiVersion":"v1","metadata":{"name":"p000","namespace":"default","uid":"u","labels":{"run":"changed"}}}`), items[0].rev); err != nil {
