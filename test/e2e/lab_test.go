@@ -189,19 +189,12 @@ func (n *labNode) stop() {
 
 // kubectl runs the built-in kubectl on node 1 with the admin kubeconfig.
 func (l *lab) kubectl(args ...string) (string, error) {
-	n := l.nodes[0]
-	full := append([]string{"--net=/run/netns/" + n.ns, harness.Binary(l.t), "kubectl", "--kubeconfig", filepath.Join(n.dataDir, "kubeconfig.yaml")}, args...)
-	out, err := exec.Command("nsenter", full...).CombinedOutput()
-	return string(out), err
+	return kubectlIn(l.t, l.nodes[0].ns, l.nodes[0].dataDir, args...)
 }
 
 func (l *lab) mustKubectl(args ...string) string {
 	l.t.Helper()
-	out, err := l.kubectl(args...)
-	if err != nil {
-		l.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
+	return mustKubectlIn(l.t, l.nodes[0].ns, l.nodes[0].dataDir, args...)
 }
 
 // in runs a command in node i's namespace.

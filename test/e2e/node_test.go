@@ -103,16 +103,27 @@ func (n *node) log() string {
 
 // kubectl runs the built-in kubectl inside the node's namespace.
 func (n *node) kubectl(args ...string) (string, error) {
-	full := append([]string{"--net=/run/netns/" + n.ns, harness.Binary(n.t), "kubectl", "--kubeconfig", filepath.Join(n.dataDir, "kubeconfig.yaml")}, args...)
-	out, err := exec.Command("nsenter", full...).CombinedOutput()
-	return string(out), err
+	return kubectlIn(n.t, n.ns, n.dataDir, args...)
 }
 
 func (n *node) mustKubectl(args ...string) string {
 	n.t.Helper()
-	out, err := n.kubectl(args...)
+	return mustKubectlIn(n.t, n.ns, n.dataDir, args...)
+}
+
+// kubectlIn runs the built-in kubectl inside network namespace ns with the admin
+// kubeconfig of the server whose data directory is dataDir.
+func kubectlIn(t testing.TB, ns, dataDir string, args ...string) (string, error) {
+	full := append([]string{"--net=/run/netns/" + ns, harness.Binary(t), "kubectl", "--kubeconfig", filepath.Join(dataDir, "kubeconfig.yaml")}, args...)
+	out, err := exec.Command("nsenter", full...).CombinedOutput()
+	return string(out), err
+}
+
+func mustKubectlIn(t testing.TB, ns, dataDir string, args ...string) string {
+	t.Helper()
+	out, err := kubectlIn(t, ns, dataDir, args...)
 	if err != nil {
-		n.t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return out
 }
