@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,6 +64,9 @@ type Controller struct {
 	firstBatch *firstBatches
 	recorder   *spamGuard // its recorder is set by Run, before any worker starts
 	now        func() time.Time
+
+	batchMu sync.Mutex
+	batched map[string]bool // RCs waiting out statusBatch
 }
 
 // controllerIndex files each pod under the UID of its controller, or under its
@@ -102,6 +106,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		firstBatch: &firstBatches{m: map[string]int{}},
 		recorder:   newSpamGuard(nil, clock.RealClock{}),
 		now:        time.Now,
+		batched:    map[string]bool{},
 	}
 	pi := podInformer.Informer()
 	if err := pi.AddIndexers(cache.Indexers{controllerIndex: controllerIndexKeys}); err != nil {
@@ -149,6 +154,42 @@ func (c *Controller) enqueue(obj any) {
 		return
 	}
 	c.queue.Add(key)
+}
+
+// statusBatch is how long a pod change that only moves an RC's status waits
+// for others to join it: a sync counts every pod of its RC, and in a storm of
+// thousands of pods going Running one sync per pod event is quadratic (upstream's
+// Job controller batches its pod events the same way, for a second). A change
+// that asks for pods to be created or deleted is not held back.
+const statusBatch = 100 * time.Millisecond
+
+// enqueueBatched queues an RC once statusBatch has passed, together with every
+// other change that comes meanwhile. (Not with the queue's AddAfter: it keeps
+// one deadline per key, the earliest, and would swallow a later one such as
+// minReadySeconds'.)
+func (c *Controller) enqueueBatched(key string) {
+	c.batchMu.Lock()
+	defer c.batchMu.Unlock()
+	if c.batched[key] {
+		return
+	}
+	c.batched[key] = true
+	time.AfterFunc(statusBatch, func() {
+		c.batchMu.Lock()
+		delete(c.batched, key)
+		c.batchMu.Unlock()
+		c.queue.Add(key)
+	})
+}
+
+// enqueueObserved queues an RC after one of its pods was seen created or
+// deleted: at once if that settles what it was waiting for, else with the batch.
+func (c *Controller) enqueueObserved(key string) {
+	if c.expect.satisfied(key) {
+		c.queue.Add(key)
+		return
+	}
+	c.enqueueBatched(key)
 }
 
 func (c *Controller) enqueueAfter(rc *corev1.ReplicationController, d time.Duration) {
@@ -241,7 +282,7 @@ func (c *Controller) addPod(obj any) {
 		}
 		key := mustKey(rc)
 		c.expect.creationObserved(key)
-		c.queue.Add(key)
+		c.enqueueObserved(key)
 		return
 	}
 	for _, rc := range c.matchingRCs(pod) {
@@ -276,7 +317,11 @@ func (c *Controller) updatePod(old, cur any) {
 		if rc == nil {
 			return
 		}
-		c.enqueue(rc)
+		if key := mustKey(rc); refChanged || labelsChanged || podActive(o) != podActive(n) {
+			c.queue.Add(key) // it may have to be replaced, or released
+		} else {
+			c.enqueueBatched(key)
+		}
 		// A pod that just became ready becomes available minReadySeconds later.
 		if rc.Spec.MinReadySeconds > 0 && !podReady(o) && podReady(n) {
 			c.enqueueAfter(rc, time.Duration(rc.Spec.MinReadySeconds)*time.Second+time.Second)
@@ -311,7 +356,7 @@ func (c *Controller) deletePod(obj any) {
 	}
 	key := mustKey(rc)
 	c.expect.deletionObserved(key, mustKey(pod))
-	c.queue.Add(key)
+	c.enqueueObserved(key)
 }
 
 // isNamespaceTerminating reports a create refused because the namespace is going away.
