@@ -38,7 +38,7 @@ func BenchmarkScheduleThroughput(b *testing.B) {
 		pods = v
 	}
 	c := harness.StartCluster(b, harness.Options{DisableControllers: true})
-	// The client the server gives its own components: the loopback socket, no
+	// The client the server gives its own components: the in-process loopback, no
 	// client-side rate limit.
 	client, err := kubernetes.NewForConfig(c.Server.LoopbackConfig())
 	if err != nil {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"time"
 
 	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/dynamic"
@@ -35,7 +33,6 @@ type runnable interface {
 // runControllers builds every control loop and the scheduler on one shared
 // informer factory over the loopback client, then runs them until ctx ends.
 func runControllers(ctx context.Context, cfg Config, rc *rest.Config, log *slog.Logger) error {
-	rc = pooled(rc)
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return err
@@ -90,27 +87,4 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, log *slog.
 		log.Info("hollow nodes started", "count", len(nodes))
 	}
 	return g.Wait()
-}
-
-// loopIdleConns is how many idle loopback connections the loops keep. client-go
-// keeps 25 per host and closes the rest; in a storm the loops have over a
-// hundred requests in flight (pod creates, bindings, events, hollow nodes'
-// status updates), so with 25 they opened and closed a connection for most
-// requests.
-const loopIdleConns = 192
-
-// pooled returns rc with its own connection pool, sized for the loops.
-func pooled(rc *rest.Config) *rest.Config {
-	rc = rest.CopyConfig(rc)
-	dial := rc.Dial
-	if dial == nil {
-		return rc
-	}
-	rc.Dial = nil
-	rc.Transport = &http.Transport{
-		DialContext:         dial,
-		MaxIdleConnsPerHost: loopIdleConns,
-		IdleConnTimeout:     90 * time.Second,
-	}
-	return rc
 }

@@ -234,7 +234,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 
-	lb, err := newLoopback(serverDir, api)
+	lb, err := newLoopback(api, log.With("component", "loopback"))
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,6 @@ func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 4)
-	go func() { errc <- lb.serve() }()
 	go func() { errc <- api.Run(ctx) }()
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -308,7 +307,7 @@ func (s *Server) Run(ctx context.Context) error {
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	_ = srv.Shutdown(shutdownCtx)
-	lb.shutdown(shutdownCtx)
+	lb.shutdown()
 	return runErr
 }
 
