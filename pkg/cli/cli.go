@@ -29,7 +29,7 @@ func Main(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRoot()
+	root := newRoot(args[1:])
 	root.SetArgs(args[1:])
 	if err := root.ExecuteContext(ctx); err != nil {
 		if errors.Is(err, context.Canceled) {
@@ -41,17 +41,23 @@ func Main(args []string) int {
 	return 0
 }
 
-func newRoot() *cobra.Command {
+// newRoot builds the command tree that args (without the program name) run.
+// The upstream kubectl tree is left out when another of skiff's commands runs:
+// building it makes thousands of objects and runs code from all over the binary,
+// and a `skiff server` would keep both for its whole life without using them.
+func newRoot(args []string) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "skiff",
 		Short:         "Skiff: a lightweight Kubernetes-compatible cluster in one binary",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand())
-	root.AddCommand(newAgentCommand())
-	root.AddCommand(newImageCommand())
-	root.AddCommand(newServiceCommand())
+	root.AddCommand(newServerCommand(), newAgentCommand(), newImageCommand(), newServiceCommand())
+	if len(args) > 0 {
+		if cmd, _, err := root.Find(args); err == nil && cmd != root {
+			return root
+		}
+	}
 	root.AddCommand(kubectl.NewCommand(DefaultKubeconfig))
 	return root
 }

@@ -48,7 +48,7 @@ func TestServiceCommand(t *testing.T) {
 	nodePort := strconv.Itoa(int(np.Spec.Ports[0].NodePort))
 
 	run := func(args ...string) (string, error) {
-		root := newRoot()
+		root := newRoot(append([]string{"service"}, args...))
 		var out bytes.Buffer
 		root.SetOut(&out)
 		root.SetErr(&out)
