@@ -62,10 +62,19 @@ func (l *loopback) config() *rest.Config {
 // the answer's body, as a write to a closed connection would fail.
 var errClosedBody = errors.New("loopback: the client closed the response body")
 
+// errShutDown answers a request made after shutdown, as a refused connection would.
+var errShutDown = errors.New("loopback: the API server has shut down")
+
 // RoundTrip runs the handler on the request in a goroutine of its own and
 // returns as soon as the handler has decided the status, so a watch's events
 // stream to the client while the handler goes on.
 func (l *loopback) RoundTrip(req *http.Request) (*http.Response, error) {
+	if l.ctx.Err() != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, errShutDown
+	}
 	ctx, cancel := context.WithCancel(req.Context())
 	stopAfter := context.AfterFunc(l.ctx, cancel)
 	sr := req.Clone(ctx)

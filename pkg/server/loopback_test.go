@@ -153,6 +153,9 @@ func TestLoopbackShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the stream outlived the shutdown")
 	}
+	if _, err := c.Get("http://skiff-loopback/version"); !errors.Is(err, errShutDown) {
+		t.Fatalf("a request after shutdown: %v, want %v", err, errShutDown)
+	}
 }
 
 // TestLoopbackPanic: a handler that panics fails its own request, not the
