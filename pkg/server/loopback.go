@@ -80,7 +80,9 @@ func (l *loopback) RoundTrip(req *http.Request) (*http.Response, error) {
 	sr := req.Clone(ctx)
 	sr.URL = &url.URL{Path: req.URL.Path, RawPath: req.URL.RawPath, RawQuery: req.URL.RawQuery}
 	sr.RequestURI = sr.URL.RequestURI()
-	sr.Host = req.URL.Host
+	if sr.Host == "" {
+		sr.Host = req.URL.Host
+	}
 	sr.RemoteAddr = "loopback"
 	sr.Proto, sr.ProtoMajor, sr.ProtoMinor = "HTTP/1.1", 1, 1
 	if sr.Body == nil {
