@@ -4,19 +4,17 @@ import (
 	"cmp"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 	v1 "k8s.io/api/core/v1"
+
+	"github.com/skiffhq/skiff/pkg/agent/netns"
 )
 
 // HealthCheck is what one Service's health check node port answers: load
@@ -191,32 +189,10 @@ func (s *healthServer) handler(port uint16) http.Handler {
 
 // listenTCP listens on addr in the network namespace at nsPath, or in the
 // process's own when nsPath is empty. The socket stays in that namespace.
-func listenTCP(nsPath, addr string) (net.Listener, error) {
-	if nsPath == "" {
-		return net.Listen("tcp", addr)
-	}
-	type result struct {
-		ln  net.Listener
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		// The thread is never unlocked: it dies with this goroutine instead
-		// of going back to the scheduler in another namespace.
-		runtime.LockOSThread()
-		ln, err := func() (net.Listener, error) {
-			f, err := os.Open(nsPath)
-			if err != nil {
-				return nil, fmt.Errorf("opening network namespace: %w", err)
-			}
-			defer f.Close()
-			if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
-				return nil, fmt.Errorf("entering network namespace %s: %w", nsPath, err)
-			}
-			return net.Listen("tcp", addr)
-		}()
-		ch <- result{ln, err}
-	}()
-	r := <-ch
-	return r.ln, r.err
+func listenTCP(nsPath, addr string) (ln net.Listener, err error) {
+	err = netns.Do(nsPath, func() error {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	})
+	return ln, err
 }
