@@ -152,11 +152,7 @@ func (c *Credentials) Write(dir, serverURL string) (Files, error) {
 		{f.CA, c.CA, 0o644}, {clientCert, c.ClientCert, 0o644}, {clientKey, c.ClientKey, 0o600},
 		{f.ServingCert, c.ServingCert, 0o644}, {f.ServingKey, c.ServingKey, 0o600},
 	} {
-		tmp := w.path + ".tmp"
-		if err := os.WriteFile(tmp, w.data, w.mode); err != nil {
-			return Files{}, err
-		}
-		if err := os.Rename(tmp, w.path); err != nil {
+		if err := pki.WriteFileAtomic(w.path, w.data, w.mode); err != nil {
 			return Files{}, err
 		}
 	}

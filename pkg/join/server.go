@@ -161,14 +161,7 @@ func (h *Handler) checkPassword(node, password string) *apierrors.StatusError {
 		return apierrors.NewForbidden(metav1.SchemeGroupVersion.WithResource("nodes").GroupResource(), node,
 			fmt.Errorf("node %q already joined from another host (its node password does not match): give this host another --node-name, or free the name with `kubectl delete node %s`", node, node))
 	}
-	if err := os.MkdirAll(h.Passwords, 0o700); err != nil {
-		return apierrors.NewInternalError(err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(want+"\n"), 0o600); err != nil {
-		return apierrors.NewInternalError(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := pki.WriteFileAtomic(path, []byte(want+"\n"), 0o600); err != nil {
 		return apierrors.NewInternalError(err)
 	}
 	return nil

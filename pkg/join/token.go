@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/skiffhq/skiff/pkg/pki"
@@ -67,14 +66,7 @@ func EnsureToken(path string, caPEM []byte) (Token, error) {
 		}
 		t.Secret = hex.EncodeToString(b)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return Token{}, fmt.Errorf("join token: %w", err)
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(t.String()+"\n"), 0o600); err != nil {
-		return Token{}, fmt.Errorf("join token: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := pki.WriteFileAtomic(path, []byte(t.String()+"\n"), 0o600); err != nil {
 		return Token{}, fmt.Errorf("join token: %w", err)
 	}
 	return t, nil
@@ -99,12 +91,5 @@ func LoadOrMakePassword(path string) (string, error) {
 
 // SavePassword keeps the node password in path (mode 0600).
 func SavePassword(path, password string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(password+"\n"), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return pki.WriteFileAtomic(path, []byte(password+"\n"), 0o600)
 }

@@ -14,9 +14,10 @@ const (
 	certMode os.FileMode = 0o644
 )
 
-// writeFileAtomic replaces path with data so that readers, and a restart
-// after a crash, see either the old file or the whole new one.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+// WriteFileAtomic replaces path with data, with the given mode (its directory
+// made 0700 when missing), so that readers, and a restart after a crash, see
+// either the old file or the whole new one.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return fmt.Errorf("create directory %q: %w", dir, err)
@@ -56,10 +57,10 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 // a certificate that does not match its key, which the next Ensure call
 // detects and replaces.
 func writePair(certFile, keyFile string, certPEM, keyPEM []byte) error {
-	if err := writeFileAtomic(keyFile, keyPEM, keyMode); err != nil {
+	if err := WriteFileAtomic(keyFile, keyPEM, keyMode); err != nil {
 		return err
 	}
-	return writeFileAtomic(certFile, certPEM, certMode)
+	return WriteFileAtomic(certFile, certPEM, certMode)
 }
 
 func encodeCert(der []byte) []byte {

@@ -23,7 +23,7 @@ func TestWriteFileAtomic(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "d")
 			path := filepath.Join(dir, "f")
 			tt.setup(t, path)
-			err := writeFileAtomic(path, []byte("new"), tt.mode)
+			err := WriteFileAtomic(path, []byte("new"), tt.mode)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("error = %v, want error %v", err, tt.wantErr)
 			}

@@ -33,5 +33,5 @@ func WriteKubeconfig(path, server string, caPEM []byte, clientCertFile, clientKe
 	if err != nil {
 		return fmt.Errorf("kubeconfig %q: %w", path, err)
 	}
-	return writeFileAtomic(path, data, keyMode)
+	return WriteFileAtomic(path, data, keyMode)
 }
