@@ -50,7 +50,7 @@ type Config struct {
 	Streams PodStreamer
 	// WatchHistory is how many recent events the cache keeps for watches that
 	// resume from an older revision (default 10000), and WatchHistoryBytes how
-	// many bytes of encoded objects they may hold (default 8 MiB).
+	// many bytes of encoded objects they may hold (default 4 MiB).
 	WatchHistory      int
 	WatchHistoryBytes int
 	// ExtraHandlers are served for exact non-API paths (after authentication).

@@ -142,15 +142,20 @@ func (f *fleet) node(name string) *Node {
 	return f.byName[name]
 }
 
+// informerObject is an informer event's object, unwrapped from the tombstone
+// of a delete the informer missed.
+func informerObject[T any](obj any) (T, bool) {
+	if t, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
+		obj = t.Obj
+	}
+	o, ok := obj.(T)
+	return o, ok
+}
+
 func (f *fleet) podChanged(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := informerObject[*corev1.Pod](obj)
 	if !ok {
-		if t, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
-			pod, ok = t.Obj.(*corev1.Pod)
-		}
-		if !ok {
-			return
-		}
+		return
 	}
 	if n := f.node(pod.Spec.NodeName); n != nil {
 		n.enqueue(obj)
@@ -158,14 +163,9 @@ func (f *fleet) podChanged(obj any) {
 }
 
 func (f *fleet) nodeChanged(obj any, deleted bool) {
-	node, ok := obj.(*corev1.Node)
+	node, ok := informerObject[*corev1.Node](obj)
 	if !ok {
-		if t, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
-			node, ok = t.Obj.(*corev1.Node)
-		}
-		if !ok {
-			return
-		}
+		return
 	}
 	n := f.node(node.Name)
 	switch {

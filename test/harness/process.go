@@ -128,24 +128,6 @@ func (p *Process) Kill() {
 	}
 }
 
-// RSS is the server's resident memory in bytes, from /proc.
-func (p *Process) RSS(t testing.TB) int64 {
-	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
-	if err != nil {
-		t.Fatalf("reading server status: %v", err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			f := strings.Fields(line)
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb * 1024
-		}
-	}
-	t.Fatal("no VmRSS in /proc status")
-	return 0
-}
-
 // Memory is the server's resident memory, split into what the process
 // allocated (Anon: heap, stacks) and the file pages it has mapped: its own
 // binary's (clean pages the kernel maps in whole folios, shared with every

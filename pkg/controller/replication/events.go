@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -56,7 +57,7 @@ func (g *spamGuard) forget(uid types.UID) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for key := range g.buckets {
-		if len(key) > len(uid) && key[:len(uid)] == string(uid) && key[len(uid)] == '/' {
+		if strings.HasPrefix(key, string(uid)+"/") {
 			delete(g.buckets, key)
 		}
 	}

@@ -132,8 +132,7 @@ func (c *Controller) manageReplicas(ctx context.Context, rc *corev1.ReplicationC
 
 // maxInFlight bounds the requests one sync has in flight. Upstream's
 // controller-manager is held back by its client's rate limit instead; with
-// none, hundreds of concurrent requests only queue in the API server, each on a
-// connection of its own.
+// none, hundreds of concurrent requests would only queue in the API server.
 const maxInFlight = 64
 
 // firstBatches remembers, per RC, how large a slow start may begin: with 1
