@@ -50,18 +50,22 @@ type entry struct {
 // which the JSON is derived without encoding obj again.
 func newEntry(key string, res *Resource, obj runtime.Object, stored []byte, rev int64) (*entry, error) {
 	obj.GetObjectKind().SetGroupVersionKind(res.GVK)
-	m := objectMeta(obj)
-	var raw []byte
 	if stored != nil {
-		raw = withResourceVersion(stored, m.ResourceVersion)
-	}
-	fromStored := raw != nil
-	if raw == nil {
-		var err error
-		if raw, err = encodeJSON(obj, res.GVK); err != nil {
-			return nil, err
+		if raw := withResourceVersion(stored, objectMeta(obj).ResourceVersion); raw != nil {
+			return entryFromJSON(key, res, obj, raw, true, rev), nil
 		}
 	}
+	raw, err := encodeJSON(obj, res.GVK)
+	if err != nil {
+		return nil, err
+	}
+	return entryFromJSON(key, res, obj, raw, false, rev), nil
+}
+
+// entryFromJSON builds the entry for obj, which carries its GVK and whose JSON as
+// served is raw; stored says raw is the stored bytes with the resourceVersion
+// put in. The entry keeps raw only when protobuf cannot stand for it.
+func entryFromJSON(key string, res *Resource, obj runtime.Object, raw []byte, stored bool, rev int64) *entry {
 	pb, err := encodeProtobuf(obj)
 	if err != nil {
 		pb = nil
@@ -71,8 +75,8 @@ func newEntry(key string, res *Resource, obj runtime.Object, stored []byte, rev 
 		raw = nil
 	}
 	e := entryOf(key, res, obj, raw, pb, rev)
-	e.stored = fromStored
-	return e, nil
+	e.stored = stored
+	return e
 }
 
 // newEntryLike builds the entry for obj, a version of like's object that differs
@@ -349,10 +353,8 @@ func (c *cache) decode(kv storage.KeyValue) (*entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding %q: %w", kv.Key, err)
 	}
-	if bytes.Equal(today, withResourceVersion(kv.Value, rv)) {
-		return newEntry(kv.Key, res, obj, kv.Value, kv.ModRevision)
-	}
-	return newEntry(kv.Key, res, obj, nil, kv.ModRevision)
+	stored := bytes.Equal(today, withResourceVersion(kv.Value, rv))
+	return entryFromJSON(kv.Key, res, obj, today, stored, kv.ModRevision), nil
 }
 
 // handoff is an object that a write in this process is storing, so that the
