@@ -59,6 +59,18 @@ func TestLoopbackRoundTrip(t *testing.T) {
 		t.Fatalf("the handler saw %s, want %s", got, want)
 	}
 
+	// A request's own Host, when it names one, is what the handler sees.
+	req, _ = http.NewRequest("GET", "http://skiff-loopback/version", nil)
+	req.Host = "api.example"
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("X-Seen"); !strings.HasPrefix(got, "GET /version /version api.example ") {
+		t.Fatalf("with its own Host the handler saw %s", got)
+	}
+
 	for path, want := range map[string]string{"/silent": "", "/sniffed": "text/html; charset=utf-8"} {
 		resp, err := c.Get("http://skiff-loopback" + path)
 		if err != nil {
