@@ -95,6 +95,9 @@ type Backend interface {
 	Compact(ctx context.Context, revision int64) error
 	// CurrentRevision is the revision of the last committed write (0 when empty).
 	CurrentRevision(ctx context.Context) (int64, error)
+	// CompactedRevision is the revision history was last compacted up to (0
+	// when never): Watch replays history after it, and fails before it.
+	CompactedRevision(ctx context.Context) (int64, error)
 	// Close releases the backend. Watch channels are closed.
 	Close() error
 }

@@ -68,6 +68,14 @@ func (b *Backend) CurrentRevision(ctx context.Context) (int64, error) {
 	return b.rev.Load(), nil
 }
 
+// CompactedRevision returns the revision history was last compacted up to.
+func (b *Backend) CompactedRevision(ctx context.Context) (int64, error) {
+	if err := b.begin(ctx); err != nil {
+		return 0, err
+	}
+	return b.compacted.Load(), nil
+}
+
 // Watch streams the events under prefix after afterRevision, then live ones.
 func (b *Backend) Watch(ctx context.Context, prefix string, afterRevision int64) (<-chan storage.Event, error) {
 	if err := b.begin(ctx); err != nil {

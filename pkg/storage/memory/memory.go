@@ -247,6 +247,19 @@ func (b *Backend) compactLocked(revision int64) {
 	b.compacted = revision
 }
 
+// CompactedRevision returns the revision history was last compacted up to.
+func (b *Backend) CompactedRevision(ctx context.Context) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return 0, storage.ErrClosed
+	}
+	return b.compacted, nil
+}
+
 // CurrentRevision returns the revision of the last write.
 func (b *Backend) CurrentRevision(ctx context.Context) (int64, error) {
 	if err := ctx.Err(); err != nil {

@@ -358,6 +358,7 @@ func testClosed(t *testing.T, b storage.Backend) {
 		{"Watch", func() error { _, err := b.Watch(ctx, "/", 0); return err }},
 		{"Compact", func() error { return b.Compact(ctx, rev) }},
 		{"CurrentRevision", func() error { _, err := b.CurrentRevision(ctx); return err }},
+		{"CompactedRevision", func() error { _, err := b.CompactedRevision(ctx); return err }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -401,8 +401,14 @@ func testCompact(t *testing.T, b storage.Backend) {
 	}
 	last := mustUpdate(t, b, "/k0", "w", 0)
 	compacted := revs[2]
+	if got, err := b.CompactedRevision(ctx); err != nil || got != 0 {
+		t.Fatalf("CompactedRevision before compacting: %d, %v; want 0", got, err)
+	}
 	if err := b.Compact(ctx, compacted); err != nil {
 		t.Fatalf("Compact(%d): %v", compacted, err)
+	}
+	if got, err := b.CompactedRevision(ctx); err != nil || got != compacted {
+		t.Fatalf("CompactedRevision after Compact(%d): %d, %v", compacted, got, err)
 	}
 
 	t.Run("watch", func(t *testing.T) {
