@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,50 @@ var (
 	ErrRefused    = errors.New("the server refused the join token")
 	ErrRejected   = errors.New("the server rejected the join request")
 )
+
+// ErrThrottled is a join the server did not look at: too many joins from this
+// address failed lately. Retry once RetryAfter(err) has passed.
+var ErrThrottled = errors.New("the server is backing off join requests from this address")
+
+type throttled struct {
+	wait   time.Duration
+	status string
+}
+
+func (e *throttled) Error() string {
+	return fmt.Sprintf("%v: %s", ErrThrottled, e.status)
+}
+
+func (e *throttled) Unwrap() error { return ErrThrottled }
+
+// RetryAfter is how long a throttled join was asked to wait (0 for any other
+// error).
+func RetryAfter(err error) time.Duration {
+	var t *throttled
+	if errors.As(err, &t) {
+		return t.wait
+	}
+	return 0
+}
+
+// retryAfter reads a 429's wait: the Retry-After header in seconds or as a
+// date, else the Status's retryAfterSeconds, else a second.
+func retryAfter(h http.Header, body []byte) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if secs, err := strconv.Atoi(v); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		if d := time.Until(at); d > 0 {
+			return d
+		}
+	}
+	var st metav1.Status
+	if json.Unmarshal(body, &st) == nil && st.Details != nil && st.Details.RetryAfterSeconds > 0 {
+		return time.Duration(st.Details.RetryAfterSeconds) * time.Second
+	}
+	return time.Second
+}
 
 // Join verifies the server at serverURL against the token's CA hash, then
 // trades the token's secret for node credentials. Nothing is written.
@@ -72,6 +117,9 @@ func Join(ctx context.Context, serverURL string, token Token, req Request) (*Cre
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		return nil, fmt.Errorf("%w (its CA matches, the secret does not): copy the token again from the server's DATA_DIR/server/token", ErrRefused)
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return nil, &throttled{wait: retryAfter(resp.Header, data), status: statusMessage(resp.StatusCode, data)}
 	}
 	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
 		return nil, fmt.Errorf("%w: %s", ErrRejected, statusMessage(resp.StatusCode, data))

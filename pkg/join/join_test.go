@@ -196,6 +196,54 @@ func TestNodePasswordKeepsTheName(t *testing.T) {
 	}
 }
 
+// TestReservedNamesAreRefusedLikeTakenOnes: a name the server runs itself is
+// refused with the very answer a name another host holds gets, whether or
+// not its Node exists yet; a name bound to the server's password stays its
+// own while the Node exists.
+func TestReservedNamesAreRefusedLikeTakenOnes(t *testing.T) {
+	ca := newCA(t)
+	tok, _ := EnsureToken(filepath.Join(t.TempDir(), "token"), ca.CertPEM())
+	h := &Handler{CA: ca, Token: tok, Passwords: t.TempDir(),
+		NodeExists: func(name string) bool { return existing[name] },
+		Reserved:   func(name string) bool { return name == "vm" },
+	}
+	existing["held"], existing["old"] = true, true
+	t.Cleanup(func() { delete(existing, "held"); delete(existing, "old") })
+	if rec := post(h, "10.0.0.1:1", tok.Secret, Request{NodeName: "held", NodePassword: pw}); rec.Code != http.StatusOK {
+		t.Fatalf("first join of held: %d %s", rec.Code, rec.Body)
+	}
+	dup := post(h, "10.0.0.2:1", tok.Secret, Request{NodeName: "held", NodePassword: otherPW})
+	own := post(h, "10.0.0.2:1", tok.Secret, Request{NodeName: "vm", NodePassword: otherPW})
+	if dup.Code != http.StatusForbidden || own.Code != dup.Code {
+		t.Fatalf("join as the server's own node: %d, a taken name: %d; want both 403", own.Code, dup.Code)
+	}
+	if want := strings.ReplaceAll(dup.Body.String(), "held", "vm"); own.Body.String() != want {
+		t.Fatalf("join as the server's own node answered\n%s\nwant what a taken name gets:\n%s", own.Body, want)
+	}
+	if _, err := os.Stat(filepath.Join(h.Passwords, "vm")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the refused join stored a password for vm: %v", err)
+	}
+
+	// The server binds the name of its node; after a restart under another
+	// name it is no longer reserved, but still the server's while its Node exists.
+	if err := h.Bind("old", pw); err != nil {
+		t.Fatal(err)
+	}
+	if rec := post(h, "10.0.0.2:1", tok.Secret, Request{NodeName: "old", NodePassword: otherPW}); rec.Code != http.StatusForbidden {
+		t.Fatalf("join under the server's former node name: %d %s, want 403", rec.Code, rec.Body)
+	}
+	if rec := post(h, "10.0.0.3:1", tok.Secret, Request{NodeName: "old", NodePassword: pw}); rec.Code != http.StatusOK {
+		t.Fatalf("the server's host joining under its former name: %d %s", rec.Code, rec.Body)
+	}
+	delete(existing, "old")
+	if rec := post(h, "10.0.0.2:1", tok.Secret, Request{NodeName: "old", NodePassword: otherPW}); rec.Code != http.StatusOK {
+		t.Fatalf("the former name once its Node is deleted: %d %s", rec.Code, rec.Body)
+	}
+	if err := h.Bind("x", "short"); err == nil {
+		t.Fatal("Bind took a short password")
+	}
+}
+
 func TestPasswordFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "agent", "node-password")
 	p1, err := LoadOrMakePassword(path)

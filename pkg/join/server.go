@@ -6,17 +6,22 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/skiffhq/skiff/pkg/pki"
@@ -51,7 +56,9 @@ type Credentials struct {
 	ClusterCIDR string `json:"clusterCIDR"`
 }
 
-// Handler serves CACertsPath and JoinPath for a server.
+// Handler serves CACertsPath and JoinPath for a server. Sources of failed
+// joins are backed off (429 Too Many Requests with Retry-After); Run logs a
+// periodic summary of them.
 type Handler struct {
 	CA          *pki.CA
 	Token       Token
@@ -61,8 +68,16 @@ type Handler struct {
 	// NodeExists reports whether a Node of that name exists; a name whose Node
 	// is gone is free for any host again.
 	NodeExists func(name string) bool
+	// Reserved reports the node names the server runs itself (its own node,
+	// hollow nodes): no host may join under them, whether or not their Node
+	// exists yet.
+	Reserved func(name string) bool
+	// Logger receives the periodic summary of refused joins (default: discarded).
+	Logger *slog.Logger
 
-	mu sync.Mutex // serialises the password check and store of one join
+	mu    sync.Mutex // serialises the password check and store of one join
+	limit limiter
+	every time.Duration // how often Run logs the summary (default a minute)
 }
 
 // Owns reports whether path is one of the handler's.
@@ -91,8 +106,18 @@ func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, apierrors.NewMethodNotSupported(joinResource, r.Method))
 		return
 	}
+	// A source backing off is answered before anything is checked, so that
+	// guessing learns nothing while it waits.
+	src := sourceOf(r.RemoteAddr)
+	if wait := h.limit.wait(src); wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		writeStatus(w, apierrors.NewTooManyRequests(
+			fmt.Sprintf("too many failed join requests from %s, please try again in %ds", src, secs), secs))
+		return
+	}
 	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(secret)), []byte(h.Token.Secret)) != 1 {
+		h.limit.failed(src)
 		writeStatus(w, apierrors.NewUnauthorized("the join token is not this cluster's"))
 		return
 	}
@@ -112,6 +137,9 @@ func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := h.checkPassword(req.NodeName, req.NodePassword); err != nil {
+		if err.ErrStatus.Code == http.StatusForbidden {
+			h.limit.failed(src)
+		}
 		writeStatus(w, err)
 		return
 	}
@@ -134,6 +162,7 @@ func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, apierrors.NewInternalError(err))
 		return
 	}
+	h.limit.succeeded(src)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(creds)
 }
@@ -141,28 +170,60 @@ func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
 func writeStatus(w http.ResponseWriter, err *apierrors.StatusError) {
 	st := err.Status()
 	st.Kind, st.APIVersion = "Status", "v1"
+	if st.Details != nil && st.Details.RetryAfterSeconds > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(st.Details.RetryAfterSeconds)))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(int(st.Code))
 	_ = json.NewEncoder(w).Encode(st)
 }
 
 // checkPassword binds a node name to the first password it joins with, until
-// its Node is deleted.
+// its Node is deleted. A reserved name is refused as if another host held it:
+// a guesser cannot tell the server's own node from a worker's.
 func (h *Handler) checkPassword(node, password string) *apierrors.StatusError {
+	if h.Reserved != nil && h.Reserved(node) {
+		return taken(node)
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	sum := sha256.Sum256([]byte(password))
-	want := hex.EncodeToString(sum[:])
+	want := passwordHash(password)
 	path := filepath.Join(h.Passwords, node)
 	if old, err := os.ReadFile(path); err == nil && (h.NodeExists == nil || h.NodeExists(node)) {
 		if subtle.ConstantTimeCompare(bytes.TrimSpace(old), []byte(want)) == 1 {
 			return nil
 		}
-		return apierrors.NewForbidden(metav1.SchemeGroupVersion.WithResource("nodes").GroupResource(), node,
-			fmt.Errorf("node %q already joined from another host (its node password does not match): give this host another --node-name, or free the name with `kubectl delete node %s`", node, node))
+		return taken(node)
 	}
 	if err := pki.WriteFileAtomic(path, []byte(want+"\n"), 0o600); err != nil {
 		return apierrors.NewInternalError(err)
 	}
 	return nil
+}
+
+// Bind gives node to the host whose password this is, whoever held the name
+// before. The server binds its own node's name at start, so that after a
+// restart under another --node-name the old name stays its own for as long
+// as that Node exists, as a worker's would.
+func (h *Handler) Bind(node, password string) error {
+	if len(password) < 16 {
+		return errors.New("node password: must be at least 16 characters")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := pki.WriteFileAtomic(filepath.Join(h.Passwords, node), []byte(passwordHash(password)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("binding node name %q: %w", node, err)
+	}
+	return nil
+}
+
+func passwordHash(password string) string {
+	sum := sha256.Sum256([]byte(password))
+	return hex.EncodeToString(sum[:])
+}
+
+// taken is the one refusal of a node name that is not the asking host's.
+func taken(node string) *apierrors.StatusError {
+	return apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, node,
+		fmt.Errorf("node %q already joined from another host (its node password does not match): give this host another --node-name, or free the name with `kubectl delete node %s`", node, node))
 }

@@ -47,7 +47,8 @@ type NodeConfig struct {
 
 // runAgent runs this host's node for `skiff server`: the serving certificate
 // comes straight from the cluster CA.
-func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *rest.Config, mirror agent.Mirror, log *slog.Logger) error {
+func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *rest.Config, mirror agent.Mirror,
+	runNode func(context.Context, NodeConfig) error, log *slog.Logger) error {
 	hosts := []string{"localhost"}
 	if h, err := os.Hostname(); err == nil {
 		hosts = append(hosts, h)
@@ -62,7 +63,7 @@ func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *re
 	if err != nil {
 		return fmt.Errorf("agent serving certificate: %w", err)
 	}
-	return RunNode(ctx, NodeConfig{
+	return runNode(ctx, NodeConfig{
 		DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, ClusterCIDR: cfg.ClusterCIDR,
 		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint, NetworkBackend: cfg.NetworkBackend,
 		Client: rc, ServingCert: certFile, ServingKey: keyFile, ClientCAs: ca.CertPool(), Logger: log,
@@ -70,15 +71,24 @@ func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *re
 	})
 }
 
+// nodeName is a node's name: the one given, else the lower-cased hostname.
+func nodeName(name string) (string, error) {
+	if name != "" {
+		return name, nil
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("node name: %w (pass --node-name)", err)
+	}
+	return strings.ToLower(h), nil
+}
+
 // nodeIdentity fills in a node's defaults: the lower-cased hostname, and the
 // host's first routable address.
 func nodeIdentity(name, ip string) (string, string, error) {
-	if name == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return "", "", fmt.Errorf("node name: %w (pass --node-name)", err)
-		}
-		name = strings.ToLower(h)
+	name, err := nodeName(name)
+	if err != nil {
+		return "", "", err
 	}
 	if ip == "" {
 		a := advertiseAddress("")

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/skiffhq/skiff/pkg/agent"
 	"github.com/skiffhq/skiff/pkg/apiserver"
@@ -51,13 +49,6 @@ func importAirGapImages(ctx context.Context, store *ociregistry.Store, dataDir s
 // nodeMirror is the registry mirror of the node on this host: the server's
 // own URL, verified by the cluster CA, pulled from with a node certificate.
 func nodeMirror(ca *pki.CA, tlsDir, nodeName, serverURL string) (agent.Mirror, error) {
-	if nodeName == "" { // the agent's default
-		h, err := os.Hostname()
-		if err != nil {
-			return agent.Mirror{}, fmt.Errorf("node name: %w (pass --node-name)", err)
-		}
-		nodeName = strings.ToLower(h)
-	}
 	cert, key, err := ca.EnsureClient(tlsDir, "client-registry-"+nodeName, "system:node:"+nodeName, []string{ociregistry.GroupNodes})
 	if err != nil {
 		return agent.Mirror{}, fmt.Errorf("registry client certificate: %w", err)

@@ -73,6 +73,8 @@ type Server struct {
 	URL        string
 	ready      chan struct{}
 	loopback   *loopback
+	// runNode runs this host's node (RunNode; tests stand in for it).
+	runNode func(context.Context, NodeConfig) error
 }
 
 // Version is what /version reports: the Kubernetes API level Skiff implements.
@@ -115,7 +117,7 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("--network-backend: %w", err)
 		}
 	}
-	return &Server{cfg: cfg, Kubeconfig: cfg.KubeconfigPath, ready: make(chan struct{})}, nil
+	return &Server{cfg: cfg, Kubeconfig: cfg.KubeconfigPath, ready: make(chan struct{}), runNode: RunNode}, nil
 }
 
 // Ready is closed when the API answers and the bootstrap objects exist.
@@ -130,6 +132,14 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("creating data dir: %w (run as root, or pass --data-dir to a directory you own)", err)
 	}
 	_, serviceNet, _ := net.ParseCIDR(cfg.ServiceCIDR)
+	if !cfg.DisableAgent {
+		// Resolved once: the join handler reserves the name the agent registers.
+		name, err := nodeName(cfg.NodeName)
+		if err != nil {
+			return err
+		}
+		cfg.NodeName = name
+	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort)))
 	if err != nil {
@@ -218,11 +228,19 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading serving certificate: %w", err)
 	}
+	joins := &join.Handler{CA: ca, Token: token, ClusterCIDR: cfg.ClusterCIDR,
+		Passwords:  filepath.Join(serverDir, "node-passwords"),
+		NodeExists: func(name string) bool { return api.Exists(reg.Lookup("v1", "nodes"), "", name) },
+		Reserved:   ownNodes(cfg),
+		Logger:     log.With("component", "join"),
+	}
+	if !cfg.DisableAgent {
+		if err := bindOwnNode(joins, cfg); err != nil {
+			return err
+		}
+	}
 	srv := &http.Server{
-		Handler: withJoin(&join.Handler{CA: ca, Token: token, ClusterCIDR: cfg.ClusterCIDR,
-			Passwords:  filepath.Join(serverDir, "node-passwords"),
-			NodeExists: func(name string) bool { return api.Exists(reg.Lookup("v1", "nodes"), "", name) },
-		}, registryFront(api)),
+		Handler: withJoin(joins, registryFront(api)),
 		TLSConfig: &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			ClientAuth:   tls.VerifyClientCertIfGiven,
@@ -256,6 +274,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	errc := make(chan error, 4)
 	go func() { errc <- api.Run(ctx) }()
+	go func() { _ = joins.Run(ctx) }()
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serving HTTPS: %w", err)
@@ -289,7 +308,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		go func() {
-			if err := runAgent(ctx, cfg, ca, tlsDir, lb.config(), mirror, log); err != nil && ctx.Err() == nil {
+			if err := runAgent(ctx, cfg, ca, tlsDir, lb.config(), mirror, s.runNode, log); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("node agent: %w", err)
 			}
 		}()

@@ -79,23 +79,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if err != nil {
 		return err
 	}
-	var creds *join.Credentials
-	for attempt := 0; ; attempt++ {
-		creds, err = join.Join(ctx, cfg.ServerURL, token, join.Request{NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, NodePassword: password})
-		if err == nil {
-			break
-		}
-		if errors.Is(err, join.ErrCAMismatch) || errors.Is(err, join.ErrRefused) || errors.Is(err, join.ErrRejected) || ctx.Err() != nil {
-			return err
-		}
-		if attempt%5 == 0 {
-			fmt.Fprintf(cfg.Out, "Waiting for the server at %s: %v\n", cfg.ServerURL, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
+	creds, err := joinCluster(ctx, cfg.ServerURL, token, join.Request{NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, NodePassword: password}, cfg.Out)
+	if err != nil {
+		return err
 	}
 	files, err := creds.Write(filepath.Join(cfg.DataDir, "agent", "pki"), cfg.ServerURL)
 	if err != nil {
@@ -146,4 +132,31 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		Mirror: agent.Mirror{URL: strings.TrimRight(cfg.ServerURL, "/"), CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey},
 		Logger: cfg.Logger,
 	})
+}
+
+// joinCluster asks the server for this node's credentials until it gives
+// them: a server that does not answer yet is waited for, one that backs this
+// address off is asked again when it said to. A refusal is final.
+func joinCluster(ctx context.Context, serverURL string, token join.Token, req join.Request, out io.Writer) (*join.Credentials, error) {
+	for attempt := 0; ; attempt++ {
+		creds, err := join.Join(ctx, serverURL, token, req)
+		if err == nil {
+			return creds, nil
+		}
+		if errors.Is(err, join.ErrCAMismatch) || errors.Is(err, join.ErrRefused) || errors.Is(err, join.ErrRejected) || ctx.Err() != nil {
+			return nil, err
+		}
+		wait := 2 * time.Second
+		if errors.Is(err, join.ErrThrottled) {
+			wait = join.RetryAfter(err)
+			fmt.Fprintf(out, "The server at %s is backing off joins from this address after failed ones; retrying in %s\n", serverURL, wait)
+		} else if attempt%5 == 0 {
+			fmt.Fprintf(out, "Waiting for the server at %s: %v\n", serverURL, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
 }
