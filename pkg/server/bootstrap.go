@@ -16,6 +16,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/controller/rootcacert"
 	"github.com/skiffhq/skiff/pkg/registry"
 )
 
@@ -26,7 +27,12 @@ var SystemNamespaces = []string{"default", "kube-system", "kube-public", "kube-n
 // namespaces, the kubernetes Service with the first service IP, its Endpoints, and a
 // default ServiceAccount in each system namespace. Existing objects are kept. host
 // is the address other machines reach the API at; nil when there is none.
-func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Registry, serviceNet *net.IPNet, host net.IP, port int) error {
+//
+// rootCA, when set (the control loops run), is also published as kube-root-ca.crt
+// in each system namespace. Its publisher would do that a moment later; doing it
+// before the server reports ready means a client's first informer finds the
+// system namespaces settled.
+func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Registry, serviceNet *net.IPNet, host net.IP, port int, rootCA []byte) error {
 	ensureIn := func(gv, resource, namespace string, obj runtime.Object) error {
 		res := reg.Lookup(gv, resource)
 		if m, ok := obj.(metav1.Object); ok && api.Exists(res, namespace, m.GetName()) {
@@ -47,6 +53,11 @@ func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Regist
 		}
 		if err := ensure("serviceaccounts", ns, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}); err != nil {
 			return err
+		}
+		if rootCA != nil {
+			if err := ensure("configmaps", ns, rootcacert.ConfigMap(rootCA)); err != nil {
+				return err
+			}
 		}
 	}
 	svc := &corev1.Service{

@@ -19,6 +19,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/controller/nodeipam"
 	"github.com/skiffhq/skiff/pkg/controller/nodelifecycle"
 	"github.com/skiffhq/skiff/pkg/controller/replication"
+	"github.com/skiffhq/skiff/pkg/controller/rootcacert"
 	"github.com/skiffhq/skiff/pkg/controller/serviceaccount"
 	"github.com/skiffhq/skiff/pkg/controller/servicelb"
 	"github.com/skiffhq/skiff/pkg/hollow"
@@ -32,7 +33,8 @@ type runnable interface {
 
 // runControllers builds every control loop and the scheduler on one shared
 // informer factory over the loopback client, then runs them until ctx ends.
-func runControllers(ctx context.Context, cfg Config, rc *rest.Config, log *slog.Logger) error {
+// rootCA is the cluster CA bundle published in every namespace.
+func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []byte, log *slog.Logger) error {
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return err
@@ -66,6 +68,7 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, log *slog.
 		gc,
 		namespace.New(client, dyn, factory, namespace.Options{Logger: named("namespace")}),
 		serviceaccount.New(client, factory, serviceaccount.Options{Logger: named("serviceaccount")}),
+		rootcacert.New(client, factory, rootcacert.Options{CA: rootCA, Logger: named("rootcacert")}),
 		endpoints.New(client, factory, endpoints.Options{Workers: 8, Logger: named("endpoints")}),
 		endpointslice.New(client, factory, endpointslice.Options{Workers: 8, Logger: named("endpointslice")}),
 		servicelb.New(client, factory, servicelb.Options{Pool: pool, Logger: named("servicelb")}),
@@ -80,7 +83,7 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, log *slog.
 		g.Go(func() error { return l.Run(ctx) })
 	}
 	if cfg.HollowNodes > 0 {
-		nodes, err := hollow.StartN(ctx, client, cfg.HollowNodes, hollow.Options{Informers: factory, Logger: named("hollow")})
+		nodes, err := hollow.StartN(ctx, client, cfg.HollowNodes, hollow.Options{Name: hollowPrefix, Informers: factory, Logger: named("hollow")})
 		if err != nil {
 			return fmt.Errorf("hollow nodes: %w", err)
 		}

@@ -287,8 +287,12 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
+	var rootCA []byte
+	if !cfg.DisableControllers {
+		rootCA = ca.CertPEM()
+	}
 	ensureBootstrap := func(ctx context.Context) error {
-		return bootstrap(ctx, api, reg, serviceNet, net.ParseIP(joinHost(cfg)), port)
+		return bootstrap(ctx, api, reg, serviceNet, net.ParseIP(joinHost(cfg)), port, rootCA)
 	}
 	if err := ensureBootstrap(ctx); err != nil {
 		return fmt.Errorf("creating bootstrap objects: %w", err)
@@ -297,7 +301,7 @@ func (s *Server) Run(ctx context.Context) error {
 	importAirGapImages(ctx, images, cfg.DataDir, log)
 	if !cfg.DisableControllers {
 		go func() {
-			if err := runControllers(ctx, cfg, lb.config(), log); err != nil && ctx.Err() == nil {
+			if err := runControllers(ctx, cfg, lb.config(), ca.CertPEM(), log); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("control loops: %w", err)
 			}
 		}()
