@@ -4,24 +4,72 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 )
 
-// Nodes authenticate as system:node:NAME in the group system:nodes. As
-// upstream's Node authorizer and NodeRestriction admission do, a node may read
-// (but of Secrets and ConfigMaps only those its pods use), and may write only
-// its own Node, its own Lease, events, and the pods bound to it (their status,
-// their deletion, their eviction).
+// Who may do what. Until RBAC is served, every authenticated identity other
+// than a node may do everything (as system:masters would). Two identities are
+// restricted as upstream restricts them:
+//
+//   - Anonymous requests (no credentials) are system:anonymous in the group
+//     system:unauthenticated, and may only read what upstream's
+//     system:public-info-viewer role grants: health checks and the version.
+//   - Nodes (system:node:NAME in system:nodes) get what upstream's Node
+//     authorizer and NodeRestriction admission give a kubelet, plus the reads
+//     of Services, EndpointSlices, Endpoints and Nodes that Skiff's node agent
+//     needs for the service proxy and the pod network it runs on the node's
+//     credentials (upstream's kube-proxy reads them as system:node-proxier).
 const (
-	nodesGroup     = "system:nodes"
-	nodeUserPrefix = "system:node:"
-	nodeLeaseNS    = "kube-node-lease"
+	nodesGroup           = "system:nodes"
+	nodeUserPrefix       = "system:node:"
+	nodeLeaseNS          = "kube-node-lease"
+	anonymousUser        = "system:anonymous"
+	unauthenticatedGroup = "system:unauthenticated"
+	authenticatedGroup   = "system:authenticated"
 )
+
+// publicInfoPaths are the non-resource paths anonymous clients may get
+// (upstream's system:public-info-viewer): load balancers' health checks.
+var publicInfoPaths = []string{"/healthz", "/livez", "/readyz", "/version", "/version/"}
+
+// discoveryPrefixes are the non-resource paths every authenticated user may
+// get (upstream's system:discovery and system:public-info-viewer).
+var discoveryPrefixes = []string{"/api", "/apis", "/openapi"}
+
+// attributes are what an authorization decision looks at, as upstream's
+// authorizer.Attributes.
+type attributes struct {
+	user User
+	verb string
+	// A resource request names a resource; any other is a path.
+	resourceRequest bool
+	group           string
+	resource        string
+	subresource     string
+	namespace       string
+	name            string
+	path            string
+	// fieldSelector is the request's, for the Node authorizer's pod lists.
+	fieldSelector string
+}
+
+// anonymous is who a request without credentials is.
+func anonymous() User {
+	return User{Name: anonymousUser, Groups: []string{unauthenticatedGroup}}
+}
+
+func isAnonymous(u User) bool { return u.Name == anonymousUser }
 
 // nodeName returns the node a user is, or "" for any other user.
 func nodeName(u User) string {
@@ -36,8 +84,31 @@ func nodeName(u User) string {
 	return ""
 }
 
-// verb is the Kubernetes verb of a request.
+// streamingSubresources run commands in, attach to or tunnel into a pod: upstream
+// authorizes them as create whatever the method, since a GET that upgrades
+// does what a POST does.
+var streamingSubresources = []string{"exec", "attach", "portforward"}
+
+// isUpgrade reports whether a request asks to switch protocols (SPDY or
+// WebSocket).
+func isUpgrade(r *http.Request) bool {
+	for _, v := range r.Header.Values("Connection") {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// verb is the Kubernetes verb of a resource request. An upgrade is a create:
+// it opens a stream that can do anything a POST can.
 func verb(r *http.Request, req request) string {
+	sub := strings.SplitN(req.subresource, "/", 2)[0]
+	if isUpgrade(r) || req.res != nil && req.res.GVK.Group == "" && req.res.Name == "pods" && slices.Contains(streamingSubresources, sub) {
+		return "create"
+	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		switch {
@@ -62,83 +133,219 @@ func verb(r *http.Request, req request) string {
 	return strings.ToLower(r.Method)
 }
 
-// authorizeNode refuses a node's writes beyond its own objects. Other users
-// are not restricted here.
-func (s *Server) authorizeNode(r *http.Request, req request) error {
-	u, _ := UserFrom(r.Context())
-	node := nodeName(u)
-	if node == "" {
-		return nil
+// resourceAttributes describes a parsed API request.
+func resourceAttributes(r *http.Request, u User, req request) attributes {
+	return attributes{
+		user: u, verb: verb(r, req), resourceRequest: true,
+		group: req.res.GVK.Group, resource: req.res.Name, subresource: strings.SplitN(req.subresource, "/", 2)[0],
+		namespace: req.namespace, name: req.name, path: r.URL.Path,
+		fieldSelector: r.URL.Query().Get("fieldSelector"),
 	}
-	v := verb(r, req)
-	if req.res.GVK.Group == "" && (req.res.Name == "secrets" || req.res.Name == "configmaps") {
-		// As upstream's Node authorizer: a node reads only what its pods use.
-		if v != "get" || req.subresource != "" {
-			return nodeForbidden(u, v, req, fmt.Sprintf("node %q may only get the %s its pods reference, one by one", node, req.res.Name))
-		}
-		if !s.podOfNodeUses(node, req.namespace, req.res.Name, req.name) {
-			return nodeForbidden(u, v, req, fmt.Sprintf("no relationship found between node %q and this object", node))
-		}
-		return nil
-	}
-	if v == "get" || v == "list" || v == "watch" {
-		return nil
-	}
-	sub := strings.SplitN(req.subresource, "/", 2)[0]
-	forbid := func(why string) error {
-		return nodeForbidden(u, v, req, why)
-	}
-	switch req.res.GVK.Group + "/" + req.res.Name {
-	case "/nodes":
-		switch {
-		case v == "deletecollection":
-			return forbid(fmt.Sprintf("node %q may only modify its own Node", node))
-		case v == "create":
-			return nil // the name is checked once the body is decoded (admitNodeCreate)
-		case req.name != node:
-			return forbid(fmt.Sprintf("node %q may only modify its own Node, not %q", node, req.name))
-		}
-		return nil
-	case "coordination.k8s.io/leases":
-		if req.namespace != nodeLeaseNS || v == "deletecollection" {
-			return forbid(fmt.Sprintf("node %q may only modify its own Lease in %s", node, nodeLeaseNS))
-		}
-		if v != "create" && req.name != node {
-			return forbid(fmt.Sprintf("node %q may only modify its own Lease, not %q", node, req.name))
-		}
-		return nil
-	case "/events", "events.k8s.io/events":
-		if v == "create" || v == "update" || v == "patch" {
-			return nil
-		}
-		return forbid(fmt.Sprintf("node %q may only create and update events", node))
-	case "/pods":
-		switch {
-		case v == "delete" && sub == "",
-			(v == "update" || v == "patch") && sub == "status",
-			v == "create" && sub == "eviction":
-		default:
-			return forbid(fmt.Sprintf("node %q may only update the status of, delete or evict the pods bound to it", node))
-		}
-		e, err := s.getEntry(req)
-		if err != nil {
-			return nil // the request itself answers NotFound
-		}
-		obj, err := e.object()
-		if err != nil {
-			return apierrors.NewInternalError(err)
-		}
-		if pod, ok := obj.(*corev1.Pod); ok && pod.Spec.NodeName != node {
-			return forbid(fmt.Sprintf("node %q can only modify pods bound to it; pod %q is bound to %q", node, req.name, pod.Spec.NodeName))
-		}
-		return nil
-	}
-	return forbid(fmt.Sprintf("node %q may only modify its own Node, its Lease, events and the pods bound to it", node))
 }
 
-// admitNodeCreate checks the name of a Node or Lease a node creates, which
-// only the decoded body carries.
-func admitNodeCreate(ctx context.Context, res *Resource, obj runtime.Object) error {
+// pathAttributes describes a request for a path that is not an API resource.
+func pathAttributes(r *http.Request, u User) attributes {
+	v := strings.ToLower(r.Method)
+	if isUpgrade(r) {
+		v = "create"
+	}
+	return attributes{user: u, verb: v, path: r.URL.Path}
+}
+
+// authorize decides a request: nil, or upstream's 403 with the reason.
+func (s *Server) authorize(a attributes) error {
+	allowed, reason := s.decide(a)
+	if allowed {
+		return nil
+	}
+	return forbidden(a, reason)
+}
+
+func (s *Server) decide(a attributes) (bool, string) {
+	switch {
+	case isAnonymous(a.user):
+		if !a.resourceRequest && a.verb == "get" && slices.Contains(publicInfoPaths, a.path) {
+			return true, ""
+		}
+		return false, ""
+	case nodeName(a.user) != "":
+		if !a.resourceRequest {
+			return discoveryPath(a.verb, a.path), ""
+		}
+		return s.decideNode(nodeName(a.user), a)
+	}
+	return true, ""
+}
+
+// discoveryPath reports whether any authenticated user may get path.
+func discoveryPath(verb, path string) bool {
+	if verb != "get" {
+		return false
+	}
+	if slices.Contains(publicInfoPaths, path) {
+		return true
+	}
+	for _, p := range discoveryPrefixes {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// forbidden words a refusal as upstream's authorization filter does.
+func forbidden(a attributes, reason string) error {
+	var msg string
+	switch {
+	case !a.resourceRequest:
+		msg = fmt.Sprintf("User %q cannot %s path %q", a.user.Name, a.verb, a.path)
+	default:
+		resource := a.resource
+		if a.subresource != "" {
+			resource += "/" + a.subresource
+		}
+		where := "at the cluster scope"
+		if a.namespace != "" {
+			where = fmt.Sprintf("in the namespace %q", a.namespace)
+		}
+		msg = fmt.Sprintf("User %q cannot %s resource %q in API group %q %s", a.user.Name, a.verb, resource, a.group, where)
+	}
+	if reason != "" {
+		msg += ": " + reason
+	}
+	return apierrors.NewForbidden(schema.GroupResource{Group: a.group, Resource: a.resource}, a.name, fmt.Errorf("%s", msg))
+}
+
+// nodeReads are the kinds a node may get, list and watch whole: the ones
+// its agent, service proxy and pod network follow.
+var nodeReads = []string{"/nodes", "/services", "/endpoints", "discovery.k8s.io/endpointslices"}
+
+// decideNode is upstream's Node authorizer with its static node rules, and
+// NodeRestriction's checks that need only the stored object.
+func (s *Server) decideNode(node string, a attributes) (bool, string) {
+	read := a.verb == "get" || a.verb == "list" || a.verb == "watch"
+	kind := a.group + "/" + a.resource
+	switch kind {
+	case "/secrets", "/configmaps":
+		switch {
+		case !read:
+			return false, "can only read resources of this type"
+		case a.subresource != "":
+			return false, "cannot read subresource"
+		case a.namespace == "":
+			return false, "can only read namespaced object of this type"
+		case a.verb != "get" || a.name == "":
+			return false, fmt.Sprintf("node %q may only get the %s its pods reference, one by one", node, a.resource)
+		case !s.podOfNodeUses(node, a.namespace, a.resource, a.name):
+			return false, fmt.Sprintf("no relationship found between node '%s' and this object", node)
+		}
+		return true, ""
+	case "/nodes":
+		switch a.subresource {
+		case "":
+			switch a.verb {
+			case "get", "list", "watch":
+				return true, ""
+			case "create":
+				return true, "" // the name is checked once the body is decoded (admitNode)
+			case "update", "patch":
+				if a.name != node {
+					return false, fmt.Sprintf("node %q is not allowed to modify node %q", node, a.name)
+				}
+				return true, ""
+			}
+		case "status":
+			if (a.verb == "update" || a.verb == "patch") && a.name == node {
+				return true, ""
+			}
+			if a.verb == "update" || a.verb == "patch" {
+				return false, fmt.Sprintf("node %q is not allowed to modify node %q", node, a.name)
+			}
+		}
+		return false, ""
+	case "coordination.k8s.io/leases":
+		switch {
+		case !slices.Contains([]string{"get", "create", "update", "patch", "delete"}, a.verb) || a.subresource != "":
+			return false, "can only get, create, update, patch, or delete a node lease"
+		case a.namespace != nodeLeaseNS:
+			return false, fmt.Sprintf("can only access leases in the %q system namespace", nodeLeaseNS)
+		case a.verb != "create" && a.name != node:
+			return false, "can only access node lease with the same name as the requesting node"
+		}
+		return true, ""
+	case "/events", "events.k8s.io/events":
+		return a.subresource == "" && (a.verb == "create" || a.verb == "update" || a.verb == "patch"), ""
+	case "/pods":
+		return s.decideNodePod(node, a)
+	}
+	if slices.Contains(nodeReads, kind) && read && a.subresource == "" {
+		return true, ""
+	}
+	return false, ""
+}
+
+// decideNodePod lets a node read and write only the pods bound to it, and
+// none of their streaming or proxy subresources.
+func (s *Server) decideNodePod(node string, a attributes) (bool, string) {
+	switch a.subresource {
+	case "":
+		switch a.verb {
+		case "list", "watch":
+			if sel, err := fields.ParseSelector(a.fieldSelector); err == nil {
+				for _, r := range sel.Requirements() {
+					if r.Field == "spec.nodeName" && (r.Operator == selection.Equals || r.Operator == selection.DoubleEquals) && r.Value == node {
+						return true, ""
+					}
+				}
+			}
+			return false, "can only list/watch pods with spec.nodeName field selector"
+		case "get", "delete":
+			return s.podBoundTo(node, a)
+		case "create":
+			return false, fmt.Sprintf("pod does not have %q annotation, node %q can only create mirror pods", corev1.MirrorPodAnnotationKey, node)
+		}
+	case "status":
+		if a.verb == "update" || a.verb == "patch" {
+			return s.podBoundTo(node, a)
+		}
+	case "eviction":
+		if a.verb == "create" {
+			return s.podBoundTo(node, a)
+		}
+	}
+	return false, ""
+}
+
+// podBoundTo allows a request for a pod bound to node. A pod that does not
+// exist is left to the request itself, which answers NotFound.
+func (s *Server) podBoundTo(node string, a attributes) (bool, string) {
+	pods := s.reg.Lookup("v1", "pods")
+	if pods == nil {
+		return false, ""
+	}
+	e, _ := s.cache.get(pods, pods.key(a.namespace, a.name))
+	if e == nil {
+		return true, ""
+	}
+	if bound, _ := e.fields.Lookup("spec.nodeName"); bound != node {
+		// Worded as upstream's Node authorizer and NodeRestriction admission.
+		switch {
+		case a.verb == "delete":
+			return false, fmt.Sprintf("node %q can only delete pods with spec.nodeName set to itself", node)
+		case a.subresource == "status":
+			return false, fmt.Sprintf("node %q can only update pod status for pods with spec.nodeName set to itself", node)
+		case a.subresource == "eviction":
+			return false, fmt.Sprintf("node %q can only evict pods with spec.nodeName set to itself", node)
+		}
+		return false, fmt.Sprintf("no relationship found between node '%s' and this object", node)
+	}
+	return true, ""
+}
+
+// admitNode is upstream's NodeRestriction for what a node writes that only
+// the decoded body tells: the name of a Node or Lease it creates, and the
+// labels, taints and owners of its own Node. old is nil on create.
+func admitNode(ctx context.Context, res *Resource, obj, old runtime.Object) error {
 	u, _ := UserFrom(ctx)
 	node := nodeName(u)
 	if node == "" {
@@ -148,26 +355,102 @@ func admitNodeCreate(ctx context.Context, res *Resource, obj runtime.Object) err
 	if err != nil {
 		return nil
 	}
+	op := "create"
+	if old != nil {
+		op = "update"
+	}
+	refuse := func(why string) error {
+		return apierrors.NewForbidden(res.groupResource(), acc.GetName(), fmt.Errorf("%s", why))
+	}
 	kind := res.GVK.Group + "/" + res.Name
-	if (kind == "/nodes" || kind == "coordination.k8s.io/leases") && acc.GetName() != node {
-		return nodeForbidden(u, "create", request{res: res, namespace: acc.GetNamespace(), name: acc.GetName()},
+	if old == nil && (kind == "/nodes" || kind == "coordination.k8s.io/leases") && acc.GetName() != node {
+		return forbidden(attributes{user: u, verb: op, resourceRequest: true, group: res.GVK.Group, resource: res.Name,
+			namespace: acc.GetNamespace(), name: acc.GetName()},
 			fmt.Sprintf("node %q may only create its own %s, not %q", node, res.GVK.Kind, acc.GetName()))
+	}
+	if kind != "/nodes" {
+		return nil
+	}
+	n := obj.(*corev1.Node)
+	if old == nil {
+		if n.Spec.ConfigSource != nil {
+			return refuse(fmt.Sprintf("node %q is not allowed to create pods with a non-nil configSource", node))
+		}
+		if bad := forbiddenNodeLabels(n.Labels, nil); len(bad) > 0 {
+			return refuse(fmt.Sprintf("node %q is not allowed to set the following labels: %s", node, strings.Join(bad, ", ")))
+		}
+		return nil
+	}
+	was := old.(*corev1.Node)
+	switch {
+	case n.Spec.ConfigSource != nil && !equality.Semantic.DeepEqual(n.Spec.ConfigSource, was.Spec.ConfigSource):
+		return refuse(fmt.Sprintf("node %q is not allowed to update configSource to a new non-nil configSource", node))
+	case !equality.Semantic.DeepEqual(n.Spec.Taints, was.Spec.Taints):
+		return refuse(fmt.Sprintf("node %q is not allowed to modify taints", node))
+	case !equality.Semantic.DeepEqual(n.OwnerReferences, was.OwnerReferences):
+		return refuse(fmt.Sprintf("node %q is not allowed to modify ownerReferences", node))
+	}
+	if bad := forbiddenNodeLabels(n.Labels, was.Labels); len(bad) > 0 {
+		return refuse(fmt.Sprintf("is not allowed to modify labels: %s", strings.Join(bad, ", ")))
 	}
 	return nil
 }
 
-// nodeForbidden words the refusal as upstream's authorizer does.
-func nodeForbidden(u User, v string, req request, why string) error {
-	resource := req.res.Name
-	if req.subresource != "" {
-		resource += "/" + strings.SplitN(req.subresource, "/", 2)[0]
+// kubeletLabels are the kubernetes.io labels a node may set on itself, and
+// kubeletLabelDomains the label domains it may use (with their subdomains).
+var (
+	kubeletLabels = []string{
+		corev1.LabelHostname, corev1.LabelTopologyZone, corev1.LabelTopologyRegion,
+		corev1.LabelFailureDomainBetaZone, corev1.LabelFailureDomainBetaRegion,
+		corev1.LabelInstanceType, corev1.LabelInstanceTypeStable,
+		corev1.LabelOSStable, corev1.LabelArchStable, "beta.kubernetes.io/os", "beta.kubernetes.io/arch",
 	}
-	where := "at the cluster scope"
-	if req.namespace != "" {
-		where = fmt.Sprintf("in the namespace %q", req.namespace)
+	kubeletLabelDomains = []string{corev1.LabelNamespaceSuffixKubelet, corev1.LabelNamespaceSuffixNode}
+)
+
+// forbiddenNodeLabels lists, sorted, the labels added, removed or changed
+// between old and cur that a node may not touch: node-restriction ones, and
+// kubernetes.io or k8s.io ones other than the kubelet's own.
+func forbiddenNodeLabels(cur, old map[string]string) []string {
+	var bad []string
+	check := func(k string) {
+		domain, _, ok := strings.Cut(k, "/")
+		if !ok {
+			return
+		}
+		if inDomain(domain, corev1.LabelNamespaceNodeRestriction) ||
+			(inDomain(domain, "kubernetes.io") || inDomain(domain, "k8s.io")) && !kubeletLabel(k, domain) {
+			bad = append(bad, k)
+		}
 	}
-	err := fmt.Errorf("User %q cannot %s resource %q in API group %q %s: %s", u.Name, v, resource, req.res.GVK.Group, where, why)
-	return apierrors.NewForbidden(req.res.groupResource(), req.name, err)
+	for k, v := range cur {
+		if ov, ok := old[k]; !ok || ov != v {
+			check(k)
+		}
+	}
+	for k := range old {
+		if _, ok := cur[k]; !ok {
+			check(k)
+		}
+	}
+	sort.Strings(bad)
+	return bad
+}
+
+func inDomain(domain, parent string) bool {
+	return domain == parent || strings.HasSuffix(domain, "."+parent)
+}
+
+func kubeletLabel(key, domain string) bool {
+	if slices.Contains(kubeletLabels, key) {
+		return true
+	}
+	for _, d := range kubeletLabelDomains {
+		if inDomain(domain, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // podOfNodeUses reports whether a pod bound to node in namespace references the

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -103,37 +102,22 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.discovery.groups)
 }
 
-// serveGroupDiscovery answers /api/v1, /apis/G and /apis/G/V. It reports whether the
-// path was a discovery path.
-func (s *Server) serveGroupDiscovery(w http.ResponseWriter, parts []string, core bool) bool {
-	if core {
-		if len(parts) == 1 {
-			if doc, ok := s.discovery.byGV[parts[0]]; ok {
-				writeJSON(w, http.StatusOK, doc)
-			} else {
-				writeError(w, apierrors.NewNotFound(apiResource(""), "/api/"+parts[0]))
-			}
-			return true
-		}
-		return false
+// serveGroupDiscovery answers /api/v1, /apis/G and /apis/G/V: parts are the
+// path's after /api or /apis.
+func (s *Server) serveGroupDiscovery(w http.ResponseWriter, parts []string, core bool) {
+	var doc []byte
+	var ok bool
+	switch {
+	case core && len(parts) == 1:
+		doc, ok = s.discovery.byGV[parts[0]]
+	case !core && len(parts) == 1:
+		doc, ok = s.discovery.groupDocs[parts[0]]
+	case !core && len(parts) == 2:
+		doc, ok = s.discovery.byGV[parts[0]+"/"+parts[1]]
 	}
-	switch len(parts) {
-	case 1:
-		if doc, ok := s.discovery.groupDocs[parts[0]]; ok {
-			writeJSON(w, http.StatusOK, doc)
-		} else {
-			writeError(w, apierrors.NewNotFound(apiResource(""), "/apis/"+parts[0]))
-		}
-		return true
-	case 2:
-		if doc, ok := s.discovery.byGV[parts[0]+"/"+parts[1]]; ok {
-			writeJSON(w, http.StatusOK, doc)
-		} else {
-			writeError(w, apierrors.NewNotFound(apiResource(""), "/apis/"+parts[0]+"/"+parts[1]))
-		}
-		return true
+	if !ok {
+		writeError(w, notFound())
+		return
 	}
-	return false
+	writeJSON(w, http.StatusOK, doc)
 }
-
-func apiResource(name string) schema.GroupResource { return schema.GroupResource{Resource: name} }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 )
 
@@ -22,26 +23,40 @@ type request struct {
 // namespaced collection.
 var namespaceSubresources = sets.New("status", "finalize")
 
-// serveAPI parses /api/v1/... and /apis/G/V/... and dispatches on the verb.
+// serveAPI parses /api/v1/... and /apis/G/V/..., authorizes the request on
+// what its path names (before finding out whether that exists, as upstream),
+// and dispatches on the verb.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	select {
 	case <-s.ready:
 	default:
-		writeError(w, apierrors.NewServiceUnavailable("the server is starting"))
+		// Upstream's watch cache answers so while it loads: clients retry
+		// (an informer resumes its watch rather than listing again).
+		writeError(w, apierrors.NewTooManyRequests("storage is (re)initializing", 1))
 		return
 	}
+	user, _ := UserFrom(r.Context())
 	path := strings.Trim(r.URL.Path, "/")
 	parts := strings.Split(path, "/")
 	core := parts[0] == "api"
 	parts = parts[1:]
-	if s.serveGroupDiscovery(w, parts, core) {
+	gvParts := 2
+	if core {
+		gvParts = 1
+	}
+	if len(parts) <= gvParts {
+		// Discovery of a group or version.
+		if err := s.authorize(pathAttributes(r, user)); err != nil {
+			writeError(w, err)
+			return
+		}
+		s.serveGroupDiscovery(w, parts, core)
 		return
 	}
-	var gv string
-	if core {
-		gv, parts = parts[0], parts[1:]
-	} else {
-		gv, parts = parts[0]+"/"+parts[1], parts[2:]
+	gv, parts := strings.Join(parts[:gvParts], "/"), parts[gvParts:]
+	group := ""
+	if !core {
+		group = strings.SplitN(gv, "/", 2)[0]
 	}
 	req := request{}
 	if parts[0] == "watch" {
@@ -49,51 +64,51 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		parts = parts[1:]
 	}
 	if len(parts) == 0 {
-		writeError(w, apierrors.NewNotFound(apiResource(""), r.URL.Path))
+		writeError(w, notFound())
 		return
 	}
 	if parts[0] == "namespaces" && len(parts) > 2 && !namespaceSubresources.Has(parts[2]) {
 		req.namespace = parts[1]
 		parts = parts[2:]
 	}
-	req.res = s.reg.Lookup(gv, parts[0])
-	if req.res == nil {
-		writeError(w, apierrors.NewNotFound(apiResource(parts[0]), ""))
-		return
-	}
+	resource := parts[0]
 	if len(parts) > 1 {
 		req.name = parts[1]
 	}
 	if len(parts) > 2 {
 		req.subresource = strings.Join(parts[2:], "/")
 	}
-	if req.res.Namespaced && req.name != "" && req.namespace == "" && !(req.res.Name == "namespaces") {
-		writeError(w, apierrors.NewNotFound(req.res.groupResource(), req.name))
+	if queryBool(r.URL.Query(), "watch") {
+		req.watch = true
+	}
+	// Authorized as named, whether or not it exists: the registry's answer is
+	// only for those allowed to ask.
+	named := &Resource{GVK: schema.GroupVersionKind{Group: group}, Name: resource}
+	attrs := resourceAttributes(r, user, request{res: named, namespace: req.namespace, name: req.name, subresource: req.subresource, watch: req.watch})
+	if resource == "namespaces" && req.namespace == "" {
+		attrs.namespace = req.name // a namespace is in itself, as upstream's RequestInfo has it
+	}
+	if err := s.authorize(attrs); err != nil {
+		writeError(w, err)
 		return
 	}
-	if !req.res.Namespaced && req.namespace != "" {
-		writeError(w, apierrors.NewNotFound(apiResource(""), r.URL.Path))
+	req.res = s.reg.Lookup(gv, resource)
+	switch {
+	case req.res == nil,
+		req.res.Namespaced && req.name != "" && req.namespace == "" && req.res.Name != "namespaces",
+		!req.res.Namespaced && req.namespace != "",
+		req.subresource != "" && !req.res.hasSubresource(strings.SplitN(req.subresource, "/", 2)[0]):
+		writeError(w, notFound())
 		return
 	}
 	if req.res.Name == "namespaces" && req.name != "" {
 		// /api/v1/namespaces/NAME addresses the namespace itself.
 		req.namespace = ""
 	}
-	if r.URL.Query().Get("watch") == "true" || r.URL.Query().Get("watch") == "1" {
-		req.watch = true
-	}
-	if req.subresource != "" && !req.res.hasSubresource(strings.SplitN(req.subresource, "/", 2)[0]) {
-		writeError(w, apierrors.NewNotFound(req.res.groupResource(), req.name+"/"+req.subresource))
-		return
-	}
 	s.dispatch(w, r, req)
 }
 
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req request) {
-	if err := s.authorizeNode(r, req); err != nil {
-		writeError(w, err)
-		return
-	}
 	if req.subresource != "" {
 		s.serveSubresource(w, r, req)
 		return

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 
 	"github.com/skiffhq/skiff/pkg/storage"
@@ -55,6 +56,12 @@ type Config struct {
 	WatchHistoryBytes int
 	// ExtraHandlers are served for exact non-API paths (after authentication).
 	ExtraHandlers map[string]http.Handler
+	// SelfAuthorizedPrefixes are the paths of ExtraHandlers that speak a
+	// protocol of their own (the image registry's /v2/): they authorize
+	// authenticated users themselves, and an anonymous client is asked for
+	// credentials with a 401. Every other path is authorized here, and an
+	// anonymous request for it gets upstream's 403.
+	SelfAuthorizedPrefixes []string
 }
 
 // Server is the API server. It is an http.Handler once Run has made it ready.
@@ -102,7 +109,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Ready is closed once the server can answer.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
-// ServeHTTP authenticates and routes one request.
+// ServeHTTP authenticates, authorizes and routes one request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	user, ok := s.authenticate(r)
 	if !ok {
@@ -111,6 +118,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = r.WithContext(withUser(r.Context(), user))
 	path := r.URL.Path
+	if (strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/apis/")) && path != "/api/" && path != "/apis/" {
+		// Resource requests are authorized once their path is parsed.
+		s.serveAPI(w, r)
+		return
+	}
+	extra := s.extraHandler(path)
+	if extra != nil && s.selfAuthorized(path) {
+		if isAnonymous(user) {
+			writeError(w, apierrors.NewUnauthorized("Unauthorized"))
+			return
+		}
+		extra.ServeHTTP(w, r)
+		return
+	}
+	if err := s.authorize(pathAttributes(r, user)); err != nil {
+		writeError(w, err)
+		return
+	}
 	switch {
 	case path == "/healthz" || path == "/livez" || path == "/readyz" ||
 		strings.HasPrefix(path, "/healthz/") || strings.HasPrefix(path, "/livez/") || strings.HasPrefix(path, "/readyz/"):
@@ -119,29 +144,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeObject(w, http.StatusOK, s.cfg.Version)
 	case strings.HasPrefix(path, "/openapi/"):
 		if s.cfg.OpenAPI == nil {
-			writeError(w, apierrors.NewNotFound(apiResource("openapi"), path))
+			writeError(w, notFound())
 			return
 		}
 		s.cfg.OpenAPI.ServeHTTP(w, r)
 	case path == "/api" || path == "/api/" || path == "/apis" || path == "/apis/":
 		s.serveDiscovery(w, r)
-	case strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/apis/"):
-		s.serveAPI(w, r)
 	case path == "/":
 		s.serveRootPaths(w)
+	case extra != nil:
+		extra.ServeHTTP(w, r)
 	default:
-		if h, ok := s.cfg.ExtraHandlers[path]; ok {
-			h.ServeHTTP(w, r)
-			return
-		}
-		for prefix, h := range s.cfg.ExtraHandlers {
-			if strings.HasSuffix(prefix, "/") && strings.HasPrefix(path, prefix) {
-				h.ServeHTTP(w, r)
-				return
-			}
-		}
-		writeError(w, apierrors.NewNotFound(apiResource(""), path))
+		writeError(w, notFound())
 	}
+}
+
+// extraHandler is the handler of ExtraHandlers serving path, or nil.
+func (s *Server) extraHandler(path string) http.Handler {
+	if h, ok := s.cfg.ExtraHandlers[path]; ok {
+		return h
+	}
+	for prefix, h := range s.cfg.ExtraHandlers {
+		if strings.HasSuffix(prefix, "/") && strings.HasPrefix(path, prefix) {
+			return h
+		}
+	}
+	return nil
+}
+
+// selfAuthorized reports whether path is served by a handler that authorizes
+// its own requests.
+func (s *Server) selfAuthorized(path string) bool {
+	for _, p := range s.cfg.SelfAuthorizedPrefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// notFound is upstream's answer for a path nothing serves.
+func notFound() error {
+	return apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "", 0, false)
 }
 
 func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
@@ -181,18 +225,33 @@ func UserFrom(ctx context.Context) (User, bool) {
 }
 
 // authenticate accepts a client certificate signed by the cluster CA or a known
-// bearer token. Anonymous requests are refused.
+// bearer token. A request without credentials is anonymous, as upstream's with
+// --anonymous-auth; one with credentials that do not check out is refused.
 func (s *Server) authenticate(r *http.Request) (User, bool) {
 	// The TLS handshake verified the chain against the cluster CA for client
 	// use (ClientAuth VerifyClientCertIfGiven); VerifiedChains is its verdict.
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && s.cfg.ClientCAs != nil {
 		cert := r.TLS.VerifiedChains[0][0]
-		return User{Name: cert.Subject.CommonName, Groups: cert.Subject.Organization}, true
+		return User{Name: cert.Subject.CommonName, Groups: withAuthenticated(cert.Subject.Organization)}, true
 	}
-	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
-		if u, ok := s.cfg.Tokens[strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))]; ok {
-			return u, true
+	// As upstream's bearer authenticator: a header of another scheme is no
+	// credential at all, a bearer token that is not known is a wrong one.
+	if parts := strings.Fields(r.Header.Get("Authorization")); len(parts) >= 2 && strings.EqualFold(parts[0], "bearer") {
+		u, ok := s.cfg.Tokens[parts[1]]
+		if !ok {
+			return User{}, false
+		}
+		return User{Name: u.Name, Groups: withAuthenticated(u.Groups)}, true
+	}
+	return anonymous(), true
+}
+
+// withAuthenticated adds system:authenticated to an authenticated user's groups.
+func withAuthenticated(groups []string) []string {
+	for _, g := range groups {
+		if g == authenticatedGroup {
+			return groups
 		}
 	}
-	return User{}, false
+	return append(append(make([]string, 0, len(groups)+1), groups...), authenticatedGroup)
 }

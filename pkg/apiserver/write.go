@@ -122,7 +122,7 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 	if acc.GetResourceVersion() != "" {
 		return nil, apierrors.NewBadRequest("resourceVersion should not be set on objects to be created")
 	}
-	if err := admitNodeCreate(ctx, res, obj); err != nil {
+	if err := admitNode(ctx, res, obj, nil); err != nil {
 		return nil, err
 	}
 	if acc.GetName() == "" {
@@ -409,6 +409,9 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	case mode == writeWhole:
 		// Binding and finalize change what clients may not, and check their own input.
 		validate = nil
+	}
+	if err := admitNode(ctx, res, obj, oldObj); err != nil {
+		return nil, err
 	}
 	if validate != nil {
 		if errs := validate(obj, oldObj); len(errs) > 0 {

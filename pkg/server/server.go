@@ -221,6 +221,8 @@ func (s *Server) Run(ctx context.Context) error {
 		OpenAPI:      &lazyOpenAPI{reg: reg, version: Version.GitVersion},
 		// Like kube-apiserver's --profiling (on by default): behind authentication.
 		ExtraHandlers: map[string]http.Handler{"/debug/pprof/": http.HandlerFunc(pprofIndex), "/v2/": imagesHandler},
+		// The registry checks who may pull and push itself.
+		SelfAuthorizedPrefixes: []string{"/v2/"},
 	})
 	s.API = api
 

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiffhq/skiff/pkg/join"
@@ -23,6 +24,12 @@ import (
 // joinAs joins the test cluster through its real join endpoint and returns a
 // client that is that node.
 func joinAs(t *testing.T, c *harness.Cluster, name string) kubernetes.Interface {
+	t.Helper()
+	return kubernetes.NewForConfigOrDie(joinConfig(t, c, name))
+}
+
+// joinConfig joins as joinAs does and returns the node's client config.
+func joinConfig(t *testing.T, c *harness.Cluster, name string) *rest.Config {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(c.DataDir, "server", "token"))
 	if err != nil {
@@ -44,7 +51,7 @@ func joinAs(t *testing.T, c *harness.Cluster, name string) kubernetes.Interface 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kubernetes.NewForConfigOrDie(cfg)
+	return cfg
 }
 
 func wantForbidden(t *testing.T, what string, err error, msg string) {
@@ -78,10 +85,10 @@ func TestNodeRestriction(t *testing.T) {
 	n2, _ := admin.CoreV1().Nodes().Get(ctx, "node-2", metav1.GetOptions{})
 	n2.Spec.Unschedulable = true
 	_, err = n1.CoreV1().Nodes().Update(ctx, n2, metav1.UpdateOptions{})
-	wantForbidden(t, "node-1 updating node-2", err, `may only modify its own Node, not "node-2"`)
+	wantForbidden(t, "node-1 updating node-2", err, `node "node-1" is not allowed to modify node "node-2"`)
 	_, err = n1.CoreV1().Nodes().UpdateStatus(ctx, n2, metav1.UpdateOptions{})
 	wantForbidden(t, "node-1 updating node-2's status", err, "nodes/status")
-	wantForbidden(t, "node-1 deleting node-2", n1.CoreV1().Nodes().Delete(ctx, "node-2", metav1.DeleteOptions{}), "its own Node")
+	wantForbidden(t, "node-1 deleting node-2", n1.CoreV1().Nodes().Delete(ctx, "node-2", metav1.DeleteOptions{}), `cannot delete resource "nodes"`)
 	own, _ := n1.CoreV1().Nodes().Get(ctx, "node-1", metav1.GetOptions{})
 	own.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}
 	if _, err := n1.CoreV1().Nodes().UpdateStatus(ctx, own, metav1.UpdateOptions{}); err != nil {
@@ -93,17 +100,24 @@ func TestNodeRestriction(t *testing.T) {
 			NodeName: on, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}}}
 	}
 	_, err = n1.CoreV1().Pods("default").Create(ctx, pod("mine", "node-1"), metav1.CreateOptions{})
-	wantForbidden(t, "node-1 creating a pod", err, "pods bound to it")
+	wantForbidden(t, "node-1 creating a pod", err, `node "node-1" can only create mirror pods`)
 	for _, p := range []*corev1.Pod{pod("mine", "node-1"), pod("theirs", "node-2")} {
 		if _, err := admin.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	theirs, _ := n1.CoreV1().Pods("default").Get(ctx, "theirs", metav1.GetOptions{})
+	_, err = n1.CoreV1().Pods("default").Get(ctx, "theirs", metav1.GetOptions{})
+	wantForbidden(t, "node-1 reading a pod of node-2", err, `no relationship found between node 'node-1' and this object`)
+	theirs, _ := admin.CoreV1().Pods("default").Get(ctx, "theirs", metav1.GetOptions{})
 	theirs.Status.Phase = corev1.PodFailed
 	_, err = n1.CoreV1().Pods("default").UpdateStatus(ctx, theirs, metav1.UpdateOptions{})
-	wantForbidden(t, "node-1 updating a pod of node-2", err, `pod "theirs" is bound to "node-2"`)
-	wantForbidden(t, "node-1 deleting a pod of node-2", n1.CoreV1().Pods("default").Delete(ctx, "theirs", metav1.DeleteOptions{}), "bound to")
+	wantForbidden(t, "node-1 updating a pod of node-2", err, `node "node-1" can only update pod status for pods with spec.nodeName set to itself`)
+	wantForbidden(t, "node-1 deleting a pod of node-2", n1.CoreV1().Pods("default").Delete(ctx, "theirs", metav1.DeleteOptions{}), "can only delete pods with spec.nodeName set to itself")
+	_, err = n1.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	wantForbidden(t, "node-1 listing every pod", err, "can only list/watch pods with spec.nodeName field selector")
+	if l, err := n1.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=node-1"}); err != nil || len(l.Items) != 1 {
+		t.Fatalf("node-1 listing its own pods: %v", err)
+	}
 	mine, _ := n1.CoreV1().Pods("default").Get(ctx, "mine", metav1.GetOptions{})
 	mine.Status.Phase = corev1.PodRunning
 	if _, err := n1.CoreV1().Pods("default").UpdateStatus(ctx, mine, metav1.UpdateOptions{}); err != nil {
@@ -155,7 +169,7 @@ func TestNodeRestriction(t *testing.T) {
 		t.Fatalf("node-1 reading a configmap its pod uses: %v", err)
 	}
 	_, err = n1.CoreV1().Secrets("default").Get(ctx, "unused", metav1.GetOptions{})
-	wantForbidden(t, "node-1 reading a secret no pod of it uses", err, `no relationship found between node "node-1" and this object`)
+	wantForbidden(t, "node-1 reading a secret no pod of it uses", err, `no relationship found between node 'node-1' and this object`)
 	_, err = n1.CoreV1().ConfigMaps("default").Get(ctx, "unused", metav1.GetOptions{})
 	wantForbidden(t, "node-1 reading a configmap no pod of it uses", err, "no relationship found")
 	_, err = n1.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{})
