@@ -195,7 +195,7 @@ type event struct {
 	typ  storage.EventType
 	res  *Resource
 	cur  *entry // new state; for deletes, the last state at the delete's revision
-	prev *entry // state before, nil on create
+	prev *entry // state before (as stored, at its own revision), nil on create
 	rev  int64
 }
 
@@ -217,6 +217,10 @@ type cache struct {
 	histBytes, histMaxBytes int
 	watchers                map[*watcher]struct{}
 	ready                   bool
+	stopped                 bool // the server is stopping: no new watches
+	// replayed is closed once the history holds what storage had of the
+	// events before the cache loaded (see replay).
+	replayed chan struct{}
 
 	handoffMu sync.Mutex
 	handoffs  map[string]*handoff // by key
@@ -249,6 +253,7 @@ func newCache(store storage.Backend, reg *Registry, log *slog.Logger, history, m
 		histMaxBytes: maxBytes,
 		watchers:     map[*watcher]struct{}{},
 		handoffs:     map[string]*handoff{},
+		replayed:     make(chan struct{}),
 	}
 	c.cond = sync.NewCond(&c.mu)
 	for _, r := range reg.Resources() {
@@ -278,8 +283,11 @@ func (c *cache) load(ctx context.Context) error {
 	return nil
 }
 
-// run follows the storage watch until ctx ends.
+// run follows the storage watch until ctx ends, then ends every watch: a
+// server that stops serves none (its clients resume elsewhere, or from here
+// after a restart).
 func (c *cache) run(ctx context.Context) error {
+	defer c.stop()
 	for {
 		c.mu.RLock()
 		from := c.rev
@@ -305,6 +313,17 @@ func (c *cache) run(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// stop ends every watch and refuses new ones.
+func (c *cache) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	for w := range c.watchers {
+		w.closeLocked()
+	}
+	c.cond.Broadcast()
 }
 
 func (c *cache) reload(ctx context.Context) error {
@@ -497,9 +516,6 @@ func (c *cache) apply(ev storage.Event) {
 		objs[cur.key] = cur
 	}
 	e := &event{typ: ev.Type, res: cur.res, cur: cur, prev: prev, rev: rev}
-	if ev.Type == storage.Deleted {
-		e.prev = nil
-	}
 	c.record(e)
 	c.rev = rev
 	for w := range c.watchers {
@@ -533,10 +549,17 @@ func (c *cache) dropOldestLocked() {
 
 // size is what an event holds in the history: the encodings of its object and
 // the rest of its entry (names, labels, fields), about entryOverhead bytes.
-// (Its previous state is the previous event's.)
+// The previous state of a create or an update is the object before, held by
+// the previous event or the cache anyway; a delete alone keeps its own.
 func (e *event) size() int {
-	return len(e.cur.raw) + len(e.cur.pb) + entryOverhead
+	n := e.cur.size()
+	if e.typ == storage.Deleted && e.prev != nil {
+		n += e.prev.size()
+	}
+	return n
 }
+
+func (e *entry) size() int { return len(e.raw) + len(e.pb) + entryOverhead }
 
 const entryOverhead = 512
 
@@ -607,6 +630,61 @@ func (c *cache) list(res *Resource, ns string, match func(*entry) bool) ([]*entr
 	c.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out, rev
+}
+
+// listAt is list at revision at (0 for the latest): the current objects with
+// the history after at undone, newest first. It fails with 410 Gone when the
+// history no longer reaches back to at.
+func (c *cache) listAt(res *Resource, ns string, match func(*entry) bool, at int64) ([]*entry, int64, error) {
+	if at > 0 && at < c.currentRev() {
+		c.awaitReplay(context.Background())
+	}
+	c.mu.RLock()
+	if at <= 0 || at == c.rev {
+		c.mu.RUnlock()
+		items, rev := c.list(res, ns, match)
+		if at > 0 && rev != at {
+			return c.listAt(res, ns, match, at) // a write came in between
+		}
+		return items, rev, nil
+	}
+	if oldest := c.oldestRevLocked(); at < oldest || at > c.rev {
+		c.mu.RUnlock()
+		if at > c.rev {
+			return nil, 0, tooLargeResourceVersion(at, c.rev)
+		}
+		return nil, 0, errTooOld(at, oldest)
+	}
+	in := func(e *entry) bool { return ns == "" || !res.Namespaced || e.namespace == ns }
+	state := make(map[string]*entry, len(c.objects[res]))
+	for k, e := range c.objects[res] {
+		if in(e) {
+			state[k] = e
+		}
+	}
+	for i := c.histLen - 1; i >= 0; i-- {
+		ev := c.history[(c.histHead+i)%len(c.history)]
+		if ev.rev <= at {
+			break
+		}
+		if ev.res != res || !in(ev.cur) {
+			continue
+		}
+		if ev.prev == nil {
+			delete(state, ev.cur.key)
+		} else {
+			state[ev.cur.key] = ev.prev
+		}
+	}
+	c.mu.RUnlock()
+	out := make([]*entry, 0, len(state))
+	for _, e := range state {
+		if match == nil || match(e) {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out, at, nil
 }
 
 // count is how many objects of res the cache holds.

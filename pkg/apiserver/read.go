@@ -14,10 +14,13 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metainternalversionscheme "k8s.io/apimachinery/pkg/apis/meta/internalversion/scheme"
+	metainternalversionvalidation "k8s.io/apimachinery/pkg/apis/meta/internalversion/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 )
 
@@ -77,6 +80,18 @@ func negotiate(r *http.Request) outputKind {
 }
 
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
+	if v := r.URL.Query().Get("resourceVersion"); v != "" {
+		// The object as of that revision or later.
+		rev, ferr := parseResourceVersion(v)
+		if ferr != nil {
+			writeError(w, badResourceVersion(ferr))
+			return
+		}
+		if err := s.waitFresh(r.Context(), rev); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	e, err := s.getEntry(req)
 	if err != nil {
 		writeError(w, err)
@@ -101,25 +116,43 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
 	}
 }
 
+// listOptions decodes and checks the query of a list, watch or
+// deletecollection as upstream does: with its parameter codec (so booleans
+// and integers parse as upstream's), then its ListOptions validation.
+func listOptions(r *http.Request, watch bool) (metainternalversion.ListOptions, error) {
+	var opts metainternalversion.ListOptions
+	if err := metainternalversionscheme.ParameterCodec.DecodeParameters(r.URL.Query(), metav1.SchemeGroupVersion, &opts); err != nil {
+		return opts, apierrors.NewBadRequest(err.Error())
+	}
+	opts.Watch = opts.Watch || watch
+	if errs := metainternalversionvalidation.ValidateListOptions(&opts, true); len(errs) > 0 {
+		return opts, apierrors.NewInvalid(schema.GroupKind{Group: metav1.GroupName, Kind: "ListOptions"}, "", errs)
+	}
+	return opts, nil
+}
+
 // selectors parses labelSelector and fieldSelector into one match function.
 func (s *Server) selectors(r *http.Request, res *Resource) (func(*entry) bool, error) {
-	q := r.URL.Query()
-	var ls labels.Selector
-	var fs fields.Selector
-	if v := q.Get("labelSelector"); v != "" {
-		sel, err := labels.Parse(v)
-		if err != nil {
-			return nil, apierrors.NewBadRequest(err.Error())
-		}
-		ls = sel
+	opts, err := listOptions(r, false)
+	if err != nil {
+		return nil, err
 	}
-	if v := q.Get("fieldSelector"); v != "" {
-		sel, err := fields.ParseSelector(v)
-		if err != nil {
-			return nil, apierrors.NewBadRequest(err.Error())
-		}
+	return matcher(res, opts)
+}
+
+// matcher turns the selectors of opts into one match function (nil for all).
+// A field selector may only name the kind's selectable fields.
+func matcher(res *Resource, opts metainternalversion.ListOptions) (func(*entry) bool, error) {
+	ls, fs := opts.LabelSelector, opts.FieldSelector
+	if ls != nil && ls.Empty() {
+		ls = nil
+	}
+	if fs != nil && fs.Empty() {
+		fs = nil
+	}
+	if fs != nil {
 		known := selectableFields(res, res.New())
-		for _, req := range sel.Requirements() {
+		for _, req := range fs.Requirements() {
 			if _, ok := known[req.Field]; !ok {
 				return nil, apierrors.NewBadRequest(fmt.Sprintf("field label not supported: %s", req.Field))
 			}
@@ -127,7 +160,6 @@ func (s *Server) selectors(r *http.Request, res *Resource) (func(*entry) bool, e
 				return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid selector operator %q", req.Operator))
 			}
 		}
-		fs = sel
 	}
 	if ls == nil && fs == nil {
 		return nil, nil
@@ -183,22 +215,41 @@ func encodeContinue(rv int64, lastKey string) string {
 }
 
 func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req request) {
-	match, err := s.selectors(r, req.res)
+	opts, err := listOptions(r, false)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	q := r.URL.Query()
+	match, err := matcher(req.res, opts)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	var start string
-	if c := q.Get("continue"); c != "" {
-		t, err := decodeContinue(c)
+	at := int64(0) // the revision to list at; 0 for the latest
+	if opts.Continue != "" {
+		if opts.ResourceVersion != "" && opts.ResourceVersion != "0" {
+			writeError(w, apierrors.NewBadRequest("specifying resource version is not allowed when using continue"))
+			return
+		}
+		t, err := decodeContinue(opts.Continue)
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		start = t.Start
+		start, at = t.Start, t.RV
+	} else if at, err = s.listRevision(r.Context(), opts); err != nil {
+		writeError(w, err)
+		return
 	}
-	items, rev := s.cache.list(req.res, req.namespace, match)
+	items, rev, err := s.cache.listAt(req.res, req.namespace, match, at)
+	if err != nil {
+		if opts.Continue != "" && apierrors.IsResourceExpired(err) {
+			err = continueExpired(start)
+		}
+		writeError(w, err)
+		return
+	}
 	if start != "" {
 		i := 0
 		for i < len(items) && items[i].key <= start {
@@ -208,7 +259,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req request) 
 	}
 	var cont string
 	var remaining *int64
-	if limit, _ := strconv.ParseInt(q.Get("limit"), 10, 64); limit > 0 && int64(len(items)) > limit {
+	if limit := opts.Limit; limit > 0 && int64(len(items)) > limit {
 		left := int64(len(items)) - limit
 		items = items[:limit]
 		cont = encodeContinue(rev, items[len(items)-1].key)

@@ -32,6 +32,10 @@ type Resource struct {
 	KeepStatusOnCreate bool
 	// AllowCreateOnUpdate lets PUT create a missing object (endpoints, leases).
 	AllowCreateOnUpdate bool
+	// RequireResourceVersion refuses an update that does not name the
+	// resourceVersion it read (upstream's AllowUnconditionalUpdate false);
+	// other kinds take such an update as one of whatever is stored.
+	RequireResourceVersion bool
 
 	// PrepareForCreate sets server-owned fields before defaulting (e.g. pod phase).
 	PrepareForCreate func(obj runtime.Object)

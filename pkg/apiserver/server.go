@@ -102,6 +102,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.cache.load(ctx); err != nil {
 		return err
 	}
+	go s.cache.replay(ctx, s.cache.currentRev())
 	s.readyOnce.Do(func() { close(s.ready) })
 	return s.cache.run(ctx)
 }

@@ -10,7 +10,10 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/skiffhq/skiff/pkg/storage"
 )
@@ -28,46 +31,34 @@ type watchParams struct {
 	includeObjectMode string
 }
 
-func parseWatchParams(r *http.Request) (watchParams, error) {
-	q := r.URL.Query()
-	p := watchParams{output: negotiate(r), includeObjectMode: q.Get("includeObject")}
-	p.bookmarks = q.Get("allowWatchBookmarks") == "true"
-	rv := q.Get("resourceVersion")
-	switch sie := q.Get("sendInitialEvents"); sie {
-	case "true":
-		if q.Get("resourceVersionMatch") != "NotOlderThan" {
-			return p, apierrors.NewBadRequest("sendInitialEvents is forbidden for watch unless resourceVersionMatch is set to NotOlderThan")
-		}
+// parseWatchParams reads a watch's list options (see listOptions).
+func parseWatchParams(r *http.Request, res *Resource, opts metainternalversion.ListOptions) (watchParams, error) {
+	p := watchParams{output: negotiate(r), includeObjectMode: r.URL.Query().Get("includeObject")}
+	p.bookmarks = opts.AllowWatchBookmarks
+	rv, ferr := parseResourceVersion(opts.ResourceVersion)
+	if ferr != nil {
+		// Upstream's watch cache answers 422 where a list answers 400.
+		return p, apierrors.NewInvalid(schema.GroupKind{Group: res.GVK.Group, Kind: res.Name}, "", field.ErrorList{ferr})
+	}
+	switch {
+	case opts.SendInitialEvents != nil && *opts.SendInitialEvents:
 		if !p.bookmarks {
 			return p, apierrors.NewBadRequest("sendInitialEvents requires setting allowWatchBookmarks to true")
 		}
 		p.start.initial = true
 		p.initialEventsEnd = true
-	case "", "false":
-		if sie == "false" && q.Get("resourceVersionMatch") != "" && q.Get("resourceVersionMatch") != "NotOlderThan" {
-			return p, apierrors.NewBadRequest(fmt.Sprintf("resourceVersionMatch %q is not supported for watch", q.Get("resourceVersionMatch")))
-		}
-		if rv == "" || rv == "0" {
-			p.start.initial = sie != "false"
-		} else {
-			n, err := strconv.ParseInt(rv, 10, 64)
-			if err != nil || n < 0 {
-				return p, apierrors.NewBadRequest(fmt.Sprintf("invalid resource version %q", rv))
-			}
-			p.start.after = n
-		}
+	case rv == 0 && opts.SendInitialEvents == nil:
+		p.start.initial = true
+	case rv == 0:
+		p.start.now = true // sendInitialEvents=false: from the latest revision on
 	default:
-		return p, apierrors.NewBadRequest(fmt.Sprintf("invalid sendInitialEvents %q", sie))
+		p.start.after = rv
 	}
-	if p.start.initial && !p.initialEventsEnd && rv != "" && rv != "0" {
-		p.start.initial = false
-	}
-	if ts := q.Get("timeoutSeconds"); ts != "" {
-		n, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil || n < 0 {
-			return p, apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds %q", ts))
+	if opts.TimeoutSeconds != nil {
+		if *opts.TimeoutSeconds < 0 {
+			return p, apierrors.NewBadRequest(fmt.Sprintf("invalid timeoutSeconds %d", *opts.TimeoutSeconds))
 		}
-		p.timeout = time.Duration(n) * time.Second
+		p.timeout = time.Duration(*opts.TimeoutSeconds) * time.Second
 	}
 	if p.timeout == 0 {
 		// Upstream spreads long-running requests over [30m, 60m) so clients reconnect
@@ -78,12 +69,17 @@ func parseWatchParams(r *http.Request) (watchParams, error) {
 }
 
 func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request) {
-	p, err := parseWatchParams(r)
+	opts, err := listOptions(r, true)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	sel, err := s.selectors(r, req.res)
+	p, err := parseWatchParams(r, req.res, opts)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	sel, err := matcher(req.res, opts)
 	if err != nil {
 		writeError(w, err)
 		return

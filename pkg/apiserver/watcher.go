@@ -2,13 +2,9 @@ package apiserver
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 	"sort"
-	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // watcherBuffer is how many events a watcher may lag before it is cut off (the
@@ -51,38 +47,39 @@ func (w *watcher) stop() {
 // watchStart says where a watch begins.
 type watchStart struct {
 	initial bool  // send the current state as ADDED events first
-	after   int64 // otherwise: events after this revision
-}
-
-// errTooOld is upstream's 410 for a watch from a compacted revision.
-func errTooOld(rev, oldest int64) error {
-	return apierrors.NewResourceExpired(fmt.Sprintf("too old resource version: %d (%d)", rev, oldest+1))
+	now     bool  // otherwise, events after the latest revision
+	after   int64 // or events after this revision
 }
 
 // watch registers a watcher for res. With start.initial it returns the current
 // matching objects as initial events; otherwise the history after start.after.
 func (c *cache) watch(ctx context.Context, res *Resource, start watchStart, match func(*entry) bool) (*watcher, []*event, int64, error) {
-	if !start.initial {
+	if !start.initial && !start.now {
 		// A revision newer than ours is one we will see soon (a write by another
 		// server, or one in flight): wait briefly, as upstream does.
 		c.mu.RLock()
 		ahead := start.after > c.rev
 		c.mu.RUnlock()
 		if ahead {
-			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			wctx, cancel := context.WithTimeout(ctx, freshnessWait)
 			err := c.waitFor(wctx, start.after)
 			cancel()
 			if err != nil {
-				return nil, nil, 0, &apierrors.StatusError{ErrStatus: metav1.Status{
-					Status: metav1.StatusFailure, Code: http.StatusGatewayTimeout, Reason: metav1.StatusReasonTimeout,
-					Message: fmt.Sprintf("Too large resource version: %d, current: %d", start.after, c.currentRev()),
-					Details: &metav1.StatusDetails{Causes: []metav1.StatusCause{{Type: metav1.CauseTypeResourceVersionTooLarge, Message: "Too large resource version"}}, RetryAfterSeconds: 1},
-				}}
+				return nil, nil, 0, tooLargeResourceVersion(start.after, c.currentRev())
 			}
 		}
 	}
+	if !start.initial && !start.now {
+		c.awaitReplay(ctx)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.stopped {
+		return nil, nil, 0, apierrors.NewTooManyRequests("the server is shutting down", 1)
+	}
+	if start.now {
+		start.after = c.rev
+	}
 	var initial []*event
 	if start.initial {
 		for _, e := range c.objects[res] {

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -359,7 +360,14 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	}
 	oldMeta := objectMeta(oldObj)
 	name := oldMeta.Name
-	if rv := acc.GetResourceVersion(); rv != "" && rv != oldMeta.ResourceVersion {
+	switch rv := acc.GetResourceVersion(); {
+	case rv == "" && res.RequireResourceVersion:
+		return nil, apierrors.NewInvalid(schema.GroupKind{Group: res.GVK.Group, Kind: res.Name}, name, field.ErrorList{
+			field.Invalid(field.NewPath("metadata", "resourceVersion"), 0, "must be specified for an update")})
+	case rv == "":
+		// An unconditional update: of whatever is stored now, as upstream.
+		acc.SetResourceVersion(oldMeta.ResourceVersion)
+	case rv != oldMeta.ResourceVersion:
 		return nil, conflict(res, name)
 	}
 	if res.Namespaced && acc.GetNamespace() == "" {

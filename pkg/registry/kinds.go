@@ -149,6 +149,8 @@ func serviceAccounts() *apiserver.Resource {
 func leases() *apiserver.Resource {
 	r := base(coordination().WithKind("Lease"), "leases", "lease", true,
 		func() runtime.Object { return &coordinationv1.Lease{} }, func() runtime.Object { return &coordinationv1.LeaseList{} })
+	r.AllowCreateOnUpdate = true
+	r.RequireResourceVersion = true
 	r.Validate = func(obj runtime.Object) field.ErrorList { return validation.ValidateLease(obj.(*coordinationv1.Lease)) }
 	r.ValidateUpdate = func(obj, old runtime.Object) field.ErrorList {
 		return validation.ValidateLeaseUpdate(obj.(*coordinationv1.Lease), old.(*coordinationv1.Lease))

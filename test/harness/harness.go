@@ -30,8 +30,11 @@ type Cluster struct {
 	Server     *server.Server
 	Kubeconfig string
 	DataDir    string
+	Port       int
 	Config     *rest.Config
 	Client     kubernetes.Interface
+	// Stop stops the server before the test ends (it is stopped then anyway).
+	Stop func()
 }
 
 // Options tune a test cluster.
@@ -50,6 +53,9 @@ type Options struct {
 	WatchHistory int
 	// DataDir reuses a data directory (restart tests); default a fresh temp dir.
 	DataDir string
+	// Port serves on this loopback port (a restart at the same address);
+	// default a free one.
+	Port int
 }
 
 // StartCluster starts a control plane on a free loopback port and stops it when
@@ -60,7 +66,10 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	port := freePort(t)
+	port := opts.Port
+	if port == 0 {
+		port = freePort(t)
+	}
 	srv, err := server.New(server.Config{
 		DataDir:                dir,
 		BindAddress:            "127.0.0.1",
@@ -81,14 +90,15 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	done := make(chan struct{})
 	var runErr error
 	go func() { runErr = srv.Run(ctx); close(done) }()
-	t.Cleanup(func() {
+	stop := func() {
 		cancel()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			t.Errorf("server did not stop within 10s")
 		}
-	})
+	}
+	t.Cleanup(stop)
 	select {
 	case <-srv.Ready():
 	case <-done:
@@ -105,7 +115,7 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	if err != nil {
 		t.Fatalf("client: %v", err)
 	}
-	return &Cluster{Server: srv, Kubeconfig: srv.Kubeconfig, DataDir: dir, Config: cfg, Client: client}
+	return &Cluster{Server: srv, Kubeconfig: srv.Kubeconfig, DataDir: dir, Port: port, Config: cfg, Client: client, Stop: stop}
 }
 
 func freePort(t testing.TB) int {
