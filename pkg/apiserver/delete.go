@@ -13,7 +13,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
+
+	"github.com/skiffhq/skiff/pkg/patch"
 )
 
 // deleteOptions reads DeleteOptions from the body (if any) and the query.
@@ -29,10 +30,8 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 			// own group's), so only the kind is checked.
 			switch mt := mediaType(r); mt {
 			case "application/json", "application/yaml", "":
-				if yamlish(body) {
-					if body, err = yaml.YAMLToJSON(body); err != nil {
-						return nil, apierrors.NewBadRequest(fmt.Sprintf("decoding DeleteOptions: %v", err))
-					}
+				if body, err = patch.JSONBody(body); err != nil {
+					return nil, err
 				}
 				if err := json.Unmarshal(body, opts); err != nil {
 					return nil, apierrors.NewBadRequest(fmt.Sprintf("decoding DeleteOptions: %v", err))

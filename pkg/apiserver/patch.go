@@ -1,74 +1,21 @@
 package apiserver
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"net/http"
+	"time"
 
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/mergepatch"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
-	"sigs.k8s.io/yaml"
+
+	"github.com/skiffhq/skiff/pkg/patch"
 )
 
-// maxPatchOps bounds a JSON patch, as upstream does, so a patch cannot make the
-// server do unbounded work.
-const maxPatchOps = 10000
-
-// applyPatch applies a patch document of the given type to the JSON of an object.
-// The patch libraries panic on some malformed documents (found by FuzzPatch): a
-// panic is the client's bad input, answered 400, never a crashed request.
-func applyPatch(pt types.PatchType, original, patch []byte, dataStruct runtime.Object) (out []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, apierrors.NewBadRequest(fmt.Sprintf("the patch could not be applied: %v", r))
-		}
-	}()
-	switch pt {
-	case types.JSONPatchType:
-		p, err := jsonpatch.DecodePatch(patch)
-		if err != nil {
-			return nil, apierrors.NewBadRequest(err.Error())
-		}
-		if len(p) > maxPatchOps {
-			return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("The allowed maximum operations in a JSON patch is %d, got %d", maxPatchOps, len(p)))
-		}
-		out, err := p.Apply(original)
-		if err != nil {
-			return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schemaGR, "", err.Error(), 0, false)
-		}
-		return out, nil
-	case types.MergePatchType:
-		if !json.Valid(patch) {
-			return nil, apierrors.NewBadRequest("error decoding patch: invalid JSON")
-		}
-		out, err := jsonpatch.MergePatch(original, patch)
-		if err != nil {
-			return nil, apierrors.NewBadRequest(err.Error())
-		}
-		return out, nil
-	case types.StrategicMergePatchType:
-		var m map[string]any
-		if err := json.Unmarshal(patch, &m); err != nil {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("error decoding patch: %v", err))
-		}
-		out, err := strategicpatch.StrategicMergePatch(original, patch, dataStruct)
-		if err != nil {
-			if mergepatch.IsPreconditionFailed(err) {
-				return nil, apierrors.NewGenericServerResponse(http.StatusUnprocessableEntity, "", schemaGR, "", err.Error(), 0, false)
-			}
-			return nil, apierrors.NewBadRequest(err.Error())
-		}
-		return out, nil
-	}
-	return nil, unsupportedMediaType(string(pt))
-}
-
-var schemaGR = schema.GroupResource{}
+// patchTimeout bounds the work of a patch as upstream's request timeout does
+// (requestTimeoutUpperBound in its patch handler): past it, 504.
+const patchTimeout = 34 * time.Second
 
 func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request, status bool) {
 	pt := types.PatchType(mediaType(r))
@@ -90,11 +37,13 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request,
 		writeError(w, err)
 		return
 	}
-	if yamlish(body) {
-		if j, err := yaml.YAMLToJSON(body); err == nil {
-			body = j
-		}
+	if body, err = patch.JSONBody(body); err != nil {
+		writeError(w, err)
+		return
 	}
+	// As upstream: a patch gets at most its request timeout's upper bound.
+	ctx, cancel := context.WithTimeout(r.Context(), patchTimeout)
+	defer cancel()
 	var warnings []string
 	mode := writeMain
 	if status {
@@ -105,7 +54,7 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request,
 		if err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
-		patched, err := applyPatch(pt, original, body, req.res.New())
+		patched, err := patch.Apply(ctx, pt, original, body, req.res.New())
 		if err != nil {
 			return nil, err
 		}
@@ -122,18 +71,4 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request,
 	}
 	warn(w, warnings)
 	respond(w, http.StatusOK, raw)
-}
-
-// yamlish reports whether a patch body is not JSON (kubectl patch accepts YAML).
-func yamlish(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		case '{', '[':
-			return false
-		}
-		return true
-	}
-	return false
 }

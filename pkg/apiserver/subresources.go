@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/skiffhq/skiff/pkg/patch"
 )
 
 var scaleGVK = autoscalingv1.SchemeGroupVersion.WithKind("Scale")
@@ -73,7 +75,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req request)
 				}
 			} else {
 				original := mustJSON(cur)
-				patched, err := applyPatch(pt, original, body, &autoscalingv1.Scale{})
+				patched, err := patch.Apply(r.Context(), pt, original, body, &autoscalingv1.Scale{})
 				if err != nil {
 					return nil, err
 				}

@@ -12,8 +12,11 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -231,5 +234,117 @@ func TestAnonymous(t *testing.T) {
 		if code != http.StatusUnauthorized || st.Reason != metav1.StatusReasonUnauthorized {
 			t.Errorf("GET %s with a wrong token: HTTP %d %+v, want 401", path, code, st)
 		}
+	}
+}
+
+// copyBomb is issue 14's patch: a 1000-byte annotation map, then copies that
+// each put the whole map into itself, doubling it (22 copies: ~40 GiB).
+func copyBomb(copies int) []byte {
+	var b strings.Builder
+	b.WriteString(`[{"op":"add","path":"/metadata/annotations","value":{"a":"` + strings.Repeat("x", 1000) + `"}}`)
+	for i := range copies {
+		fmt.Fprintf(&b, `,{"op":"copy","from":"/metadata/annotations","path":"/metadata/annotations/b%d"}`, i)
+	}
+	b.WriteString("]")
+	return []byte(b.String())
+}
+
+// TestPatchBombs: patches that amplify are refused with upstream's status and
+// leave the object as it was: a node's 2.5 KB JSON patch of doubling copies
+// to its own Lease, and a YAML body whose aliases repeat a long string.
+func TestPatchBombs(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
+	ctx := context.Background()
+	n1 := joinAs(t, c, "node-1")
+	leases := n1.CoordinationV1().Leases("kube-node-lease")
+	holder := "node-1"
+	lease, err := leases.Create(ctx, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: "node-1"},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = leases.Patch(ctx, "node-1", types.JSONPatchType, copyBomb(22), metav1.PatchOptions{})
+	if !apierrors.IsInvalid(err) || time.Since(start) > 5*time.Second {
+		t.Errorf("the copy bomb: %v after %v; want 422 at once", err, time.Since(start))
+	}
+	got, err := leases.Get(ctx, "node-1", metav1.GetOptions{})
+	if err != nil || got.ResourceVersion != lease.ResourceVersion {
+		t.Errorf("the refused patch changed the Lease: %v %+v", err, got.ObjectMeta)
+	}
+
+	// A YAML create whose aliases repeat 100 KB a thousand times (100 MB).
+	yaml := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata:\n  a: &a " + strings.Repeat("x", 100_000) + "\n"
+	for i := range 1000 {
+		yaml += fmt.Sprintf("  k%d: *a\n", i)
+	}
+	code, st := rawRequest(t, c, "POST", "/api/v1/namespaces/default/configmaps", "application/yaml", []byte(yaml))
+	if code != 413 || st.Reason != metav1.StatusReasonRequestEntityTooLarge {
+		t.Errorf("the YAML alias bomb: HTTP %d %+v; want 413", code, st)
+	}
+	if _, err := c.Client.CoreV1().ConfigMaps("default").Get(ctx, "bomb", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the refused YAML was stored: %v", err)
+	}
+}
+
+// TestAmplifyingRequests: inputs that would make a small request cost much
+// more are bounded: selectors with very many requirements (each matched
+// against every object), bodies of very many empty objects (each a struct
+// when decoded), and the warnings a body full of unknown fields raises
+// (upstream's 4 KiB of Warning headers).
+func TestAmplifyingRequests(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
+	selector := func(n int, format string) string {
+		var reqs []string
+		for i := range n {
+			reqs = append(reqs, fmt.Sprintf(format, i))
+		}
+		return url.QueryEscape(strings.Join(reqs, ","))
+	}
+	for _, tc := range []struct {
+		query string
+		code  int
+	}{
+		{"labelSelector=" + selector(100, "l%d=v"), 200},
+		{"labelSelector=" + selector(101, "l%d=v"), 400},
+		{"fieldSelector=" + selector(100, "metadata.name!=n%d"), 200},
+		{"fieldSelector=" + selector(101, "metadata.name!=n%d"), 400},
+	} {
+		code, st := rawRequest(t, c, "GET", "/api/v1/namespaces/default/pods?"+tc.query, "", nil)
+		if code != tc.code {
+			t.Errorf("LIST with %.40s...: HTTP %d %q, want %d", tc.query, code, st.Message, tc.code)
+		}
+	}
+
+	empties := strings.Repeat("{},", 150_000)
+	body := []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"wide"},"spec":{"containers":[` + empties + `{"name":"c","image":"i"}]}}`)
+	code, st := rawRequest(t, c, "POST", "/api/v1/namespaces/default/pods", "application/json", body)
+	if code != 413 || !strings.Contains(st.Message, "more than 100000 objects and arrays") {
+		t.Errorf("a pod of 150,000 empty containers: HTTP %d %q, want 413", code, st.Message)
+	}
+
+	var fields []string
+	for i := range 3000 {
+		fields = append(fields, fmt.Sprintf(`"unknown%d":1`, i))
+	}
+	cm := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"noisy"},` + strings.Join(fields, ",") + `}`)
+	hc, err := rest.HTTPClientFor(c.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", c.Config.Host+"/api/v1/namespaces/default/configmaps?fieldValidation=Warn", strings.NewReader(string(cm)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	runes := 0
+	for _, h := range resp.Header.Values("Warning") {
+		runes += len([]rune(h))
+	}
+	if resp.StatusCode != 201 || len(resp.Header.Values("Warning")) == 0 || runes > 4096+2*256 {
+		t.Errorf("3000 unknown fields: HTTP %d, %d warnings of %d runes in all; want 201 with at most ~4 KiB of warnings",
+			resp.StatusCode, len(resp.Header.Values("Warning")), runes)
 	}
 }

@@ -247,3 +247,23 @@ func TestUnconditionalUpdate(t *testing.T) {
 		t.Fatalf("the refused update changed the Lease: %+v", got.Spec)
 	}
 }
+
+// TestUnparsableContentType: a body whose Content-Type does not parse is a 415,
+// not taken for JSON.
+func TestUnparsableContentType(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
+	cm := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm"}}`)
+	for _, tc := range []struct{ method, path string }{
+		{"POST", "/api/v1/namespaces/default/configmaps"},
+		{"PUT", "/api/v1/namespaces/default/configmaps/cm"},
+		{"PATCH", "/api/v1/namespaces/default/configmaps/cm"},
+	} {
+		code, st := rawRequest(t, c, tc.method, tc.path, ";;;=", cm)
+		if code != 415 || st.Reason != metav1.StatusReasonUnsupportedMediaType {
+			t.Errorf("%s with Content-Type ;;;=: HTTP %d %+v, want 415", tc.method, code, st)
+		}
+	}
+	if _, err := c.Client.CoreV1().ConfigMaps("default").Get(context.Background(), "cm", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a refused body was stored: %v", err)
+	}
+}
