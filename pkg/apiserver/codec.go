@@ -142,25 +142,8 @@ const maxBodyValues = 100_000
 
 // checkValues refuses JSON holding more than maxBodyValues objects and arrays.
 func checkValues(data []byte) error {
-	n, inString, escaped := 0, false, false
-	for _, c := range data {
-		switch {
-		case escaped:
-			escaped = false
-		case inString:
-			switch c {
-			case '\\':
-				escaped = true
-			case '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			if n++; n > maxBodyValues {
-				return apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the body holds more than %d objects and arrays", maxBodyValues))
-			}
-		}
+	if _, n := patch.Shape(data); n > maxBodyValues {
+		return apierrors.NewRequestEntityTooLargeError(fmt.Sprintf("the body holds more than %d objects and arrays", maxBodyValues))
 	}
 	return nil
 }

@@ -61,6 +61,10 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	if q.Has("dryRun") {
 		opts.DryRun = q["dryRun"]
 	}
+	if q.Has("orphanDependents") {
+		orphan := queryBool(q, "orphanDependents")
+		opts.OrphanDependents = &orphan //nolint:staticcheck // deprecated, but old clients send it
+	}
 	if opts.PropagationPolicy != nil {
 		switch *opts.PropagationPolicy {
 		case metav1.DeletePropagationBackground, metav1.DeletePropagationForeground, metav1.DeletePropagationOrphan:

@@ -69,7 +69,7 @@ func applyMergePatch(original, patch []byte) ([]byte, error) {
 		return nil, apierrors.NewBadRequest("error decoding patch: invalid JSON")
 	}
 	budget := parseBudget(len(original), len(patch))
-	if int64(jsonDepth(patch))*int64(len(original)+len(patch)) > budget {
+	if int64(depthOf(patch))*int64(len(original)+len(patch)) > budget {
 		return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
 			"the merge patch is so deep, and it and the object so large, that applying it would parse more than %d bytes", budget))
 	}
@@ -80,15 +80,18 @@ func applyMergePatch(original, patch []byte) ([]byte, error) {
 	return out, nil
 }
 
+func depthOf(b []byte) int { d, _ := Shape(b); return d }
+
 // abandoned is upstream's answer to a request whose context ended before its
 // write was done (apiserver's endpoints/handlers/finisher).
 func abandoned(err error) error {
 	return apierrors.NewTimeoutError(fmt.Sprintf("request did not complete within requested timeout - %v", err), 0)
 }
 
-// jsonDepth is how deeply objects and arrays nest in valid JSON.
-func jsonDepth(b []byte) int {
-	depth, deepest := 0, 0
+// Shape is how deeply objects and arrays nest in valid JSON, and how many of
+// them it holds.
+func Shape(b []byte) (depth, containers int) {
+	level := 0
 	inString, escaped := false, false
 	for _, c := range b {
 		switch {
@@ -104,11 +107,12 @@ func jsonDepth(b []byte) int {
 		case c == '"':
 			inString = true
 		case c == '{' || c == '[':
-			depth++
-			deepest = max(deepest, depth)
+			containers++
+			level++
+			depth = max(depth, level)
 		case c == '}' || c == ']':
-			depth--
+			level--
 		}
 	}
-	return deepest
+	return depth, containers
 }
