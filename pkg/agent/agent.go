@@ -320,5 +320,5 @@ func (a *Agent) agentDir(elem ...string) string {
 	return filepath.Join(append([]string{a.opts.DataDir, "agent"}, elem...)...)
 }
 
-func (a *Agent) cniConfDir() string { return a.agentDir("cni", "net.d") }
-func (a *Agent) cniIPAMDir() string { return a.agentDir("cni", "ipam") }
+func (a *Agent) cniConfDir() string { return CNIConfDir(a.opts.DataDir) }
+func (a *Agent) cniIPAMDir() string { return CNIIPAMDir(a.opts.DataDir) }

@@ -7,8 +7,21 @@ import (
 	"path/filepath"
 )
 
-// cniConfFile is the one network configuration the runtime loads.
-const cniConfFile = "10-skiff.conflist"
+// The pod network's CNI configuration: CNIConfFile, in CNIConfDir, is the one
+// network configuration the runtime loads; it names the network CNINetwork,
+// under which host-local keeps its leases (CNIIPAMDir/CNINetwork/IP) and the
+// runtime caches results.
+const (
+	CNIConfFile = "10-skiff.conflist"
+	CNINetwork  = "skiff"
+)
+
+// CNIConfDir is the runtime's CNI conf_dir for the node whose data directory
+// is dataDir.
+func CNIConfDir(dataDir string) string { return filepath.Join(dataDir, "agent", "cni", "net.d") }
+
+// CNIIPAMDir is where host-local keeps the pod addresses it leased.
+func CNIIPAMDir(dataDir string) string { return filepath.Join(dataDir, "agent", "cni", "ipam") }
 
 // cniConfig is the pod network of a node: pods hang off the skiff0 bridge,
 // which is their gateway, with addresses from the node's pod CIDR. No
@@ -36,7 +49,7 @@ func cniConfig(podCIDR, ipamDir string, mtu int) ([]byte, error) {
 	}
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
-		"name":       "skiff",
+		"name":       CNINetwork,
 		"plugins": []any{
 			bridge,
 			map[string]any{
@@ -64,7 +77,7 @@ func WriteCNIConfig(confDir, ipamDir, podCIDR string, mtu int) error {
 	if err := os.MkdirAll(ipamDir, 0o700); err != nil {
 		return fmt.Errorf("CNI config: %w", err)
 	}
-	path := filepath.Join(confDir, cniConfFile)
+	path := filepath.Join(confDir, CNIConfFile)
 	if old, err := os.ReadFile(path); err == nil && string(old) == string(b) {
 		return nil
 	}

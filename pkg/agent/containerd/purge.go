@@ -271,9 +271,11 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
-// UnmountUnder lazily unmounts every mount point at or below dir, deepest
-// first.
-func UnmountUnder(dir string) error {
+// CgroupMounts lists the mount points of the cgroup (v1 and v2) hierarchies.
+func CgroupMounts() []string { return cgroupMounts() }
+
+// MountsUnder lists the mount points at or below dir, deepest first.
+func MountsUnder(dir string) []string {
 	dir = filepath.Clean(dir)
 	var points []string
 	for _, m := range mountInfo() {
@@ -281,9 +283,15 @@ func UnmountUnder(dir string) error {
 			points = append(points, m.point)
 		}
 	}
-	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	sort.SliceStable(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	return points
+}
+
+// UnmountUnder lazily unmounts every mount point at or below dir, deepest
+// first.
+func UnmountUnder(dir string) error {
 	var errs []error
-	for _, p := range points {
+	for _, p := range MountsUnder(dir) {
 		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("unmounting %s: %w", p, err))
 		}
