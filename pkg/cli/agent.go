@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
+	"github.com/skiffhq/skiff/pkg/cleanup"
 	"github.com/skiffhq/skiff/pkg/server"
 )
 
@@ -19,14 +20,16 @@ func newAgentCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = newLogger(verbose)
 			cfg.Out = cmd.OutOrStdout()
-			return server.RunWorker(cmd.Context(), cfg)
+			return runNode(cmd.Context(), cfg.DataDir, cmd.OutOrStdout(), func() error {
+				return server.RunWorker(cmd.Context(), cfg)
+			})
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.ServerURL, "server", "", "the Skiff server's URL, https://HOST:6443")
 	f.StringVar(&cfg.Token, "token", "", "the join token from the server's DATA_DIR/server/token")
 	f.StringVar(&cfg.TokenFile, "token-file", "", "read the join token from this file instead of --token")
-	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff", "directory holding all of this node's state")
+	f.StringVar(&cfg.DataDir, "data-dir", cleanup.DefaultDataDir, "directory holding all of this node's state")
 	f.StringVar(&cfg.NodeName, "node-name", "", "this node's name (default: the hostname)")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "this node's address (default: its first routable address)")
 	f.StringVar(&cfg.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "use this CRI socket instead of starting containerd")

@@ -17,6 +17,8 @@ func TestKubectlTreeOnlyWhenUsed(t *testing.T) {
 		{"agent --server https://10.0.0.1:6443 --token t", false},
 		{"image ls", false},
 		{"service kubia-http", false},
+		{"killall --data-dir /tmp/x", false},
+		{"uninstall", false},
 		{"kubectl get pods -o wide", true},
 		{"kubectl", true},
 		{"", true},

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skiffhq/skiff/pkg/cleanup"
 	"github.com/skiffhq/skiff/pkg/server"
 )
 
@@ -22,11 +23,17 @@ func newServerCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return s.Run(cmd.Context())
+			return runNode(cmd.Context(), cfg.DataDir, cmd.OutOrStdout(), func() error {
+				if cfg.KubeconfigPath != "" {
+					// For `skiff uninstall`; DATA_DIR/kubeconfig.yaml goes with the directory.
+					_ = cleanup.RecordKubeconfig(cfg.DataDir, cfg.KubeconfigPath)
+				}
+				return s.Run(cmd.Context())
+			})
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DataDir, "data-dir", "/var/lib/skiff", "directory holding all of this server's state")
+	f.StringVar(&cfg.DataDir, "data-dir", cleanup.DefaultDataDir, "directory holding all of this server's state")
 	f.StringVar(&cfg.BindAddress, "bind-address", "", "address to listen on (default: every address)")
 	f.IntVar(&cfg.HTTPSPort, "https-listen-port", 6443, "HTTPS port of the API server")
 	f.StringVar(&cfg.KubeconfigPath, "write-kubeconfig", "", "where to write the admin kubeconfig (default DATA_DIR/kubeconfig.yaml)")
