@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/version"
@@ -301,23 +302,28 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	go reconcileBootstrap(ctx, 2*time.Second, ensureBootstrap, log)
 	importAirGapImages(ctx, images, cfg.DataDir, log)
+	// The loops and the agent are waited for when the server stops: the agent
+	// stops the containerd it supervises, which must not outlive the process.
+	var components sync.WaitGroup
+	defer waitStopped(&components, componentsStopTimeout, log)
+	defer cancel()
 	if !cfg.DisableControllers {
-		go func() {
+		components.Go(func() {
 			if err := runControllers(ctx, cfg, lb.config(), ca.CertPEM(), log); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("control loops: %w", err)
 			}
-		}()
+		})
 	}
 	if !cfg.DisableAgent {
 		mirror, err := nodeMirror(ca, tlsDir, cfg.NodeName, s.URL)
 		if err != nil {
 			return err
 		}
-		go func() {
+		components.Go(func() {
 			if err := runAgent(ctx, cfg, ca, tlsDir, lb.config(), mirror, s.runNode, log); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("node agent: %w", err)
 			}
-		}()
+		})
 	}
 	close(s.ready)
 	fmt.Fprintf(cfg.Out, "Skiff is ready: the API answers at %s; use it with: export KUBECONFIG=%s\n", s.URL, cfg.KubeconfigPath)
@@ -329,11 +335,28 @@ func (s *Server) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case runErr = <-errc:
 	}
+	cancel()
+	waitStopped(&components, componentsStopTimeout, log)
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	_ = srv.Shutdown(shutdownCtx)
 	lb.shutdown()
 	return runErr
+}
+
+// componentsStopTimeout bounds how long a stopping server waits for its loops
+// and its agent, whose containerd gets a grace period to stop.
+const componentsStopTimeout = 30 * time.Second
+
+// waitStopped waits for wg, at most timeout.
+func waitStopped(wg *sync.WaitGroup, timeout time.Duration, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		log.Warn("stopping: the control loops or the node agent did not stop in time", "waited", timeout)
+	}
 }
 
 // servingNames are the serving certificate's SANs: every local address when
