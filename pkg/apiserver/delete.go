@@ -50,7 +50,7 @@ func deleteOptions(r *http.Request) (*metav1.DeleteOptions, error) {
 	if v := q.Get("gracePeriodSeconds"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid gracePeriodSeconds %q", v))
+			return nil, apierrors.NewBadRequest(err.Error()) // as upstream's parameter codec words it
 		}
 		opts.GracePeriodSeconds = &n
 	}
