@@ -102,45 +102,46 @@ func isUpgrade(r *http.Request) bool {
 	return false
 }
 
-// verb is the Kubernetes verb of a resource request. An upgrade is a create:
-// it opens a stream that can do anything a POST can.
-func verb(r *http.Request, req request) string {
-	sub := strings.SplitN(req.subresource, "/", 2)[0]
-	if isUpgrade(r) || req.res != nil && req.res.GVK.Group == "" && req.res.Name == "pods" && slices.Contains(streamingSubresources, sub) {
-		return "create"
+// resourceAttributes describes an API request for group/resource as its path
+// names it (whether or not it is served). Its verb is the Kubernetes verb; an
+// upgrade is a create: it opens a stream that can do anything a POST can.
+func resourceAttributes(r *http.Request, u User, group, resource string, req request) attributes {
+	a := attributes{
+		user: u, resourceRequest: true, group: group, resource: resource,
+		subresource: req.subresource, namespace: req.namespace, name: req.name, path: r.URL.Path,
 	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
+	if i := strings.IndexByte(a.subresource, '/'); i >= 0 {
+		a.subresource = a.subresource[:i]
+	}
+	if nodeName(u) != "" {
+		a.fieldSelector = r.URL.Query().Get("fieldSelector") // for the Node authorizer's pod lists
+	}
+	switch {
+	case isUpgrade(r), group == "" && resource == "pods" && slices.Contains(streamingSubresources, a.subresource):
+		a.verb = "create"
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		switch {
 		case req.watch:
-			return "watch"
+			a.verb = "watch"
 		case req.name == "":
-			return "list"
+			a.verb = "list"
+		default:
+			a.verb = "get"
 		}
-		return "get"
-	case http.MethodPost:
-		return "create"
-	case http.MethodPut:
-		return "update"
-	case http.MethodPatch:
-		return "patch"
-	case http.MethodDelete:
-		if req.name == "" {
-			return "deletecollection"
-		}
-		return "delete"
+	case r.Method == http.MethodPost:
+		a.verb = "create"
+	case r.Method == http.MethodPut:
+		a.verb = "update"
+	case r.Method == http.MethodPatch:
+		a.verb = "patch"
+	case r.Method == http.MethodDelete && req.name == "":
+		a.verb = "deletecollection"
+	case r.Method == http.MethodDelete:
+		a.verb = "delete"
+	default:
+		a.verb = strings.ToLower(r.Method)
 	}
-	return strings.ToLower(r.Method)
-}
-
-// resourceAttributes describes a parsed API request.
-func resourceAttributes(r *http.Request, u User, req request) attributes {
-	return attributes{
-		user: u, verb: verb(r, req), resourceRequest: true,
-		group: req.res.GVK.Group, resource: req.res.Name, subresource: strings.SplitN(req.subresource, "/", 2)[0],
-		namespace: req.namespace, name: req.name, path: r.URL.Path,
-		fieldSelector: r.URL.Query().Get("fieldSelector"),
-	}
+	return a
 }
 
 // pathAttributes describes a request for a path that is not an API resource.

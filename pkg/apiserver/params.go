@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"net/http"
 	"net/url"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -14,4 +15,13 @@ func queryBool(q url.Values, name string) bool {
 	v := q[name]
 	_ = runtime.Convert_Slice_string_To_bool(&v, &b, nil)
 	return b
+}
+
+// queryValue is a query parameter's first value, without parsing a query
+// that is not there (most GETs have none).
+func queryValue(r *http.Request, name string) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get(name)
 }

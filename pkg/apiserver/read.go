@@ -80,7 +80,7 @@ func negotiate(r *http.Request) outputKind {
 }
 
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
-	if v := r.URL.Query().Get("resourceVersion"); v != "" {
+	if v := queryValue(r, "resourceVersion"); v != "" {
 		// The object as of that revision or later.
 		rev, ferr := parseResourceVersion(v)
 		if ferr != nil {

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 )
 
@@ -78,13 +77,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if len(parts) > 2 {
 		req.subresource = strings.Join(parts[2:], "/")
 	}
-	if queryBool(r.URL.Query(), "watch") {
+	if r.URL.RawQuery != "" && queryBool(r.URL.Query(), "watch") {
 		req.watch = true
 	}
 	// Authorized as named, whether or not it exists: the registry's answer is
 	// only for those allowed to ask.
-	named := &Resource{GVK: schema.GroupVersionKind{Group: group}, Name: resource}
-	attrs := resourceAttributes(r, user, request{res: named, namespace: req.namespace, name: req.name, subresource: req.subresource, watch: req.watch})
+	attrs := resourceAttributes(r, user, group, resource, req)
 	if resource == "namespaces" && req.namespace == "" {
 		attrs.namespace = req.name // a namespace is in itself, as upstream's RequestInfo has it
 	}
