@@ -4,6 +4,10 @@
 // mutations of the admission plugins a default kube-apiserver runs on create
 // (ServiceAccount, Priority, DefaultTolerationSeconds, TaintNodesByCondition).
 //
+// It holds the core group's kinds and what every group shares (pod templates
+// and pod specs, containers, volumes); other groups' kinds live in subpackages
+// named after the group (discovery, ...).
+//
 // Every function only sets fields that are empty and is idempotent, so running it
 // twice, or on an update, changes nothing more. It must not reject objects (that is
 // package validation's job) and must not look anything up: no storage, no network,

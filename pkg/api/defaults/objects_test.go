@@ -4,10 +4,8 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 )
 
 func TestNamespace(t *testing.T) {
@@ -108,13 +106,4 @@ func TestEndpoints(t *testing.T) {
 	}}}
 	Endpoints(e)
 	mustEqual(t, []corev1.EndpointPort{{Port: 80, Protocol: corev1.ProtocolTCP}, {Port: 53, Protocol: corev1.ProtocolUDP}}, e.Subsets[0].Ports)
-}
-
-func TestEndpointSlice(t *testing.T) {
-	s := &discoveryv1.EndpointSlice{Ports: []discoveryv1.EndpointPort{{Port: ptr.To(int32(80))}, {Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP)}}}
-	EndpointSlice(s)
-	mustEqual(t, []discoveryv1.EndpointPort{
-		{Name: ptr.To(""), Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(int32(80))},
-		{Name: ptr.To("dns"), Protocol: ptr.To(corev1.ProtocolUDP)},
-	}, s.Ports)
 }

@@ -116,11 +116,6 @@ func PodSpec(spec *corev1.PodSpec) {
 	}
 }
 
-// PodTemplate defaults a PodTemplate object's pod spec.
-func PodTemplate(t *corev1.PodTemplate) {
-	PodSpec(&t.Template.Spec)
-}
-
 // requestsFromLimits copies each limit into requests where no request is set.
 // Upstream does this for pods only: a template keeps what its author wrote.
 func requestsFromLimits(containers []corev1.Container) {

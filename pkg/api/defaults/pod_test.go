@@ -284,11 +284,3 @@ func TestPodSpecIsNotPod(t *testing.T) {
 		t.Errorf("PodSpec defaulted requests from limits: %v", spec.Containers[0].Resources.Requests)
 	}
 }
-
-func TestPodTemplate(t *testing.T) {
-	pt := &corev1.PodTemplate{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx:1"}}}}}
-	PodTemplate(pt)
-	if pt.Template.Spec.RestartPolicy != corev1.RestartPolicyAlways || pt.Template.Spec.Containers[0].ImagePullPolicy != corev1.PullIfNotPresent {
-		t.Errorf("template not defaulted: %+v", pt.Template.Spec)
-	}
-}

@@ -3,6 +3,13 @@
 // the same column names, types, formats, priorities and cell text, so that
 // real kubectl prints exactly what it prints against a real cluster.
 //
+// It holds the printers of the core group's kinds, one function per kind
+// (Pod, Service, ...), the Default printer for kinds upstream has none for,
+// and what every group's printers are built from (New, NameColumn,
+// AgeColumn, Age). Other groups' printers live in subpackages named after
+// the group (coordination, discovery, ...). The registry names each kind's
+// printer; there is no list of them here.
+//
 // Cells are always produced as if for `-o wide`: kube-apiserver sends every
 // column and kubectl hides the priority-1 ones itself.
 //

@@ -11,10 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// eventPrinter follows upstream's column order, in which the name is the
+// Event follows upstream's column order, in which the name is the
 // last column and shown only with -o wide.
-func eventPrinter() Printer {
-	p := newPrinter([]metav1.TableColumnDefinition{
+func Event() Printer {
+	p := New([]metav1.TableColumnDefinition{
 		{Name: "Last Seen", Type: "string", Description: corev1.Event{}.SwaggerDoc()["lastTimestamp"]},
 		{Name: "Type", Type: "string", Description: corev1.Event{}.SwaggerDoc()["type"]},
 		{Name: "Reason", Type: "string", Description: corev1.Event{}.SwaggerDoc()["reason"]},

@@ -16,12 +16,14 @@ const (
 	nodeRoleLabel = "kubernetes.io/role"
 )
 
-func nodePrinter() Printer {
-	return newPrinter([]metav1.TableColumnDefinition{
-		nameColumn(),
+// Node prints NAME, STATUS, ROLES, AGE, VERSION and, with -o wide, the
+// addresses, OS image, kernel and container runtime.
+func Node() Printer {
+	return New([]metav1.TableColumnDefinition{
+		NameColumn(),
 		{Name: "Status", Type: "string", Description: "The status of the node"},
 		{Name: "Roles", Type: "string", Description: "The roles of the node"},
-		ageColumn(),
+		AgeColumn(),
 		{Name: "Version", Type: "string", Description: corev1.NodeSystemInfo{}.SwaggerDoc()["kubeletVersion"]},
 		{Name: "Internal-IP", Type: "string", Priority: 1, Description: corev1.NodeStatus{}.SwaggerDoc()["addresses"]},
 		{Name: "External-IP", Type: "string", Priority: 1, Description: corev1.NodeStatus{}.SwaggerDoc()["addresses"]},
@@ -37,7 +39,7 @@ func nodeCells(node *corev1.Node, now time.Time) []interface{} {
 		node.Name,
 		nodeStatus(node),
 		nodeRoles(node),
-		age(node.ObjectMeta, now),
+		Age(node.ObjectMeta, now),
 		info.KubeletVersion,
 		nodeAddress(node, corev1.NodeInternalIP),
 		nodeAddress(node, corev1.NodeExternalIP),

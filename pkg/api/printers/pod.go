@@ -13,13 +13,15 @@ import (
 // gives pods on a node that stopped reporting.
 const nodeUnreachablePodReason = "NodeLost"
 
-func podPrinter() Printer {
-	return newPrinter([]metav1.TableColumnDefinition{
-		nameColumn(),
+// Pod prints NAME, READY, STATUS, RESTARTS, AGE and, with -o wide, IP, NODE,
+// NOMINATED NODE and READINESS GATES.
+func Pod() Printer {
+	return New([]metav1.TableColumnDefinition{
+		NameColumn(),
 		{Name: "Ready", Type: "string", Description: "The aggregate readiness state of this pod for accepting traffic."},
 		{Name: "Status", Type: "string", Description: "The aggregate status of the containers in this pod."},
 		{Name: "Restarts", Type: "string", Description: "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted."},
-		ageColumn(),
+		AgeColumn(),
 		{Name: "IP", Type: "string", Priority: 1, Description: corev1.PodStatus{}.SwaggerDoc()["podIP"]},
 		{Name: "Node", Type: "string", Priority: 1, Description: corev1.PodSpec{}.SwaggerDoc()["nodeName"]},
 		{Name: "Nominated Node", Type: "string", Priority: 1, Description: corev1.PodStatus{}.SwaggerDoc()["nominatedNodeName"]},
@@ -40,7 +42,7 @@ func podCells(pod *corev1.Pod, now time.Time) []interface{} {
 		fmt.Sprintf("%d/%d", ready, total),
 		status,
 		restartsText,
-		age(pod.ObjectMeta, now),
+		Age(pod.ObjectMeta, now),
 		orNone(podIP(pod)),
 		orNone(pod.Spec.NodeName),
 		orNone(pod.Status.NominatedNodeName),

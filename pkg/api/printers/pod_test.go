@@ -1,10 +1,12 @@
-package printers
+package printers_test
 
 import (
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/skiffhq/skiff/pkg/api/printers"
 )
 
 func TestPodCells(t *testing.T) {
@@ -186,7 +188,7 @@ func TestPodCells(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertCells(t, "pods", tt.pod, tt.want)
+			assertCells(t, printers.Pod(), tt.pod, tt.want)
 		})
 	}
 }

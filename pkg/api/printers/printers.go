@@ -21,45 +21,13 @@ type Printer struct {
 	Cells func(obj runtime.Object, now time.Time) []interface{}
 }
 
-// For returns the printer for a resource, given as its plural lower-case name
-// ("pods"). Resources without a printer of their own get the printer
-// kube-apiserver uses for such kinds (NAME and CREATED AT).
-func For(resource string) Printer {
-	switch resource {
-	case "pods":
-		return podPrinter()
-	case "replicationcontrollers":
-		return replicationControllerPrinter()
-	case "services":
-		return servicePrinter()
-	case "namespaces":
-		return namespacePrinter()
-	case "nodes":
-		return nodePrinter()
-	case "events":
-		return eventPrinter()
-	case "endpoints":
-		return endpointsPrinter()
-	case "endpointslices":
-		return endpointSlicePrinter()
-	case "configmaps":
-		return configMapPrinter()
-	case "secrets":
-		return secretPrinter()
-	case "serviceaccounts":
-		return serviceAccountPrinter()
-	case "leases":
-		return leasePrinter()
-	}
-	return defaultPrinter()
-}
-
-// defaultPrinter mirrors the apiserver's default table convertor: the name and
-// the creation time as an RFC 3339 date, which kubectl shows as CREATED AT.
-func defaultPrinter() Printer {
+// Default mirrors the apiserver's default table convertor, for kinds upstream
+// has no printer for: the name and the creation time as an RFC 3339 date,
+// which kubectl shows as CREATED AT.
+func Default() Printer {
 	return Printer{
 		Columns: []metav1.TableColumnDefinition{
-			nameColumn(),
+			NameColumn(),
 			{Name: "Created At", Type: "date", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]},
 		},
 		Cells: func(obj runtime.Object, _ time.Time) []interface{} {
@@ -72,10 +40,10 @@ func defaultPrinter() Printer {
 	}
 }
 
-// newPrinter binds a cell function for one concrete type. Objects of another
+// New binds a cell function for one concrete type. Objects of another
 // type still get a row of the right width, so one bad object cannot break a
 // whole Table.
-func newPrinter[T any](columns []metav1.TableColumnDefinition, cells func(obj *T, now time.Time) []interface{}) Printer {
+func New[T any](columns []metav1.TableColumnDefinition, cells func(obj *T, now time.Time) []interface{}) Printer {
 	return Printer{
 		Columns: columns,
 		Cells: func(obj runtime.Object, now time.Time) []interface{} {
@@ -118,13 +86,14 @@ func unknownCells(columns []metav1.TableColumnDefinition, obj runtime.Object) []
 	return cells
 }
 
-func nameColumn() metav1.TableColumnDefinition {
+// NameColumn is the NAME column every printer has (events put it last).
+func NameColumn() metav1.TableColumnDefinition {
 	return metav1.TableColumnDefinition{Name: "Name", Type: "string", Format: "name", Description: metav1.ObjectMeta{}.SwaggerDoc()["name"]}
 }
 
-// ageColumn is typed "string", not "date": upstream sends the age already
+// AgeColumn is the AGE column. It is typed "string", not "date": upstream sends the age already
 // rendered ("5m"), not a timestamp.
-func ageColumn() metav1.TableColumnDefinition {
+func AgeColumn() metav1.TableColumnDefinition {
 	return metav1.TableColumnDefinition{Name: "Age", Type: "string", Description: metav1.ObjectMeta{}.SwaggerDoc()["creationTimestamp"]}
 }
 
@@ -136,6 +105,7 @@ func since(t time.Time, now time.Time) string {
 	return duration.HumanDuration(now.Sub(t))
 }
 
-func age(m metav1.ObjectMeta, now time.Time) string {
+// Age is an object's AGE cell.
+func Age(m metav1.ObjectMeta, now time.Time) string {
 	return since(m.CreationTimestamp.Time, now)
 }

@@ -1,100 +1,49 @@
-package printers
+package printers_test
 
 import (
-	"encoding/json"
-	"reflect"
 	"testing"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/skiffhq/skiff/pkg/api/printers"
+	"github.com/skiffhq/skiff/pkg/api/printers/printerstest"
 )
 
-// now is the fixed clock every test renders ages against.
-var now = time.Date(2025, 3, 14, 12, 0, 0, 0, time.UTC)
-
-func ago(d time.Duration) metav1.Time { return metav1.NewTime(now.Add(-d)) }
-
-func objectMeta(name string, age time.Duration) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: "default", CreationTimestamp: ago(age)}
-}
+var (
+	now         = printerstest.Now
+	ago         = printerstest.Ago
+	objectMeta  = printerstest.ObjectMeta
+	assertCells = printerstest.AssertCells
+)
 
 func ptr[T any](v T) *T { return &v }
-
-// assertCells renders obj with the resource's printer and compares every
-// cell, checking the row is as wide as the header.
-func assertCells(t *testing.T, resource string, obj runtime.Object, want []interface{}) {
-	t.Helper()
-	p := For(resource)
-	got := p.Cells(obj, now)
-	if len(got) != len(p.Columns) {
-		t.Fatalf("%s: %d cells for %d columns: %#v", resource, len(got), len(p.Columns), got)
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s cells\n got: %#v\nwant: %#v", resource, got, want)
-	}
-}
-
-// columnNames lists the header as kubectl gets it, with -o wide columns marked.
-func columnNames(p Printer) []string {
-	var names []string
-	for _, c := range p.Columns {
-		n := c.Name
-		if c.Priority == 1 {
-			n += "*"
-		}
-		names = append(names, n)
-	}
-	return names
-}
 
 func TestColumns(t *testing.T) {
 	tests := []struct {
 		resource string
+		printer  printers.Printer
 		want     []string
 	}{
-		{"pods", []string{"Name", "Ready", "Status", "Restarts", "Age", "IP*", "Node*", "Nominated Node*", "Readiness Gates*"}},
-		{"replicationcontrollers", []string{"Name", "Desired", "Current", "Ready", "Age", "Containers*", "Images*", "Selector*"}},
-		{"services", []string{"Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector*"}},
-		{"namespaces", []string{"Name", "Status", "Age"}},
-		{"nodes", []string{"Name", "Status", "Roles", "Age", "Version", "Internal-IP*", "External-IP*", "OS-Image*", "Kernel-Version*", "Container-Runtime*"}},
-		{"events", []string{"Last Seen", "Type", "Reason", "Object", "Subobject*", "Source*", "Message", "First Seen*", "Count*", "Name*"}},
-		{"endpoints", []string{"Name", "Endpoints", "Age"}},
-		{"endpointslices", []string{"Name", "AddressType", "Ports", "Endpoints", "Age"}},
-		{"configmaps", []string{"Name", "Data", "Age"}},
-		{"secrets", []string{"Name", "Type", "Data", "Age"}},
-		{"serviceaccounts", []string{"Name", "Secrets", "Age"}},
-		{"leases", []string{"Name", "Holder", "Age"}},
-		{"customwidgets", []string{"Name", "Created At"}},
+		{"pods", printers.Pod(), []string{"Name", "Ready", "Status", "Restarts", "Age", "IP*", "Node*", "Nominated Node*", "Readiness Gates*"}},
+		{"replicationcontrollers", printers.ReplicationController(), []string{"Name", "Desired", "Current", "Ready", "Age", "Containers*", "Images*", "Selector*"}},
+		{"services", printers.Service(), []string{"Name", "Type", "Cluster-IP", "External-IP", "Port(s)", "Age", "Selector*"}},
+		{"namespaces", printers.Namespace(), []string{"Name", "Status", "Age"}},
+		{"nodes", printers.Node(), []string{"Name", "Status", "Roles", "Age", "Version", "Internal-IP*", "External-IP*", "OS-Image*", "Kernel-Version*", "Container-Runtime*"}},
+		{"events", printers.Event(), []string{"Last Seen", "Type", "Reason", "Object", "Subobject*", "Source*", "Message", "First Seen*", "Count*", "Name*"}},
+		{"endpoints", printers.Endpoints(), []string{"Name", "Endpoints", "Age"}},
+		{"configmaps", printers.ConfigMap(), []string{"Name", "Data", "Age"}},
+		{"secrets", printers.Secret(), []string{"Name", "Type", "Data", "Age"}},
+		{"serviceaccounts", printers.ServiceAccount(), []string{"Name", "Secrets", "Age"}},
+		{"customwidgets", printers.Default(), []string{"Name", "Created At"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.resource, func(t *testing.T) {
-			p := For(tt.resource)
-			if got := columnNames(p); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("columns\n got: %q\nwant: %q", got, tt.want)
-			}
-			names := 0
-			for _, c := range p.Columns {
-				if c.Description == "" {
-					t.Errorf("column %q has no description", c.Name)
-				}
-				switch c.Type {
-				case "string", "integer", "date":
-				default:
-					t.Errorf("column %q has type %q", c.Name, c.Type)
-				}
-				if c.Format == "name" {
-					names++
-				}
-			}
-			if names != 1 {
-				t.Errorf("%d columns have format name, want 1", names)
-			}
+			printerstest.ExpectColumns(t, tt.printer, tt.want)
 		})
 	}
 }
@@ -103,18 +52,21 @@ func TestColumnTypes(t *testing.T) {
 	// Age is a rendered string upstream, not a date; RESTARTS became a string
 	// when it gained "(5s ago)"; RC counts are integers.
 	tests := []struct {
-		resource, column, want string
+		resource string
+		printer  printers.Printer
+		column   string
+		want     string
 	}{
-		{"pods", "Age", "string"},
-		{"pods", "Restarts", "string"},
-		{"replicationcontrollers", "Desired", "integer"},
-		{"replicationcontrollers", "Ready", "integer"},
-		{"events", "Count", "string"},
-		{"customwidgets", "Created At", "date"},
+		{"pods", printers.Pod(), "Age", "string"},
+		{"pods", printers.Pod(), "Restarts", "string"},
+		{"replicationcontrollers", printers.ReplicationController(), "Desired", "integer"},
+		{"replicationcontrollers", printers.ReplicationController(), "Ready", "integer"},
+		{"events", printers.Event(), "Count", "string"},
+		{"customwidgets", printers.Default(), "Created At", "date"},
 	}
 	for _, tt := range tests {
 		found := false
-		for _, c := range For(tt.resource).Columns {
+		for _, c := range tt.printer.Columns {
 			if c.Name == tt.column {
 				found = true
 				if c.Type != tt.want {
@@ -141,13 +93,13 @@ func TestReplicationControllerCells(t *testing.T) {
 		},
 		Status: corev1.ReplicationControllerStatus{Replicas: 3, ReadyReplicas: 2},
 	}
-	assertCells(t, "replicationcontrollers", rc, []interface{}{
+	assertCells(t, printers.ReplicationController(), rc, []interface{}{
 		"frontend", int64(3), int64(3), int64(2), "26h",
 		"nginx,exporter", "nginx:1.27,nginx/nginx-prometheus-exporter:1.3", "app=frontend,tier=web",
 	})
 
 	bare := &corev1.ReplicationController{ObjectMeta: objectMeta("bare", 90*time.Second)}
-	assertCells(t, "replicationcontrollers", bare, []interface{}{
+	assertCells(t, printers.ReplicationController(), bare, []interface{}{
 		"bare", int64(1), int64(0), int64(0), "90s", "", "", "<none>",
 	})
 }
@@ -237,16 +189,16 @@ func TestServiceCells(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertCells(t, "services", tt.svc, tt.want)
+			assertCells(t, printers.Service(), tt.svc, tt.want)
 		})
 	}
 }
 
 func TestNamespaceCells(t *testing.T) {
-	assertCells(t, "namespaces",
+	assertCells(t, printers.Namespace(),
 		&corev1.Namespace{ObjectMeta: objectMeta("kube-system", 40*24*time.Hour), Status: corev1.NamespaceStatus{Phase: corev1.NamespaceActive}},
 		[]interface{}{"kube-system", "Active", "40d"})
-	assertCells(t, "namespaces",
+	assertCells(t, printers.Namespace(),
 		&corev1.Namespace{ObjectMeta: objectMeta("old", 3*24*time.Hour+5*time.Hour), Status: corev1.NamespaceStatus{Phase: corev1.NamespaceTerminating}},
 		[]interface{}{"old", "Terminating", "3d5h"})
 }
@@ -318,7 +270,7 @@ func TestNodeCells(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertCells(t, "nodes", tt.node, tt.want)
+			assertCells(t, printers.Node(), tt.node, tt.want)
 		})
 	}
 }
@@ -396,7 +348,7 @@ func TestEventCells(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertCells(t, "events", tt.event, tt.want)
+			assertCells(t, printers.Event(), tt.event, tt.want)
 		})
 	}
 }
@@ -447,47 +399,7 @@ func TestEndpointsCells(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ep := &corev1.Endpoints{ObjectMeta: objectMeta("web", 20*time.Minute), Subsets: tt.subsets}
-			assertCells(t, "endpoints", ep, []interface{}{"web", tt.want, "20m"})
-		})
-	}
-}
-
-func TestEndpointSliceCells(t *testing.T) {
-	tests := []struct {
-		name      string
-		ports     []discoveryv1.EndpointPort
-		endpoints []discoveryv1.Endpoint
-		wantPorts string
-		wantEPs   string
-	}{{
-		name:      "empty",
-		wantPorts: "<unset>",
-		wantEPs:   "<unset>",
-	}, {
-		name:      "ports and addresses",
-		ports:     []discoveryv1.EndpointPort{{Name: ptr("http"), Port: ptr(int32(8080))}, {Name: ptr("grpc")}, {}},
-		endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.42.0.5"}}, {Addresses: []string{"10.42.0.6"}, Conditions: discoveryv1.EndpointConditions{Ready: ptr(false)}}},
-		wantPorts: "8080,grpc,*",
-		wantEPs:   "10.42.0.5,10.42.0.6",
-	}, {
-		name:  "truncated",
-		ports: []discoveryv1.EndpointPort{{Port: ptr(int32(80))}, {Port: ptr(int32(443))}, {Port: ptr(int32(8080))}, {Port: ptr(int32(9090))}, {Port: ptr(int32(9091))}},
-		endpoints: []discoveryv1.Endpoint{
-			{Addresses: []string{"10.42.0.5"}}, {Addresses: []string{"10.42.0.6"}},
-			{Addresses: []string{"10.42.0.7"}}, {Addresses: []string{"10.42.0.8"}},
-		},
-		wantPorts: "80,443,8080 + 2 more...",
-		wantEPs:   "10.42.0.5,10.42.0.6,10.42.0.7 + 1 more...",
-	}}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := &discoveryv1.EndpointSlice{
-				ObjectMeta:  objectMeta("web-x7k2p", 4*time.Hour+15*time.Minute),
-				AddressType: discoveryv1.AddressTypeIPv4,
-				Ports:       tt.ports,
-				Endpoints:   tt.endpoints,
-			}
-			assertCells(t, "endpointslices", s, []interface{}{"web-x7k2p", "IPv4", tt.wantPorts, tt.wantEPs, "4h15m"})
+			assertCells(t, printers.Endpoints(), ep, []interface{}{"web", tt.want, "20m"})
 		})
 	}
 }
@@ -495,53 +407,49 @@ func TestEndpointSliceCells(t *testing.T) {
 func TestSimpleKindCells(t *testing.T) {
 	tests := []struct {
 		resource string
+		printer  printers.Printer
 		obj      runtime.Object
 		want     []interface{}
 	}{
-		{"configmaps", &corev1.ConfigMap{
+		{"configmaps", printers.ConfigMap(), &corev1.ConfigMap{
 			ObjectMeta: objectMeta("kube-root-ca.crt", 7*time.Hour+59*time.Minute),
 			Data:       map[string]string{"ca.crt": "...", "extra": "x"},
 			BinaryData: map[string][]byte{"blob": {1}},
 		}, []interface{}{"kube-root-ca.crt", int64(3), "7h59m"}},
-		{"configmaps", &corev1.ConfigMap{ObjectMeta: objectMeta("empty", 8*time.Hour)}, []interface{}{"empty", int64(0), "8h"}},
-		{"secrets", &corev1.Secret{
+		{"configmaps", printers.ConfigMap(), &corev1.ConfigMap{ObjectMeta: objectMeta("empty", 8*time.Hour)}, []interface{}{"empty", int64(0), "8h"}},
+		{"secrets", printers.Secret(), &corev1.Secret{
 			ObjectMeta: objectMeta("db-creds", 400*24*time.Hour),
 			Type:       corev1.SecretTypeOpaque,
 			Data:       map[string][]byte{"username": []byte("app"), "password": []byte("s3cret")},
 		}, []interface{}{"db-creds", "Opaque", int64(2), "400d"}},
-		{"secrets", &corev1.Secret{
+		{"secrets", printers.Secret(), &corev1.Secret{
 			ObjectMeta: objectMeta("tls", 3*365*24*time.Hour),
 			Type:       corev1.SecretTypeTLS,
 			Data:       map[string][]byte{"tls.crt": nil},
 			StringData: map[string]string{"tls.crt": "dup", "tls.key": "k"},
 		}, []interface{}{"tls", "kubernetes.io/tls", int64(2), "3y"}},
-		{"serviceaccounts", &corev1.ServiceAccount{
+		{"serviceaccounts", printers.ServiceAccount(), &corev1.ServiceAccount{
 			ObjectMeta: objectMeta("default", 10*time.Second),
 		}, []interface{}{"default", int64(0), "10s"}},
-		{"serviceaccounts", &corev1.ServiceAccount{
+		{"serviceaccounts", printers.ServiceAccount(), &corev1.ServiceAccount{
 			ObjectMeta: objectMeta("builder", 10*time.Second),
 			Secrets:    []corev1.ObjectReference{{Name: "builder-token"}},
 		}, []interface{}{"builder", int64(1), "10s"}},
-		{"leases", &coordinationv1.Lease{
-			ObjectMeta: objectMeta("node-1", 5*24*time.Hour),
-			Spec:       coordinationv1.LeaseSpec{HolderIdentity: ptr("node-1")},
-		}, []interface{}{"node-1", "node-1", "5d"}},
-		{"leases", &coordinationv1.Lease{ObjectMeta: objectMeta("skiff-scheduler", 5*24*time.Hour)}, []interface{}{"skiff-scheduler", "", "5d"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.resource, func(t *testing.T) {
-			assertCells(t, tt.resource, tt.obj, tt.want)
+			assertCells(t, tt.printer, tt.obj, tt.want)
 		})
 	}
 }
 
 func TestDefaultPrinter(t *testing.T) {
-	obj := &corev1.PodTemplate{ObjectMeta: metav1.ObjectMeta{
+	obj := &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{
 		Name:              "tmpl",
 		CreationTimestamp: metav1.NewTime(time.Date(2025, 3, 14, 13, 4, 5, 0, time.FixedZone("CET", 3600))),
 	}}
-	assertCells(t, "podtemplates", obj, []interface{}{"tmpl", "2025-03-14T12:04:05Z"})
-	assertCells(t, "podtemplates", &corev1.PodTemplate{ObjectMeta: metav1.ObjectMeta{Name: "zero"}},
+	assertCells(t, printers.Default(), obj, []interface{}{"tmpl", "2025-03-14T12:04:05Z"})
+	assertCells(t, printers.Default(), &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "zero"}},
 		[]interface{}{"zero", "0001-01-01T00:00:00Z"})
 }
 
@@ -562,67 +470,33 @@ func TestAges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", CreationTimestamp: tt.created}}
-		if got := For("configmaps").Cells(cm, now)[2]; got != tt.want {
+		if got := printers.ConfigMap().Cells(cm, now)[2]; got != tt.want {
 			t.Errorf("created %v before now: age %q, want %q", now.Sub(tt.created.Time), got, tt.want)
 		}
 	}
 }
 
-// zeroObjects holds one empty object per printed resource, so every printer is
-// checked against missing fields.
-func zeroObjects() map[string]runtime.Object {
-	return map[string]runtime.Object{
-		"pods":                   &corev1.Pod{},
-		"replicationcontrollers": &corev1.ReplicationController{},
-		"services":               &corev1.Service{},
-		"namespaces":             &corev1.Namespace{},
-		"nodes":                  &corev1.Node{},
-		"events":                 &corev1.Event{},
-		"endpoints":              &corev1.Endpoints{},
-		"endpointslices":         &discoveryv1.EndpointSlice{},
-		"configmaps":             &corev1.ConfigMap{},
-		"secrets":                &corev1.Secret{},
-		"serviceaccounts":        &corev1.ServiceAccount{},
-		"leases":                 &coordinationv1.Lease{},
-		"unknownthings":          &corev1.PodTemplate{},
-	}
-}
-
 // TestRowsMatchHeaders checks that every printer gives one JSON-friendly cell
-// per column, for empty objects, for objects of the wrong kind, and for
-// unstructured objects.
+// per column, for empty objects and for objects of the wrong kind.
 func TestRowsMatchHeaders(t *testing.T) {
-	for resource, obj := range zeroObjects() {
-		t.Run(resource, func(t *testing.T) {
-			p := For(resource)
-			checkRow(t, p, p.Cells(obj, now))
-
-			wrong := &corev1.LimitRange{ObjectMeta: metav1.ObjectMeta{Name: "not-mine"}}
-			cells := p.Cells(wrong, now)
-			checkRow(t, p, cells)
-			for i, c := range p.Columns {
-				if c.Format == "name" && cells[i] != "not-mine" {
-					t.Errorf("wrong-kind row: name cell %#v", cells[i])
-				}
-			}
-		})
-	}
-}
-
-func checkRow(t *testing.T, p Printer, cells []interface{}) {
-	t.Helper()
-	if len(cells) != len(p.Columns) {
-		t.Fatalf("%d cells for %d columns", len(cells), len(p.Columns))
-	}
-	for i, c := range cells {
-		switch c.(type) {
-		case string, int64:
-		default:
-			t.Errorf("cell %d (%s) is %T", i, p.Columns[i].Name, c)
-		}
-	}
-	if _, err := json.Marshal(cells); err != nil {
-		t.Errorf("cells do not marshal: %v", err)
+	for _, tt := range []struct {
+		resource string
+		printer  printers.Printer
+		zero     runtime.Object
+	}{
+		{"pods", printers.Pod(), &corev1.Pod{}},
+		{"replicationcontrollers", printers.ReplicationController(), &corev1.ReplicationController{}},
+		{"services", printers.Service(), &corev1.Service{}},
+		{"namespaces", printers.Namespace(), &corev1.Namespace{}},
+		{"nodes", printers.Node(), &corev1.Node{}},
+		{"events", printers.Event(), &corev1.Event{}},
+		{"endpoints", printers.Endpoints(), &corev1.Endpoints{}},
+		{"configmaps", printers.ConfigMap(), &corev1.ConfigMap{}},
+		{"secrets", printers.Secret(), &corev1.Secret{}},
+		{"serviceaccounts", printers.ServiceAccount(), &corev1.ServiceAccount{}},
+		{"unknownthings", printers.Default(), &corev1.LimitRange{}},
+	} {
+		t.Run(tt.resource, func(t *testing.T) { printerstest.CheckRows(t, tt.printer, tt.zero) })
 	}
 }
 
@@ -637,14 +511,14 @@ func TestUnstructured(t *testing.T) {
 			"ports":      []interface{}{map[string]interface{}{"port": int64(80), "nodePort": int64(30080), "protocol": "TCP"}},
 		},
 	}}
-	assertCells(t, "services", u, []interface{}{"web", "NodePort", "10.43.0.20", "<none>", "80:30080/TCP", "60s", "<none>"})
+	assertCells(t, printers.Service(), u, []interface{}{"web", "NodePort", "10.43.0.20", "<none>", "80:30080/TCP", "60s", "<none>"})
 }
 
 func TestPrintersAreIndependent(t *testing.T) {
 	// A caller that edits the columns it got must not change the next caller's.
-	p := For("pods")
+	p := printers.Pod()
 	p.Columns[0].Name = "changed"
-	if got := For("pods").Columns[0].Name; got != "Name" {
+	if got := printers.Pod().Columns[0].Name; got != "Name" {
 		t.Errorf("first pod column is %q after a caller edited its copy", got)
 	}
 }

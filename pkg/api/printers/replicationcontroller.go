@@ -9,13 +9,15 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-func replicationControllerPrinter() Printer {
-	return newPrinter([]metav1.TableColumnDefinition{
-		nameColumn(),
+// ReplicationController prints NAME, DESIRED, CURRENT, READY, AGE and, with
+// -o wide, the template's containers and images and the selector.
+func ReplicationController() Printer {
+	return New([]metav1.TableColumnDefinition{
+		NameColumn(),
 		{Name: "Desired", Type: "integer", Description: corev1.ReplicationControllerSpec{}.SwaggerDoc()["replicas"]},
 		{Name: "Current", Type: "integer", Description: corev1.ReplicationControllerStatus{}.SwaggerDoc()["replicas"]},
 		{Name: "Ready", Type: "integer", Description: corev1.ReplicationControllerStatus{}.SwaggerDoc()["readyReplicas"]},
-		ageColumn(),
+		AgeColumn(),
 		{Name: "Containers", Type: "string", Priority: 1, Description: "Names of each container in the template."},
 		{Name: "Images", Type: "string", Priority: 1, Description: "Images referenced by each container in the template."},
 		{Name: "Selector", Type: "string", Priority: 1, Description: corev1.ReplicationControllerSpec{}.SwaggerDoc()["selector"]},
@@ -39,7 +41,7 @@ func replicationControllerCells(rc *corev1.ReplicationController, now time.Time)
 		desired,
 		int64(rc.Status.Replicas),
 		int64(rc.Status.ReadyReplicas),
-		age(rc.ObjectMeta, now),
+		Age(rc.ObjectMeta, now),
 		names,
 		images,
 		labels.FormatLabels(rc.Spec.Selector),

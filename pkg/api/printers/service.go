@@ -11,14 +11,16 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-func servicePrinter() Printer {
-	return newPrinter([]metav1.TableColumnDefinition{
-		nameColumn(),
+// Service prints NAME, TYPE, CLUSTER-IP, EXTERNAL-IP, PORT(S), AGE and, with
+// -o wide, the selector.
+func Service() Printer {
+	return New([]metav1.TableColumnDefinition{
+		NameColumn(),
 		{Name: "Type", Type: "string", Description: corev1.ServiceSpec{}.SwaggerDoc()["type"]},
 		{Name: "Cluster-IP", Type: "string", Description: corev1.ServiceSpec{}.SwaggerDoc()["clusterIP"]},
 		{Name: "External-IP", Type: "string", Description: corev1.ServiceSpec{}.SwaggerDoc()["externalIPs"]},
 		{Name: "Port(s)", Type: "string", Description: corev1.ServiceSpec{}.SwaggerDoc()["ports"]},
-		ageColumn(),
+		AgeColumn(),
 		{Name: "Selector", Type: "string", Priority: 1, Description: corev1.ServiceSpec{}.SwaggerDoc()["selector"]},
 	}, serviceCells)
 }
@@ -38,7 +40,7 @@ func serviceCells(svc *corev1.Service, now time.Time) []interface{} {
 		orNone(clusterIP),
 		serviceExternalIP(svc),
 		ports,
-		age(svc.ObjectMeta, now),
+		Age(svc.ObjectMeta, now),
 		labels.FormatLabels(svc.Spec.Selector),
 	}
 }

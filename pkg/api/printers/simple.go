@@ -3,39 +3,41 @@ package printers
 import (
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // The kinds in this file print a name, a count or a word, and an age.
 
-func namespacePrinter() Printer {
-	return newPrinter([]metav1.TableColumnDefinition{
-		nameColumn(),
+// Namespace prints NAME, STATUS and AGE.
+func Namespace() Printer {
+	return New([]metav1.TableColumnDefinition{
+		NameColumn(),
 		{Name: "Status", Type: "string", Description: "The status of the namespace"},
-		ageColumn(),
+		AgeColumn(),
 	}, func(ns *corev1.Namespace, now time.Time) []interface{} {
-		return []interface{}{ns.Name, string(ns.Status.Phase), age(ns.ObjectMeta, now)}
+		return []interface{}{ns.Name, string(ns.Status.Phase), Age(ns.ObjectMeta, now)}
 	})
 }
 
-func configMapPrinter() Printer {
-	return newPrinter([]metav1.TableColumnDefinition{
-		nameColumn(),
+// ConfigMap prints NAME, DATA (the number of keys) and AGE.
+func ConfigMap() Printer {
+	return New([]metav1.TableColumnDefinition{
+		NameColumn(),
 		{Name: "Data", Type: "string", Description: corev1.ConfigMap{}.SwaggerDoc()["data"]},
-		ageColumn(),
+		AgeColumn(),
 	}, func(cm *corev1.ConfigMap, now time.Time) []interface{} {
-		return []interface{}{cm.Name, int64(len(cm.Data) + len(cm.BinaryData)), age(cm.ObjectMeta, now)}
+		return []interface{}{cm.Name, int64(len(cm.Data) + len(cm.BinaryData)), Age(cm.ObjectMeta, now)}
 	})
 }
 
-func secretPrinter() Printer {
-	return newPrinter([]metav1.TableColumnDefinition{
-		nameColumn(),
+// Secret prints NAME, TYPE, DATA (the number of keys) and AGE.
+func Secret() Printer {
+	return New([]metav1.TableColumnDefinition{
+		NameColumn(),
 		{Name: "Type", Type: "string", Description: corev1.Secret{}.SwaggerDoc()["type"]},
 		{Name: "Data", Type: "string", Description: corev1.Secret{}.SwaggerDoc()["data"]},
-		ageColumn(),
+		AgeColumn(),
 	}, func(s *corev1.Secret, now time.Time) []interface{} {
 		// stringData is write-only: the API server folds it into data, so
 		// its keys count even if a caller has not folded them yet.
@@ -45,30 +47,17 @@ func secretPrinter() Printer {
 				keys++
 			}
 		}
-		return []interface{}{s.Name, string(s.Type), int64(keys), age(s.ObjectMeta, now)}
+		return []interface{}{s.Name, string(s.Type), int64(keys), Age(s.ObjectMeta, now)}
 	})
 }
 
-func serviceAccountPrinter() Printer {
-	return newPrinter([]metav1.TableColumnDefinition{
-		nameColumn(),
+// ServiceAccount prints NAME, SECRETS and AGE.
+func ServiceAccount() Printer {
+	return New([]metav1.TableColumnDefinition{
+		NameColumn(),
 		{Name: "Secrets", Type: "string", Description: corev1.ServiceAccount{}.SwaggerDoc()["secrets"]},
-		ageColumn(),
+		AgeColumn(),
 	}, func(sa *corev1.ServiceAccount, now time.Time) []interface{} {
-		return []interface{}{sa.Name, int64(len(sa.Secrets)), age(sa.ObjectMeta, now)}
-	})
-}
-
-func leasePrinter() Printer {
-	return newPrinter([]metav1.TableColumnDefinition{
-		nameColumn(),
-		{Name: "Holder", Type: "string", Description: coordinationv1.LeaseSpec{}.SwaggerDoc()["holderIdentity"]},
-		ageColumn(),
-	}, func(l *coordinationv1.Lease, now time.Time) []interface{} {
-		holder := ""
-		if l.Spec.HolderIdentity != nil {
-			holder = *l.Spec.HolderIdentity
-		}
-		return []interface{}{l.Name, holder, age(l.ObjectMeta, now)}
+		return []interface{}{sa.Name, int64(len(sa.Secrets)), Age(sa.ObjectMeta, now)}
 	})
 }

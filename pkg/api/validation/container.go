@@ -11,7 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-var supportedPortProtocols = []corev1.Protocol{corev1.ProtocolSCTP, corev1.ProtocolTCP, corev1.ProtocolUDP}
+// SupportedPortProtocols are the protocols a port may name.
+var SupportedPortProtocols = []corev1.Protocol{corev1.ProtocolSCTP, corev1.ProtocolTCP, corev1.ProtocolUDP}
 
 func validateProtocol(p corev1.Protocol, fldPath *field.Path) field.ErrorList {
 	switch p {
@@ -20,7 +21,7 @@ func validateProtocol(p corev1.Protocol, fldPath *field.Path) field.ErrorList {
 	case "":
 		return field.ErrorList{field.Required(fldPath, "")}
 	}
-	return field.ErrorList{field.NotSupported(fldPath, p, supportedPortProtocols)}
+	return field.ErrorList{field.NotSupported(fldPath, p, SupportedPortProtocols)}
 }
 
 func validateContainers(containers []corev1.Container, volumes map[string]corev1.VolumeSource, grace *int64, fldPath *field.Path) field.ErrorList {
@@ -118,7 +119,7 @@ func validateContainerCommon(c *corev1.Container, volumes map[string]corev1.Volu
 	if c.Name == "" {
 		errs = append(errs, field.Required(fldPath.Child("name"), ""))
 	} else {
-		errs = append(errs, validateDNS1123Label(c.Name, fldPath.Child("name"))...)
+		errs = append(errs, ValidateDNS1123Label(c.Name, fldPath.Child("name"))...)
 	}
 	if c.Image == "" {
 		errs = append(errs, field.Required(fldPath.Child("image"), ""))
@@ -276,9 +277,9 @@ func validateObjectFieldSelector(fs *corev1.ObjectFieldSelector, allowed []strin
 	if p, subscript, ok := splitSubscript(fs.FieldPath); ok {
 		switch p {
 		case "metadata.annotations":
-			return validateQualifiedName(strings.ToLower(subscript), fldPath)
+			return ValidateQualifiedName(strings.ToLower(subscript), fldPath)
 		case "metadata.labels":
-			return validateQualifiedName(subscript, fldPath)
+			return ValidateQualifiedName(subscript, fldPath)
 		}
 		return field.ErrorList{field.Invalid(fldPath, p, "does not support subscript")}
 	}
@@ -305,7 +306,7 @@ func splitSubscript(fieldPath string) (string, string, bool) {
 func validateResourceFieldSelector(fs *corev1.ResourceFieldSelector, forEnv bool, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	if forEnv && fs.ContainerName != "" {
-		errs = append(errs, validateDNS1123Label(fs.ContainerName, fldPath.Child("containerName"))...)
+		errs = append(errs, ValidateDNS1123Label(fs.ContainerName, fldPath.Child("containerName"))...)
 	} else if !forEnv && fs.ContainerName == "" {
 		errs = append(errs, field.Required(fldPath.Child("containerName"), ""))
 	}
@@ -328,7 +329,7 @@ func validateResourceFieldSelector(fs *corev1.ResourceFieldSelector, forEnv bool
 }
 
 func validateKeySelector(name, key string, fldPath *field.Path) field.ErrorList {
-	errs := validateName(ValidateConfigMapName, name, fldPath.Child("name"))
+	errs := ValidateName(ValidateConfigMapName, name, fldPath.Child("name"))
 	if key == "" {
 		return append(errs, field.Required(fldPath.Child("key"), ""))
 	}

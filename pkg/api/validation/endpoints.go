@@ -40,15 +40,15 @@ func validateEndpointSubsets(subsets []corev1.EndpointSubset, fldPath *field.Pat
 }
 
 func validateEndpointAddress(a *corev1.EndpointAddress, fldPath *field.Path) field.ErrorList {
-	errs := validateIP(a.IP, fldPath.Child("ip"))
+	errs := ValidateIP(a.IP, fldPath.Child("ip"))
 	if len(errs) == 0 {
-		errs = append(errs, validateNonSpecialIP(a.IP, fldPath.Child("ip"))...)
+		errs = append(errs, ValidateNonSpecialIP(a.IP, fldPath.Child("ip"))...)
 	}
 	if a.Hostname != "" {
-		errs = append(errs, validateDNS1123Label(a.Hostname, fldPath.Child("hostname"))...)
+		errs = append(errs, ValidateDNS1123Label(a.Hostname, fldPath.Child("hostname"))...)
 	}
 	if a.NodeName != nil {
-		errs = append(errs, validateName(ValidateNodeName, *a.NodeName, fldPath.Child("nodeName"))...)
+		errs = append(errs, ValidateName(ValidateNodeName, *a.NodeName, fldPath.Child("nodeName"))...)
 	}
 	return errs
 }
@@ -58,12 +58,12 @@ func validateEndpointPort(p *corev1.EndpointPort, requireName bool, fldPath *fie
 	if requireName && p.Name == "" {
 		errs = append(errs, field.Required(fldPath.Child("name"), ""))
 	} else if p.Name != "" {
-		errs = append(errs, validateDNS1123Label(p.Name, fldPath.Child("name"))...)
+		errs = append(errs, ValidateDNS1123Label(p.Name, fldPath.Child("name"))...)
 	}
 	errs = append(errs, invalidEach(fldPath.Child("port"), p.Port, portNumMsgs(p.Port))...)
 	errs = append(errs, validateProtocol(p.Protocol, fldPath.Child("protocol"))...)
 	if p.AppProtocol != nil {
-		errs = append(errs, validateQualifiedName(*p.AppProtocol, fldPath.Child("appProtocol"))...)
+		errs = append(errs, ValidateQualifiedName(*p.AppProtocol, fldPath.Child("appProtocol"))...)
 	}
 	return errs
 }

@@ -51,7 +51,7 @@ func validateEventBody(e *corev1.Event) field.ErrorList {
 		if e.ReportingController == "" {
 			errs = append(errs, field.Required(field.NewPath("source"), ""))
 		}
-		errs = append(errs, validateQualifiedName(e.ReportingController, field.NewPath("source"))...)
+		errs = append(errs, ValidateQualifiedName(e.ReportingController, field.NewPath("source"))...)
 		for _, f := range []struct {
 			name, value string
 			limit       int

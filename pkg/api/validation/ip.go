@@ -10,9 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// validateIP checks an IP in one of the fields that predate strict parsing:
+// ValidateIP checks an IP in one of the fields that predate strict parsing:
 // non-canonical forms pass, leading zeros and IPv4-mapped IPv6 do not.
-func validateIP(ip string, fldPath *field.Path) field.ErrorList {
+func ValidateIP(ip string, fldPath *field.Path) field.ErrorList {
 	return validation.IsValidIPForLegacyField(fldPath, ip, true, nil)
 }
 
@@ -20,9 +20,9 @@ func validateCIDR(cidr string, fldPath *field.Path) field.ErrorList {
 	return validation.IsValidCIDRForLegacyField(fldPath, cidr, true, nil)
 }
 
-// validateNonSpecialIP rejects the addresses no endpoint or external IP can be:
+// ValidateNonSpecialIP rejects the addresses no endpoint or external IP can be:
 // unspecified, loopback and link-local.
-func validateNonSpecialIP(ipAddress string, fldPath *field.Path) field.ErrorList {
+func ValidateNonSpecialIP(ipAddress string, fldPath *field.Path) field.ErrorList {
 	ip := net.ParseIP(ipAddress)
 	if ip == nil {
 		return field.ErrorList{field.Invalid(fldPath, ipAddress, "must be a valid IP address")}
@@ -43,7 +43,8 @@ func validateNonSpecialIP(ipAddress string, fldPath *field.Path) field.ErrorList
 	return errs
 }
 
-func isIPv6(s string) bool {
+// IsIPv6 reports whether s is an IPv6 address (not an IPv4-mapped one).
+func IsIPv6(s string) bool {
 	a, err := netip.ParseAddr(s)
 	return err == nil && a.Is6() && !a.Is4In6()
 }
@@ -81,7 +82,7 @@ func validatePodIPs(p *corev1.Pod) field.ErrorList {
 	ipsPath := field.NewPath("status", "podIPs")
 	var errs field.ErrorList
 	for i, ip := range p.Status.PodIPs {
-		errs = append(errs, validateIP(ip.IP, ipsPath.Index(i))...)
+		errs = append(errs, ValidateIP(ip.IP, ipsPath.Index(i))...)
 	}
 	if len(errs) == 0 && len(p.Status.PodIPs) > 1 {
 		ips := make([]string, len(p.Status.PodIPs))

@@ -28,8 +28,6 @@ var (
 	ValidateServiceAccountName        NameFunc = apimachineryvalidation.ValidateServiceAccountName
 	ValidateEndpointsName             NameFunc = apimachineryvalidation.NameIsDNSSubdomain
 	ValidateEventName                 NameFunc = apimachineryvalidation.NameIsDNSSubdomain
-	ValidateLeaseName                 NameFunc = apimachineryvalidation.NameIsDNSSubdomain
-	ValidateEndpointSliceName         NameFunc = apimachineryvalidation.NameIsDNSSubdomain
 	ValidatePriorityClassName         NameFunc = apimachineryvalidation.NameIsDNSSubdomain
 	ValidateRuntimeClassName          NameFunc = apimachineryvalidation.NameIsDNSSubdomain
 )
@@ -51,7 +49,8 @@ func invalidEach(fldPath *field.Path, value any, msgs []string) field.ErrorList 
 	return errs
 }
 
-func validateDNS1123Label(value string, fldPath *field.Path) field.ErrorList {
+// ValidateDNS1123Label reports a value that is not a DNS-1123 label.
+func ValidateDNS1123Label(value string, fldPath *field.Path) field.ErrorList {
 	return invalidEach(fldPath, value, validation.IsDNS1123Label(value))
 }
 
@@ -59,13 +58,15 @@ func validateDNS1123Subdomain(value string, fldPath *field.Path) field.ErrorList
 	return invalidEach(fldPath, value, validation.IsDNS1123Subdomain(value))
 }
 
-func validateQualifiedName(value string, fldPath *field.Path) field.ErrorList {
+// ValidateQualifiedName reports a value that is not a qualified name
+// ("prefix/name" or "name", as label keys are).
+func ValidateQualifiedName(value string, fldPath *field.Path) field.ErrorList {
 	return invalidEach(fldPath, value, validation.IsQualifiedName(value))
 }
 
-// validateName reports a name that breaks a kind's rule, for references such as
+// ValidateName reports a name that breaks a kind's rule, for references such as
 // spec.nodeName or spec.serviceAccountName.
-func validateName(nameFn NameFunc, name string, fldPath *field.Path) field.ErrorList {
+func ValidateName(nameFn NameFunc, name string, fldPath *field.Path) field.ErrorList {
 	return invalidEach(fldPath, name, nameFn(name, false))
 }
 

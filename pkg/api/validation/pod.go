@@ -72,18 +72,6 @@ func ValidatePodTemplateSpec(t *corev1.PodTemplateSpec, fldPath *field.Path) fie
 	return errs
 }
 
-// ValidatePodTemplate validates a PodTemplate object.
-func ValidatePodTemplate(t *corev1.PodTemplate) field.ErrorList {
-	errs := ValidateObjectMeta(&t.ObjectMeta, true, ValidatePodTemplateName, metadataPath)
-	return append(errs, ValidatePodTemplateSpec(&t.Template, field.NewPath("template"))...)
-}
-
-// ValidatePodTemplateUpdate validates an update of a PodTemplate object.
-func ValidatePodTemplateUpdate(newT, oldT *corev1.PodTemplate) field.ErrorList {
-	errs := ValidateObjectMetaUpdate(&newT.ObjectMeta, &oldT.ObjectMeta, metadataPath)
-	return append(errs, ValidatePodTemplateSpec(&newT.Template, field.NewPath("template"))...)
-}
-
 func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOptions) field.ErrorList {
 	var errs field.ErrorList
 	if spec.TerminationGracePeriodSeconds == nil {
@@ -104,10 +92,10 @@ func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOptions)
 	errs = append(errs, validateSchedulingGates(spec.SchedulingGates, fldPath.Child("schedulingGates"))...)
 
 	if spec.ServiceAccountName != "" {
-		errs = append(errs, validateName(ValidateServiceAccountName, spec.ServiceAccountName, fldPath.Child("serviceAccountName"))...)
+		errs = append(errs, ValidateName(ValidateServiceAccountName, spec.ServiceAccountName, fldPath.Child("serviceAccountName"))...)
 	}
 	if spec.NodeName != "" {
-		errs = append(errs, validateName(ValidateNodeName, spec.NodeName, fldPath.Child("nodeName"))...)
+		errs = append(errs, ValidateName(ValidateNodeName, spec.NodeName, fldPath.Child("nodeName"))...)
 	}
 	if spec.ActiveDeadlineSeconds != nil {
 		if v := *spec.ActiveDeadlineSeconds; v < 1 || v > math.MaxInt32 {
@@ -115,18 +103,18 @@ func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOptions)
 		}
 	}
 	if spec.Hostname != "" {
-		errs = append(errs, validateDNS1123Label(spec.Hostname, fldPath.Child("hostname"))...)
+		errs = append(errs, ValidateDNS1123Label(spec.Hostname, fldPath.Child("hostname"))...)
 	}
 	if spec.Subdomain != "" {
-		errs = append(errs, validateDNS1123Label(spec.Subdomain, fldPath.Child("subdomain"))...)
+		errs = append(errs, ValidateDNS1123Label(spec.Subdomain, fldPath.Child("subdomain"))...)
 	}
 	errs = append(errs, validateTolerations(spec.Tolerations, fldPath.Child("tolerations"))...)
 	errs = append(errs, validateHostAliases(spec.HostAliases, fldPath.Child("hostAliases"))...)
 	if spec.PriorityClassName != "" {
-		errs = append(errs, validateName(ValidatePriorityClassName, spec.PriorityClassName, fldPath.Child("priorityClassName"))...)
+		errs = append(errs, ValidateName(ValidatePriorityClassName, spec.PriorityClassName, fldPath.Child("priorityClassName"))...)
 	}
 	if spec.RuntimeClassName != nil {
-		errs = append(errs, validateName(ValidateRuntimeClassName, *spec.RuntimeClassName, fldPath.Child("runtimeClassName"))...)
+		errs = append(errs, ValidateName(ValidateRuntimeClassName, *spec.RuntimeClassName, fldPath.Child("runtimeClassName"))...)
 	}
 	if spec.PreemptionPolicy != nil {
 		errs = append(errs, validatePreemptionPolicy(*spec.PreemptionPolicy, fldPath.Child("preemptionPolicy"))...)
@@ -228,7 +216,7 @@ func validateDNSConfig(cfg *corev1.PodDNSConfig, policy corev1.DNSPolicy, fldPat
 		errs = append(errs, field.Invalid(fldPath.Child("nameservers"), cfg.Nameservers, fmt.Sprintf("must not have more than %v nameservers", maxDNSNameservers)))
 	}
 	for i, ns := range cfg.Nameservers {
-		errs = append(errs, validateIP(ns, fldPath.Child("nameservers").Index(i))...)
+		errs = append(errs, ValidateIP(ns, fldPath.Child("nameservers").Index(i))...)
 	}
 	if len(cfg.Searches) > maxDNSSearchPaths {
 		errs = append(errs, field.Invalid(fldPath.Child("searches"), cfg.Searches, fmt.Sprintf("must not have more than %v search paths", maxDNSSearchPaths)))
@@ -250,7 +238,7 @@ func validateDNSConfig(cfg *corev1.PodDNSConfig, policy corev1.DNSPolicy, fldPat
 func validateReadinessGates(gates []corev1.PodReadinessGate, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, g := range gates {
-		errs = append(errs, validateQualifiedName(string(g.ConditionType), fldPath.Index(i).Child("conditionType"))...)
+		errs = append(errs, ValidateQualifiedName(string(g.ConditionType), fldPath.Index(i).Child("conditionType"))...)
 	}
 	return errs
 }
@@ -259,7 +247,7 @@ func validateSchedulingGates(gates []corev1.PodSchedulingGate, fldPath *field.Pa
 	var errs field.ErrorList
 	seen := sets.New[string]()
 	for i, g := range gates {
-		errs = append(errs, validateQualifiedName(g.Name, fldPath.Index(i).Child("name"))...)
+		errs = append(errs, ValidateQualifiedName(g.Name, fldPath.Index(i).Child("name"))...)
 		if seen.Has(g.Name) {
 			errs = append(errs, field.Duplicate(fldPath.Index(i), g.Name))
 		}
@@ -271,7 +259,7 @@ func validateSchedulingGates(gates []corev1.PodSchedulingGate, fldPath *field.Pa
 func validateHostAliases(aliases []corev1.HostAlias, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, a := range aliases {
-		errs = append(errs, validateIP(a.IP, fldPath.Index(i).Child("ip"))...)
+		errs = append(errs, ValidateIP(a.IP, fldPath.Index(i).Child("ip"))...)
 		for j, h := range a.Hostnames {
 			errs = append(errs, validateDNS1123Subdomain(h, fldPath.Index(i).Child("hostnames").Index(j))...)
 		}

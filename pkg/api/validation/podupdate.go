@@ -214,7 +214,7 @@ func ValidatePodStatusUpdate(newPod, oldPod *corev1.Pod) field.ErrorList {
 		errs = append(errs, field.Forbidden(statusPath.Child("nodeName"), "may not be changed directly"))
 	}
 	if n := newPod.Status.NominatedNodeName; n != oldPod.Status.NominatedNodeName && n != "" {
-		errs = append(errs, validateName(ValidateNodeName, n, statusPath.Child("nominatedNodeName"))...)
+		errs = append(errs, ValidateName(ValidateNodeName, n, statusPath.Child("nominatedNodeName"))...)
 	}
 	errs = append(errs, validateContainerStateTransition(newPod.Status.ContainerStatuses, oldPod.Status.ContainerStatuses, statusPath.Child("containerStatuses"), oldPod.Spec.RestartPolicy, nil)...)
 	sidecars := map[string]bool{}
@@ -238,7 +238,7 @@ func validatePodConditions(conditions []corev1.PodCondition, fldPath *field.Path
 	var errs field.ErrorList
 	for i, c := range conditions {
 		if !systemPodConditions[c.Type] {
-			errs = append(errs, validateQualifiedName(string(c.Type), fldPath.Index(i).Child("type"))...)
+			errs = append(errs, ValidateQualifiedName(string(c.Type), fldPath.Index(i).Child("type"))...)
 		}
 	}
 	return errs

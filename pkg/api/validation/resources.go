@@ -39,7 +39,7 @@ func isOvercommitAllowed(name corev1.ResourceName) bool {
 }
 
 func validateResourceName(name corev1.ResourceName, fldPath *field.Path) field.ErrorList {
-	return validateQualifiedName(string(name), fldPath)
+	return ValidateQualifiedName(string(name), fldPath)
 }
 
 func validateContainerResourceName(name corev1.ResourceName, fldPath *field.Path) field.ErrorList {

@@ -60,7 +60,7 @@ func ValidateServiceStatusUpdate(newSvc, oldSvc *corev1.Service) field.ErrorList
 	for i, ing := range newSvc.Status.LoadBalancer.Ingress {
 		p := ingressPath.Index(i)
 		if ing.IP != "" {
-			errs = append(errs, validateIP(ing.IP, p.Child("ip"))...)
+			errs = append(errs, ValidateIP(ing.IP, p.Child("ip"))...)
 		}
 		if ing.Hostname != "" {
 			errs = append(errs, validateDNS1123Subdomain(ing.Hostname, p.Child("hostname"))...)
@@ -134,10 +134,10 @@ func validateServiceSpec(s *corev1.Service, old *corev1.Service) field.ErrorList
 
 	for i, ip := range spec.ExternalIPs {
 		p := specPath.Child("externalIPs").Index(i)
-		if ipErrs := validateIP(ip, p); len(ipErrs) != 0 {
+		if ipErrs := ValidateIP(ip, p); len(ipErrs) != 0 {
 			errs = append(errs, ipErrs...)
 		} else {
-			errs = append(errs, validateNonSpecialIP(ip, p)...)
+			errs = append(errs, ValidateNonSpecialIP(ip, p)...)
 		}
 	}
 
@@ -203,7 +203,7 @@ func validateServicePort(sp *corev1.ServicePort, requireName bool, names sets.Se
 	if requireName && sp.Name == "" {
 		errs = append(errs, field.Required(fldPath.Child("name"), ""))
 	} else if sp.Name != "" {
-		errs = append(errs, validateDNS1123Label(sp.Name, fldPath.Child("name"))...)
+		errs = append(errs, ValidateDNS1123Label(sp.Name, fldPath.Child("name"))...)
 		if names.Has(sp.Name) {
 			errs = append(errs, field.Duplicate(fldPath.Child("name"), sp.Name))
 		}
@@ -213,7 +213,7 @@ func validateServicePort(sp *corev1.ServicePort, requireName bool, names sets.Se
 	errs = append(errs, validateProtocol(sp.Protocol, fldPath.Child("protocol"))...)
 	errs = append(errs, validatePortNumOrName(sp.TargetPort, fldPath.Child("targetPort"))...)
 	if sp.AppProtocol != nil {
-		errs = append(errs, validateQualifiedName(*sp.AppProtocol, fldPath.Child("appProtocol"))...)
+		errs = append(errs, ValidateQualifiedName(*sp.AppProtocol, fldPath.Child("appProtocol"))...)
 	}
 	return errs
 }
@@ -294,7 +294,7 @@ func validateClusterIPsRelatedFields(s *corev1.Service) field.ErrorList {
 			}
 			continue
 		}
-		if ipErrs := validateIP(ip, ipsPath.Index(i)); len(ipErrs) > 0 {
+		if ipErrs := ValidateIP(ip, ipsPath.Index(i)); len(ipErrs) > 0 {
 			invalidIPs = true
 			errs = append(errs, ipErrs...)
 		}
@@ -314,10 +314,10 @@ func validateClusterIPsRelatedFields(s *corev1.Service) field.ErrorList {
 			if i >= len(spec.IPFamilies) {
 				break
 			}
-			if spec.IPFamilies[i] == corev1.IPv4Protocol && isIPv6(ip) {
+			if spec.IPFamilies[i] == corev1.IPv4Protocol && IsIPv6(ip) {
 				errs = append(errs, field.Invalid(ipsPath.Index(i), ip, fmt.Sprintf("expected an IPv4 value as indicated by `ipFamilies[%v]`", i)))
 			}
-			if spec.IPFamilies[i] == corev1.IPv6Protocol && !isIPv6(ip) {
+			if spec.IPFamilies[i] == corev1.IPv6Protocol && !IsIPv6(ip) {
 				errs = append(errs, field.Invalid(ipsPath.Index(i), ip, fmt.Sprintf("expected an IPv6 value as indicated by `ipFamilies[%v]`", i)))
 			}
 		}
@@ -374,7 +374,7 @@ func validateLoadBalancerClass(s, old *corev1.Service) field.ErrorList {
 		if s.Spec.Type != corev1.ServiceTypeLoadBalancer {
 			errs = append(errs, field.Forbidden(p, "may only be used when `type` is 'LoadBalancer'"))
 		}
-		errs = append(errs, validateQualifiedName(*class, p)...)
+		errs = append(errs, ValidateQualifiedName(*class, p)...)
 	}
 	// A load balancer is owned by one controller for its whole life.
 	if old != nil && old.Spec.Type == corev1.ServiceTypeLoadBalancer && s.Spec.Type == corev1.ServiceTypeLoadBalancer {

@@ -27,7 +27,7 @@ func validateVolumes(volumes []corev1.Volume, fldPath *field.Path) (map[string]c
 		if v.Name == "" {
 			el = append(el, field.Required(namePath, ""))
 		} else {
-			el = append(el, validateDNS1123Label(v.Name, namePath)...)
+			el = append(el, ValidateDNS1123Label(v.Name, namePath)...)
 		}
 		if names.Has(v.Name) {
 			el = append(el, field.Duplicate(namePath, v.Name))

@@ -1,13 +1,22 @@
-package validation
+package discovery
 
 import (
+	"slices"
+
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/apimachinery/pkg/util/validation"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/skiffhq/skiff/pkg/api/validation"
 )
+
+// ValidateEndpointSliceName is the name rule of an EndpointSlice.
+var ValidateEndpointSliceName validation.NameFunc = apimachineryvalidation.NameIsDNSSubdomain
+
+var metadataPath = field.NewPath("metadata")
 
 // Upstream's bounds on an EndpointSlice, which keep each one small to watch.
 const (
@@ -21,14 +30,14 @@ var supportedAddressTypes = []discoveryv1.AddressType{discoveryv1.AddressTypeFQD
 
 // ValidateEndpointSlice validates an EndpointSlice being created.
 func ValidateEndpointSlice(s *discoveryv1.EndpointSlice) field.ErrorList {
-	errs := ValidateObjectMeta(&s.ObjectMeta, true, ValidateEndpointSliceName, metadataPath)
+	errs := validation.ValidateObjectMeta(&s.ObjectMeta, true, ValidateEndpointSliceName, metadataPath)
 	return append(errs, validateEndpointSliceBody(s)...)
 }
 
 // ValidateEndpointSliceUpdate validates an update of an EndpointSlice; its
 // address type never changes.
 func ValidateEndpointSliceUpdate(newS, oldS *discoveryv1.EndpointSlice) field.ErrorList {
-	errs := ValidateObjectMetaUpdate(&newS.ObjectMeta, &oldS.ObjectMeta, metadataPath)
+	errs := validation.ValidateObjectMetaUpdate(&newS.ObjectMeta, &oldS.ObjectMeta, metadataPath)
 	errs = append(errs, validateEndpointSliceBody(newS)...)
 	return append(errs, apimachineryvalidation.ValidateImmutableField(newS.AddressType, oldS.AddressType, field.NewPath("addressType"))...)
 }
@@ -39,7 +48,7 @@ func validateEndpointSliceBody(s *discoveryv1.EndpointSlice) field.ErrorList {
 	switch {
 	case s.AddressType == "":
 		errs = append(errs, field.Required(typePath, ""))
-	case !contains(supportedAddressTypes, s.AddressType):
+	case !slices.Contains(supportedAddressTypes, s.AddressType):
 		errs = append(errs, field.NotSupported(typePath, s.AddressType, supportedAddressTypes))
 	}
 	errs = append(errs, validateSliceEndpoints(s.Endpoints, s.AddressType, field.NewPath("endpoints"))...)
@@ -63,23 +72,23 @@ func validateSliceEndpoints(endpoints []discoveryv1.Endpoint, addressType discov
 			p := addrPath.Index(j)
 			switch addressType {
 			case discoveryv1.AddressTypeIPv4, discoveryv1.AddressTypeIPv6:
-				if ipErrs := validateIP(a, p); len(ipErrs) > 0 {
+				if ipErrs := validation.ValidateIP(a, p); len(ipErrs) > 0 {
 					errs = append(errs, ipErrs...)
 					continue
 				}
-				if addressType == discoveryv1.AddressTypeIPv4 && isIPv6(a) {
+				if addressType == discoveryv1.AddressTypeIPv4 && validation.IsIPv6(a) {
 					errs = append(errs, field.Invalid(p, a, "must be an IPv4 address"))
 				}
-				if addressType == discoveryv1.AddressTypeIPv6 && !isIPv6(a) {
+				if addressType == discoveryv1.AddressTypeIPv6 && !validation.IsIPv6(a) {
 					errs = append(errs, field.Invalid(p, a, "must be an IPv6 address"))
 				}
-				errs = append(errs, validateNonSpecialIP(a, p)...)
+				errs = append(errs, validation.ValidateNonSpecialIP(a, p)...)
 			case discoveryv1.AddressTypeFQDN:
-				errs = append(errs, validation.IsFullyQualifiedDomainName(p, a)...)
+				errs = append(errs, utilvalidation.IsFullyQualifiedDomainName(p, a)...)
 			}
 		}
 		if ep.NodeName != nil {
-			errs = append(errs, validateName(ValidateNodeName, *ep.NodeName, idxPath.Child("nodeName"))...)
+			errs = append(errs, validation.ValidateName(validation.ValidateNodeName, *ep.NodeName, idxPath.Child("nodeName"))...)
 		}
 		topoPath := idxPath.Child("deprecatedTopology")
 		if len(ep.DeprecatedTopology) > maxSliceTopologyLabels {
@@ -87,7 +96,7 @@ func validateSliceEndpoints(endpoints []discoveryv1.Endpoint, addressType discov
 		}
 		errs = append(errs, metav1validation.ValidateLabels(ep.DeprecatedTopology, topoPath)...)
 		if ep.Hostname != nil {
-			errs = append(errs, validateDNS1123Label(*ep.Hostname, idxPath.Child("hostname"))...)
+			errs = append(errs, validation.ValidateDNS1123Label(*ep.Hostname, idxPath.Child("hostname"))...)
 		}
 	}
 	return errs
@@ -106,7 +115,7 @@ func validateSlicePorts(ports []discoveryv1.EndpointPort, fldPath *field.Path) f
 			name = *p.Name
 		}
 		if name != "" {
-			errs = append(errs, validateDNS1123Label(name, idxPath.Child("name"))...)
+			errs = append(errs, validation.ValidateDNS1123Label(name, idxPath.Child("name"))...)
 		}
 		if names.Has(name) {
 			errs = append(errs, field.Duplicate(idxPath.Child("name"), name))
@@ -114,11 +123,11 @@ func validateSlicePorts(ports []discoveryv1.EndpointPort, fldPath *field.Path) f
 		names.Insert(name)
 		if p.Protocol == nil {
 			errs = append(errs, field.Required(idxPath.Child("protocol"), ""))
-		} else if !contains(supportedPortProtocols, *p.Protocol) {
-			errs = append(errs, field.NotSupported(idxPath.Child("protocol"), *p.Protocol, supportedPortProtocols))
+		} else if !slices.Contains(validation.SupportedPortProtocols, *p.Protocol) {
+			errs = append(errs, field.NotSupported(idxPath.Child("protocol"), *p.Protocol, validation.SupportedPortProtocols))
 		}
 		if p.AppProtocol != nil {
-			errs = append(errs, validateQualifiedName(*p.AppProtocol, idxPath.Child("appProtocol"))...)
+			errs = append(errs, validation.ValidateQualifiedName(*p.AppProtocol, idxPath.Child("appProtocol"))...)
 		}
 	}
 	return errs

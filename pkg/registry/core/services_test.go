@@ -1,4 +1,4 @@
-package registry
+package core
 
 import (
 	"net"

@@ -1,4 +1,4 @@
-package registry
+package core
 
 import (
 	"context"
@@ -15,21 +15,26 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/skiffhq/skiff/pkg/api/defaults"
+	"github.com/skiffhq/skiff/pkg/api/printers"
 	"github.com/skiffhq/skiff/pkg/api/validation"
 	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/registry/kind"
 )
+
+func init() { kinds.Add(services) }
 
 // FirstServiceIP is the address the kubernetes Service gets: the first in the range.
 func FirstServiceIP(cidr *net.IPNet) net.IP { return ipAdd(cidr.IP, 1) }
 
-func services(opts Options) *apiserver.Resource {
-	r := base(core.WithKind("Service"), "services", "service", true,
-		func() runtime.Object { return &corev1.Service{} }, func() runtime.Object { return &corev1.ServiceList{} })
+func services(opts kind.Options) *apiserver.Resource {
+	r := kind.Base(v1.WithKind("Service"), "services", "service", true,
+		func() runtime.Object { return &corev1.Service{} }, func() runtime.Object { return &corev1.ServiceList{} },
+		printers.Service())
 	r.ShortNames = []string{"svc"}
 	r.Categories = []string{"all"}
 	r.Status = true
 	r.Allocates = true
-	r.Subresources = []apiserver.Subresource{{Name: "proxy", Kind: core.WithKind("ServiceProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}}}
+	r.Subresources = []apiserver.Subresource{{Name: "proxy", Kind: v1.WithKind("ServiceProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}}}
 	alloc := &allocator{cidr: opts.ServiceCIDR, portMin: opts.NodePortMin, portMax: opts.NodePortMax}
 	r.Default = func(obj runtime.Object) { defaults.Service(obj.(*corev1.Service)) }
 	r.Validate = func(obj runtime.Object) field.ErrorList { return validation.ValidateService(obj.(*corev1.Service)) }
@@ -234,7 +239,7 @@ func (a *allocator) assign(v apiserver.View, svc, old *corev1.Service) error {
 		*hc = n
 	}
 	if len(errs) > 0 {
-		return apierrors.NewInvalid(core.WithKind("Service").GroupKind(), svc.Name, errs)
+		return apierrors.NewInvalid(v1.WithKind("Service").GroupKind(), svc.Name, errs)
 	}
 	return nil
 }
@@ -289,10 +294,10 @@ func (a *allocator) checkIP(svc *corev1.Service, used map[string]bool) error {
 	case ip == nil:
 		return nil // validation reports malformed addresses
 	case !a.cidr.Contains(ip):
-		return apierrors.NewInvalid(core.WithKind("Service").GroupKind(), svc.Name, field.ErrorList{field.Invalid(ipPath, svc.Spec.ClusterIP,
+		return apierrors.NewInvalid(v1.WithKind("Service").GroupKind(), svc.Name, field.ErrorList{field.Invalid(ipPath, svc.Spec.ClusterIP,
 			fmt.Sprintf("failed to allocate IP %s: provided IP is not in the valid range. The range of valid IPs is %s", svc.Spec.ClusterIP, a.cidr))})
 	case used[ip.String()]:
-		return apierrors.NewInvalid(core.WithKind("Service").GroupKind(), svc.Name, field.ErrorList{field.Invalid(ipPath, svc.Spec.ClusterIP,
+		return apierrors.NewInvalid(v1.WithKind("Service").GroupKind(), svc.Name, field.ErrorList{field.Invalid(ipPath, svc.Spec.ClusterIP,
 			fmt.Sprintf("failed to allocate IP %s: provided IP is already allocated", svc.Spec.ClusterIP))})
 	}
 	return nil

@@ -1,23 +1,27 @@
-package registry
+package core
 
 import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/skiffhq/skiff/pkg/api/defaults"
+	"github.com/skiffhq/skiff/pkg/api/printers"
 	"github.com/skiffhq/skiff/pkg/api/validation"
 	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/registry/kind"
 )
 
-func pods(opts Options) *apiserver.Resource {
-	r := base(core.WithKind("Pod"), "pods", "pod", true,
-		func() runtime.Object { return &corev1.Pod{} }, func() runtime.Object { return &corev1.PodList{} })
+func init() { kinds.Add(pods) }
+
+func pods(opts kind.Options) *apiserver.Resource {
+	r := kind.Base(v1.WithKind("Pod"), "pods", "pod", true,
+		func() runtime.Object { return &corev1.Pod{} }, func() runtime.Object { return &corev1.PodList{} },
+		printers.Pod())
 	r.ShortNames = []string{"po"}
 	r.Categories = []string{"all"}
 	r.Status = true
@@ -117,40 +121,14 @@ func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
 	return corev1.PodQOSBurstable
 }
 
-func replicationControllers() *apiserver.Resource {
-	r := base(core.WithKind("ReplicationController"), "replicationcontrollers", "replicationcontroller", true,
-		func() runtime.Object { return &corev1.ReplicationController{} },
-		func() runtime.Object { return &corev1.ReplicationControllerList{} })
-	r.ShortNames = []string{"rc"}
-	r.Categories = []string{"all"}
-	r.Status = true
-	r.Subresources = []apiserver.Subresource{{Name: "scale", Kind: scaleKind, Verbs: []string{"get", "patch", "update"}}}
-	r.Default = func(obj runtime.Object) { defaults.ReplicationController(obj.(*corev1.ReplicationController)) }
-	r.Validate = func(obj runtime.Object) field.ErrorList {
-		return validation.ValidateReplicationController(obj.(*corev1.ReplicationController))
+func podSubresources() []apiserver.Subresource {
+	return []apiserver.Subresource{
+		{Name: "binding", Kind: v1.WithKind("Binding"), Verbs: []string{"create"}},
+		{Name: "eviction", Kind: policyv1.SchemeGroupVersion.WithKind("Eviction"), Verbs: []string{"create"}},
+		{Name: "log", Kind: v1.WithKind("Pod"), Verbs: []string{"get"}},
+		{Name: "exec", Kind: v1.WithKind("PodExecOptions"), Verbs: []string{"create", "get"}},
+		{Name: "attach", Kind: v1.WithKind("PodAttachOptions"), Verbs: []string{"create", "get"}},
+		{Name: "portforward", Kind: v1.WithKind("PodPortForwardOptions"), Verbs: []string{"create", "get"}},
+		{Name: "proxy", Kind: v1.WithKind("PodProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}},
 	}
-	r.ValidateUpdate = func(obj, old runtime.Object) field.ErrorList {
-		return validation.ValidateReplicationControllerUpdate(obj.(*corev1.ReplicationController), old.(*corev1.ReplicationController))
-	}
-	r.ValidateStatusUpdate = func(obj, old runtime.Object) field.ErrorList { return nil }
-	r.SpecChanged = func(obj, old runtime.Object) bool {
-		return !equality.Semantic.DeepEqual(obj.(*corev1.ReplicationController).Spec, old.(*corev1.ReplicationController).Spec)
-	}
-	r.Fields = func(obj runtime.Object) fields.Set {
-		return fields.Set{"status.replicas": strconv.Itoa(int(obj.(*corev1.ReplicationController).Status.Replicas))}
-	}
-	r.Scale = &apiserver.ScaleAccess{
-		Get: func(obj runtime.Object) (int32, int32, string) {
-			rc := obj.(*corev1.ReplicationController)
-			spec := int32(1)
-			if rc.Spec.Replicas != nil {
-				spec = *rc.Spec.Replicas
-			}
-			return spec, rc.Status.Replicas, labels.SelectorFromSet(rc.Spec.Selector).String()
-		},
-		Set: func(obj runtime.Object, n int32) {
-			obj.(*corev1.ReplicationController).Spec.Replicas = &n
-		},
-	}
-	return r
 }
