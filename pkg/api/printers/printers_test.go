@@ -39,6 +39,7 @@ func TestColumns(t *testing.T) {
 		{"configmaps", printers.ConfigMap(), []string{"Name", "Data", "Age"}},
 		{"secrets", printers.Secret(), []string{"Name", "Type", "Data", "Age"}},
 		{"serviceaccounts", printers.ServiceAccount(), []string{"Name", "Secrets", "Age"}},
+		{"podtemplates", printers.PodTemplate(), []string{"Name", "Containers", "Images", "Pod Labels"}},
 		{"customwidgets", printers.Default(), []string{"Name", "Created At"}},
 	}
 	for _, tt := range tests {
@@ -102,6 +103,22 @@ func TestReplicationControllerCells(t *testing.T) {
 	assertCells(t, printers.ReplicationController(), bare, []interface{}{
 		"bare", int64(1), int64(0), int64(0), "90s", "", "", "<none>",
 	})
+}
+
+func TestPodTemplateCells(t *testing.T) {
+	pt := &corev1.PodTemplate{
+		ObjectMeta: objectMeta("web", time.Hour),
+		Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web", "tier": "front"}},
+			Spec: corev1.PodSpec{Containers: []corev1.Container{
+				{Name: "nginx", Image: "nginx:1.27"},
+				{Name: "sidecar", Image: "busybox"},
+			}},
+		},
+	}
+	assertCells(t, printers.PodTemplate(), pt, []interface{}{"web", "nginx,sidecar", "nginx:1.27,busybox", "app=web,tier=front"})
+	assertCells(t, printers.PodTemplate(), &corev1.PodTemplate{ObjectMeta: objectMeta("bare", time.Hour)},
+		[]interface{}{"bare", "", "", "<none>"})
 }
 
 func TestServiceCells(t *testing.T) {
@@ -494,6 +511,7 @@ func TestRowsMatchHeaders(t *testing.T) {
 		{"configmaps", printers.ConfigMap(), &corev1.ConfigMap{}},
 		{"secrets", printers.Secret(), &corev1.Secret{}},
 		{"serviceaccounts", printers.ServiceAccount(), &corev1.ServiceAccount{}},
+		{"podtemplates", printers.PodTemplate(), &corev1.PodTemplate{}},
 		{"unknownthings", printers.Default(), &corev1.LimitRange{}},
 	} {
 		t.Run(tt.resource, func(t *testing.T) { printerstest.CheckRows(t, tt.printer, tt.zero) })
