@@ -13,20 +13,21 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// claimPods returns the pods the RC controls after adopting matching orphans
+// claimPods returns the pods the set controls after adopting matching orphans
 // and releasing owned pods whose labels no longer match.
-func (c *Controller) claimPods(ctx context.Context, rc *corev1.ReplicationController, selector labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
+func (c *Controller) claimPods(ctx context.Context, s set, selector labels.Selector, pods []*corev1.Pod) ([]*corev1.Pod, error) {
 	var (
 		claimed  []*corev1.Pod
 		errs     []error
 		adoptErr error
 		checked  bool
 	)
-	deleting := rc.DeletionTimestamp != nil
+	m := s.meta()
+	deleting := m.DeletionTimestamp != nil
 	for _, pod := range pods {
 		matches := selector.Matches(labels.Set(pod.Labels))
-		if ref := metav1.GetControllerOf(pod); ref != nil {
-			if ref.UID != rc.UID {
+		if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
+			if ref.UID != m.UID {
 				continue // someone else's
 			}
 			if matches {
@@ -38,7 +39,7 @@ func (c *Controller) claimPods(ctx context.Context, rc *corev1.ReplicationContro
 			}
 			// Invalid means the pod was replaced under the same name, or
 			// already lost the reference: nothing left to release.
-			if err := c.release(ctx, rc, pod); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
+			if err := c.release(ctx, m, pod); err != nil && !apierrors.IsNotFound(err) && !apierrors.IsInvalid(err) {
 				errs = append(errs, err)
 			}
 			continue
@@ -47,15 +48,15 @@ func (c *Controller) claimPods(ctx context.Context, rc *corev1.ReplicationContro
 			continue
 		}
 		if !checked {
-			// The cache may hold an RC that was deleted (or replaced) a moment
+			// The cache may hold a set that was deleted (or replaced) a moment
 			// ago; adopting for it would hand pods to a ghost.
-			adoptErr, checked = c.canAdopt(ctx, rc), true
+			adoptErr, checked = c.canAdopt(ctx, m), true
 		}
 		if adoptErr != nil {
 			errs = append(errs, adoptErr)
 			continue
 		}
-		if err := c.adopt(ctx, rc, pod); err != nil {
+		if err := c.adopt(ctx, m, pod); err != nil {
 			if !apierrors.IsNotFound(err) {
 				errs = append(errs, err)
 			}
@@ -66,16 +67,16 @@ func (c *Controller) claimPods(ctx context.Context, rc *corev1.ReplicationContro
 	return claimed, errors.Join(errs...)
 }
 
-func (c *Controller) canAdopt(ctx context.Context, rc *corev1.ReplicationController) error {
-	fresh, err := c.client.CoreV1().ReplicationControllers(rc.Namespace).Get(ctx, rc.Name, metav1.GetOptions{})
+func (c *Controller) canAdopt(ctx context.Context, m *metav1.ObjectMeta) error {
+	s, err := c.kind.fetch(ctx, m.Namespace, m.Name)
 	if err != nil {
 		return err
 	}
-	if fresh.UID != rc.UID {
-		return fmt.Errorf("replication controller %s/%s: original object (UID %s) is gone, now UID %s", rc.Namespace, rc.Name, rc.UID, fresh.UID)
-	}
-	if fresh.DeletionTimestamp != nil {
-		return fmt.Errorf("replication controller %s/%s (UID %s) is being deleted: it adopts nothing", rc.Namespace, rc.Name, rc.UID)
+	kind := c.info.gvk.Kind
+	if fresh := s.meta(); fresh.UID != m.UID {
+		return fmt.Errorf("%s %s/%s: original object (UID %s) is gone, now UID %s", kind, m.Namespace, m.Name, m.UID, fresh.UID)
+	} else if fresh.DeletionTimestamp != nil {
+		return fmt.Errorf("%s %s/%s (UID %s) is being deleted: it adopts nothing", kind, m.Namespace, m.Name, m.UID)
 	}
 	return nil
 }
@@ -89,8 +90,8 @@ type ownerPatch struct {
 	} `json:"metadata"`
 }
 
-func (c *Controller) adopt(ctx context.Context, rc *corev1.ReplicationController, pod *corev1.Pod) error {
-	ref := metav1.NewControllerRef(rc, rcKind)
+func (c *Controller) adopt(ctx context.Context, owner *metav1.ObjectMeta, pod *corev1.Pod) error {
+	ref := metav1.NewControllerRef(owner, c.info.gvk)
 	var p ownerPatch
 	p.Metadata.UID = pod.UID
 	p.Metadata.OwnerReferences = []map[string]any{{
@@ -100,10 +101,10 @@ func (c *Controller) adopt(ctx context.Context, rc *corev1.ReplicationController
 	return c.patchPod(ctx, pod, p)
 }
 
-func (c *Controller) release(ctx context.Context, rc *corev1.ReplicationController, pod *corev1.Pod) error {
+func (c *Controller) release(ctx context.Context, owner *metav1.ObjectMeta, pod *corev1.Pod) error {
 	var p ownerPatch
 	p.Metadata.UID = pod.UID
-	p.Metadata.OwnerReferences = []map[string]any{{"$patch": "delete", "uid": rc.UID}}
+	p.Metadata.OwnerReferences = []map[string]any{{"$patch": "delete", "uid": owner.UID}}
 	return c.patchPod(ctx, pod, p)
 }
 

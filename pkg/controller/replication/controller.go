@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
-	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -25,9 +24,9 @@ import (
 	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
-// Options tune the ReplicationManager.
+// Options tune a controller of either kind.
 type Options struct {
-	// Workers is how many RCs are synced at once (default 5; 16 or more at scale).
+	// Workers is how many sets are synced at once (default 5; 16 or more at scale).
 	Workers int
 	// BurstReplicas caps the pods created or deleted by one sync (default 500).
 	BurstReplicas int
@@ -47,80 +46,90 @@ func (o *Options) setDefaults() {
 	}
 }
 
-// Controller is the ReplicationManager.
+// Controller is the loop that runs one kind of set: the ReplicationManager
+// (New) or the ReplicaSet controller (NewReplicaSets).
 type Controller struct {
 	client kubernetes.Interface
 	opts   Options
 	log    *slog.Logger
+	kind   kind
+	info   kindInfo
 
-	rcs      corelisters.ReplicationControllerLister
-	pods     cache.Indexer
-	rcSynced cache.InformerSynced
-	podSync  cache.InformerSynced
+	pods      cache.Indexer
+	setSynced cache.InformerSynced
+	podSync   cache.InformerSynced
 
 	queue  workqueue.TypedRateLimitingInterface[string]
 	expect *expectations
-	// firstBatch is where each RC's next slow start of creates begins.
+	// firstBatch is where each set's next slow start of creates begins.
 	firstBatch *firstBatches
 	recorder   *spamGuard // its recorder is set by Run, before any worker starts
 	now        func() time.Time
 
 	batchMu sync.Mutex
-	batched map[string]bool // RCs waiting out statusBatch
+	batched map[string]bool // sets waiting out statusBatch
 }
 
-// controllerIndex files each pod under the UID of its controller, or under its
-// namespace when it has none, so a sync reads its own pods and the orphans it
-// could adopt without scanning every pod.
+// controllerIndex files each object (a pod, a ReplicaSet) under the UID of its
+// controller, or under its namespace when it has none, so a sync reads its own
+// pods and the orphans it could adopt without scanning every pod.
 const controllerIndex = "replication.skiff/controller"
 
 func controllerIndexKeys(obj any) ([]string, error) {
-	pod, ok := obj.(*corev1.Pod)
+	m, ok := obj.(metav1.Object)
 	if !ok {
 		return nil, nil
 	}
-	if ref := metav1.GetControllerOf(pod); ref != nil {
+	if ref := metav1.GetControllerOfNoCopy(m); ref != nil {
 		return []string{ownedKey(string(ref.UID))}, nil
 	}
-	return []string{orphanKey(pod.Namespace)}, nil
+	return []string{orphanKey(m.GetNamespace())}, nil
 }
 
 func ownedKey(uid string) string { return "uid/" + uid }
 func orphanKey(ns string) string { return "orphan/" + ns }
 
-// New registers the controller's informers and handlers on factory; the caller
-// starts the factory, then calls Run.
-func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) *Controller {
+// addIndex adds an index to an informer unless it has one of that name: the
+// pod informer is shared by both kinds' controllers.
+func addIndex(inf cache.SharedIndexInformer, name string, keys cache.IndexFunc) {
+	if _, ok := inf.GetIndexer().GetIndexers()[name]; ok {
+		return
+	}
+	if err := inf.AddIndexers(cache.Indexers{name: keys}); err != nil {
+		// Only possible when the factory was started first: a wiring bug.
+		panic(fmt.Sprintf("replication: adding the %s index: %v", name, err))
+	}
+}
+
+// newController registers a controller of one kind of set, whose informer is
+// sets, and its pod handlers, on factory.
+func newController(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options,
+	sets cache.SharedIndexInformer, k kind, info kindInfo) *Controller {
 	opts.setDefaults()
-	rcInformer := factory.Core().V1().ReplicationControllers()
-	podInformer := factory.Core().V1().Pods()
 	c := &Controller{
 		client: client,
 		opts:   opts,
-		log:    opts.Logger.With("controller", "replication"),
-		rcs:    rcInformer.Lister(),
+		log:    opts.Logger.With("controller", info.name),
+		kind:   k,
+		info:   info,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "replicationmanager"}),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: info.queue}),
 		expect:     newExpectations(time.Now),
 		firstBatch: &firstBatches{m: map[string]int{}},
 		recorder:   newSpamGuard(nil, clock.RealClock{}),
 		now:        time.Now,
 		batched:    map[string]bool{},
 	}
-	pi := podInformer.Informer()
-	if err := pi.AddIndexers(cache.Indexers{controllerIndex: controllerIndexKeys}); err != nil {
-		// Only possible when the factory was started before New: a wiring bug.
-		panic(fmt.Sprintf("replication: adding the pod index: %v", err))
-	}
+	pi := factory.Core().V1().Pods().Informer()
+	addIndex(pi, controllerIndex, controllerIndexKeys)
 	c.pods = pi.GetIndexer()
 	c.podSync = pi.HasSynced
-	ri := rcInformer.Informer()
-	c.rcSynced = ri.HasSynced
-	_, _ = ri.AddEventHandler(cache.ResourceEventHandlerFuncs{
+	c.setSynced = sets.HasSynced
+	_, _ = sets.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { c.enqueue(obj) },
-		UpdateFunc: c.updateRC,
-		DeleteFunc: c.deleteRC,
+		UpdateFunc: c.updateSet,
+		DeleteFunc: c.deleteSet,
 	})
 	_, _ = pi.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.addPod,
@@ -130,20 +139,20 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	return c
 }
 
-// Run syncs RCs until ctx ends.
+// Run syncs sets until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
-	c.recorder.EventRecorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "replication-controller"})
+	c.recorder.EventRecorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: c.info.component})
 
-	if !cache.WaitForCacheSync(ctx.Done(), c.rcSynced, c.podSync) {
+	if !cache.WaitForCacheSync(ctx.Done(), c.setSynced, c.podSync) {
 		return ctx.Err()
 	}
 	c.log.Debug("caches synced", "workers", c.opts.Workers)
 	workers.Run(ctx, c.queue, c.opts.Workers, c.sync, func(key string, err error) {
-		c.log.Info("sync failed; retrying", "rc", key, "err", err)
+		c.log.Info("sync failed; retrying", c.info.logKey, key, "err", err)
 	})
 	return nil
 }
@@ -156,14 +165,14 @@ func (c *Controller) enqueue(obj any) {
 	c.queue.Add(key)
 }
 
-// statusBatch is how long a pod change that only moves an RC's status waits
-// for others to join it: a sync counts every pod of its RC, and in a storm of
+// statusBatch is how long a pod change that only moves a set's status waits
+// for others to join it: a sync counts every pod of its set, and in a storm of
 // thousands of pods going Running one sync per pod event is quadratic (upstream's
 // Job controller batches its pod events the same way, for a second). A change
 // that asks for pods to be created or deleted is not held back.
 const statusBatch = 100 * time.Millisecond
 
-// enqueueBatched queues an RC once statusBatch has passed, together with every
+// enqueueBatched queues a set once statusBatch has passed, together with every
 // other change that comes meanwhile. (Not with the queue's AddAfter: it keeps
 // one deadline per key, the earliest, and would swallow a later one such as
 // minReadySeconds'.)
@@ -182,7 +191,7 @@ func (c *Controller) enqueueBatched(key string) {
 	})
 }
 
-// enqueueObserved queues an RC after one of its pods was seen created or
+// enqueueObserved queues a set after one of its pods was seen created or
 // deleted: at once if that settles what it was waiting for, else with the batch.
 func (c *Controller) enqueueObserved(key string) {
 	if c.expect.satisfied(key) {
@@ -192,38 +201,31 @@ func (c *Controller) enqueueObserved(key string) {
 	c.enqueueBatched(key)
 }
 
-func (c *Controller) enqueueAfter(rc *corev1.ReplicationController, d time.Duration) {
-	key, err := cache.MetaNamespaceKeyFunc(rc)
-	if err != nil {
+func (c *Controller) updateSet(old, cur any) {
+	o, ok := c.kind.of(old)
+	n, ok2 := c.kind.of(cur)
+	if !ok || !ok2 {
 		return
 	}
-	c.queue.AddAfter(key, d)
-}
-
-func (c *Controller) updateRC(old, cur any) {
-	o, n := old.(*corev1.ReplicationController), cur.(*corev1.ReplicationController)
-	if o.UID != n.UID {
+	if o.meta().UID != n.meta().UID {
 		// Deleted and recreated under the same name between two events.
-		c.deleteRC(cache.DeletedFinalStateUnknown{Key: mustKey(o), Obj: o})
+		c.deleteSet(cache.DeletedFinalStateUnknown{Key: keyOf(o), Obj: old})
 	}
-	c.enqueue(n)
+	c.queue.Add(keyOf(n))
 }
 
-func (c *Controller) deleteRC(obj any) {
-	rc, ok := obj.(*corev1.ReplicationController)
-	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if rc, ok = tomb.Obj.(*corev1.ReplicationController); !ok {
-			return
-		}
+func (c *Controller) deleteSet(obj any) {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
 	}
-	key := mustKey(rc)
+	s, ok := c.kind.of(obj)
+	if !ok {
+		return
+	}
+	key := keyOf(s)
 	c.expect.forget(key)
 	c.firstBatch.forget(key)
-	c.recorder.forget(rc.UID)
+	c.recorder.forget(s.meta().UID)
 	c.queue.Add(key)
 }
 
@@ -232,39 +234,30 @@ func mustKey(obj any) string {
 	return key
 }
 
-// resolveControllerRef returns the RC a controller reference names, if it is
-// still the same object (same UID).
-func (c *Controller) resolveControllerRef(ns string, ref *metav1.OwnerReference) *corev1.ReplicationController {
-	if ref.Kind != "ReplicationController" || ref.APIVersion != "v1" {
+// resolveControllerRef returns the set a controller reference names, if it is
+// of this kind and still the same object (same UID).
+func (c *Controller) resolveControllerRef(ns string, ref *metav1.OwnerReference) set {
+	if !refersTo(ref, c.info.gvk) {
 		return nil
 	}
-	rc, err := c.rcs.ReplicationControllers(ns).Get(ref.Name)
-	if err != nil || rc.UID != ref.UID {
+	s, err := c.kind.get(ns, ref.Name)
+	if err != nil || s.meta().UID != ref.UID {
 		return nil
 	}
-	return rc
+	return s
 }
 
-// matchingRCs are the RCs in a pod's namespace whose selector matches it: the
-// candidates to adopt an orphan.
-func (c *Controller) matchingRCs(pod *corev1.Pod) []*corev1.ReplicationController {
+// enqueueMatching queues the sets in a pod's namespace whose selector matches
+// it: the candidates to adopt an orphan.
+func (c *Controller) enqueueMatching(pod *corev1.Pod) {
 	if len(pod.Labels) == 0 {
-		return nil
+		return
 	}
-	list, err := c.rcs.ReplicationControllers(pod.Namespace).List(labels.Everything())
-	if err != nil {
-		return nil
-	}
-	var out []*corev1.ReplicationController
-	for _, rc := range list {
-		if len(rc.Spec.Selector) == 0 {
-			continue
-		}
-		if labels.SelectorFromSet(rc.Spec.Selector).Matches(labels.Set(pod.Labels)) {
-			out = append(out, rc)
+	for s := range c.kind.list(pod.Namespace) {
+		if sel := s.selector(); sel != nil && sel.Matches(labels.Set(pod.Labels)) {
+			c.queue.Add(keyOf(s))
 		}
 	}
-	return out
 }
 
 func (c *Controller) addPod(obj any) {
@@ -275,19 +268,17 @@ func (c *Controller) addPod(obj any) {
 		c.deletePod(pod)
 		return
 	}
-	if ref := metav1.GetControllerOf(pod); ref != nil {
-		rc := c.resolveControllerRef(pod.Namespace, ref)
-		if rc == nil {
+	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
+		s := c.resolveControllerRef(pod.Namespace, ref)
+		if s == nil {
 			return
 		}
-		key := mustKey(rc)
+		key := keyOf(s)
 		c.expect.creationObserved(key)
 		c.enqueueObserved(key)
 		return
 	}
-	for _, rc := range c.matchingRCs(pod) {
-		c.enqueue(rc)
-	}
+	c.enqueueMatching(pod)
 }
 
 func (c *Controller) updatePod(old, cur any) {
@@ -297,7 +288,7 @@ func (c *Controller) updatePod(old, cur any) {
 	}
 	labelsChanged := !reflect.DeepEqual(o.Labels, n.Labels)
 	if n.DeletionTimestamp != nil {
-		// A pod being deleted counts as gone; if its labels changed too, the RC
+		// A pod being deleted counts as gone; if its labels changed too, the set
 		// that matched the old labels must hear about it as well.
 		c.deletePod(n)
 		if labelsChanged {
@@ -305,33 +296,32 @@ func (c *Controller) updatePod(old, cur any) {
 		}
 		return
 	}
-	oldRef, curRef := metav1.GetControllerOf(o), metav1.GetControllerOf(n)
+	oldRef, curRef := metav1.GetControllerOfNoCopy(o), metav1.GetControllerOfNoCopy(n)
 	refChanged := !reflect.DeepEqual(oldRef, curRef)
 	if refChanged && oldRef != nil {
-		if rc := c.resolveControllerRef(o.Namespace, oldRef); rc != nil {
-			c.enqueue(rc)
+		if s := c.resolveControllerRef(o.Namespace, oldRef); s != nil {
+			c.queue.Add(keyOf(s))
 		}
 	}
 	if curRef != nil {
-		rc := c.resolveControllerRef(n.Namespace, curRef)
-		if rc == nil {
+		s := c.resolveControllerRef(n.Namespace, curRef)
+		if s == nil {
 			return
 		}
-		if key := mustKey(rc); refChanged || labelsChanged || podActive(o) != podActive(n) {
+		key := keyOf(s)
+		if refChanged || labelsChanged || podActive(o) != podActive(n) {
 			c.queue.Add(key) // it may have to be replaced, or released
 		} else {
 			c.enqueueBatched(key)
 		}
 		// A pod that just became ready becomes available minReadySeconds later.
-		if rc.Spec.MinReadySeconds > 0 && !podReady(o) && podReady(n) {
-			c.enqueueAfter(rc, time.Duration(rc.Spec.MinReadySeconds)*time.Second+time.Second)
+		if mrs := s.minReadySeconds(); mrs > 0 && !podReady(o) && podReady(n) {
+			c.queue.AddAfter(key, time.Duration(mrs)*time.Second+time.Second)
 		}
 		return
 	}
 	if labelsChanged || refChanged {
-		for _, rc := range c.matchingRCs(n) {
-			c.enqueue(rc)
-		}
+		c.enqueueMatching(n)
 	}
 }
 
@@ -346,15 +336,15 @@ func (c *Controller) deletePod(obj any) {
 			return
 		}
 	}
-	ref := metav1.GetControllerOf(pod)
+	ref := metav1.GetControllerOfNoCopy(pod)
 	if ref == nil {
 		return // nobody counts orphans
 	}
-	rc := c.resolveControllerRef(pod.Namespace, ref)
-	if rc == nil {
+	s := c.resolveControllerRef(pod.Namespace, ref)
+	if s == nil {
 		return
 	}
-	key := mustKey(rc)
+	key := keyOf(s)
 	c.expect.deletionObserved(key, mustKey(pod))
 	c.enqueueObserved(key)
 }

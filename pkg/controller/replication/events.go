@@ -19,7 +19,7 @@ const (
 	spamQPS   = 1. / 300.
 )
 
-// spamGuard drops, before they are correlated, the events about an RC that
+// spamGuard drops, before they are correlated, the events about a set that
 // client-go's broadcaster would drop anyway. Its spam filter runs last, after
 // the correlator has aggregated the event and computed a strategic merge patch
 // for it: for a storm of "Created pod" events, thousands of patches computed

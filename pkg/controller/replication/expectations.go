@@ -6,12 +6,12 @@ import (
 )
 
 // expectationsTTL bounds how long a sync waits for informer events it asked for;
-// a watch that lost an event must not stall an RC forever.
+// a watch that lost an event must not stall a set forever.
 const expectationsTTL = 5 * time.Minute
 
-// expectations remembers, per RC key, the pod creations and deletions the
+// expectations remembers, per set key, the pod creations and deletions the
 // controller has issued and not yet seen come back through the pod informer.
-// While any are outstanding the RC is not resized again, so a burst of events
+// While any are outstanding the set is not resized again, so a burst of events
 // (or a slow cache) never makes it create or delete too many pods.
 type expectations struct {
 	mu  sync.Mutex
@@ -29,7 +29,7 @@ func newExpectations(now func() time.Time) *expectations {
 	return &expectations{m: map[string]*expectation{}, now: now}
 }
 
-// satisfied reports whether an RC may be resized: nothing is outstanding, the
+// satisfied reports whether a set may be resized: nothing is outstanding, the
 // record has expired, or there never was one (a fresh start).
 func (e *expectations) satisfied(key string) bool {
 	e.mu.Lock()

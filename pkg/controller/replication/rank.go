@@ -12,23 +12,28 @@ import (
 // deletionCostAnnotation lets users steer scale-down (lower cost goes first).
 const deletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
 
-// podsToDelete picks the n pods an RC loses on scale-down, the least valuable
+// podsToDelete picks the n pods a set loses on scale-down, the least valuable
 // first, in upstream's order:
 //  1. not yet scheduled before scheduled;
 //  2. Pending before Unknown before Running;
 //  3. not ready before ready;
 //  4. lower pod-deletion-cost before higher;
-//  5. pods sharing a node with more of the RC's pods before the rest;
+//  5. pods sharing a node with more related pods before the rest (related: the
+//     active pods of every set under the same controller, or, when there are
+//     none, the set's own pods);
 //  6. among ready pods, the more recently ready first (on a log2 time scale);
 //  7. more container restarts before fewer;
 //  8. newer before older (on a log2 time scale).
-func podsToDelete(pods []*corev1.Pod, n int, now time.Time) []*corev1.Pod {
+func podsToDelete(pods, related []*corev1.Pod, n int, now time.Time) []*corev1.Pod {
 	if n >= len(pods) {
 		return pods
 	}
 	r := ranked{pods: append([]*corev1.Pod(nil), pods...), now: now}
+	if related == nil {
+		related = pods
+	}
 	perNode := map[string]int{}
-	for _, p := range pods {
+	for _, p := range related {
 		perNode[p.Spec.NodeName]++
 	}
 	r.colocated = make([]int, len(r.pods))

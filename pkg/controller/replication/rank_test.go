@@ -81,7 +81,7 @@ func TestPodsToDeleteOrder(t *testing.T) {
 		{"all when asked for all", []*corev1.Pod{mkPod("x"), mkPod("y")}, 2, "x,y"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := podsToDelete(tc.pods, tc.n, t0)
+			got := podsToDelete(tc.pods, nil, tc.n, t0)
 			var s []string
 			for _, p := range got {
 				s = append(s, p.Name)
@@ -161,7 +161,7 @@ func TestPodFromTemplate(t *testing.T) {
 			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "i"}}},
 		}},
 	}
-	pod, err := podFromTemplate(rc)
+	pod, err := podFromTemplate(rcSet{rc}, rcKind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestPodFromTemplate(t *testing.T) {
 		t.Error("the pod shares the template's label map")
 	}
 	rc.Spec.Template.Labels = nil
-	if _, err := podFromTemplate(rc); err == nil || err.Error() != "unable to create pods, no labels" {
+	if _, err := podFromTemplate(rcSet{rc}, rcKind); err == nil || err.Error() != "unable to create pods, no labels" {
 		t.Errorf("no labels: err %v", err)
 	}
 }

@@ -5,76 +5,61 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
-// calculateStatus counts the RC's pods and records (or clears) a failure to
-// create or delete them as the ReplicaFailure condition.
-func calculateStatus(rc *corev1.ReplicationController, pods []*corev1.Pod, manageErr error, now time.Time) corev1.ReplicationControllerStatus {
-	st := *rc.Status.DeepCopy()
-	failure := -1
-	for i, c := range st.Conditions {
-		if c.Type == corev1.ReplicationControllerReplicaFailure {
-			failure = i
-		}
+// calculateStatus counts the set's pods (and, where its kind has the field,
+// those being deleted) and records (or clears) a failure to create or delete
+// them as the ReplicaFailure condition.
+func calculateStatus(s set, pods []*corev1.Pod, terminating *int32, manageErr error, now time.Time) status {
+	st := status{
+		replicas:           int32(len(pods)),
+		terminating:        terminating,
+		observedGeneration: s.meta().Generation,
+		failed:             manageErr != nil,
 	}
-	switch {
-	case manageErr != nil && failure < 0:
-		reason := ""
-		if diff := len(pods) - int(replicas(rc)); diff < 0 {
-			reason = "FailedCreate"
+	if manageErr != nil {
+		if diff := len(pods) - int(s.replicas()); diff < 0 {
+			st.failReason = "FailedCreate"
 		} else if diff > 0 {
-			reason = "FailedDelete"
+			st.failReason = "FailedDelete"
 		}
-		st.Conditions = append(st.Conditions, corev1.ReplicationControllerCondition{
-			Type: corev1.ReplicationControllerReplicaFailure, Status: corev1.ConditionTrue,
-			LastTransitionTime: metav1.NewTime(now), Reason: reason, Message: manageErr.Error(),
-		})
-	case manageErr == nil && failure >= 0:
-		st.Conditions = append(st.Conditions[:failure], st.Conditions[failure+1:]...)
-		if len(st.Conditions) == 0 {
-			st.Conditions = nil
-		}
+		st.failMessage = manageErr.Error()
 	}
 	var template labels.Selector
-	if rc.Spec.Template != nil {
-		template = labels.SelectorFromSet(rc.Spec.Template.Labels)
+	if t := s.template(); t != nil {
+		template = labels.SelectorFromSet(t.Labels)
 	}
-	st.Replicas, st.FullyLabeledReplicas, st.ReadyReplicas, st.AvailableReplicas = int32(len(pods)), 0, 0, 0
+	minReady := s.minReadySeconds()
 	for _, p := range pods {
 		if template != nil && template.Matches(labels.Set(p.Labels)) {
-			st.FullyLabeledReplicas++
+			st.fullyLabeled++
 		}
 		if podReady(p) {
-			st.ReadyReplicas++
-			if podAvailable(p, rc.Spec.MinReadySeconds, now) {
-				st.AvailableReplicas++
+			st.ready++
+			if podAvailable(p, minReady, now) {
+				st.available++
 			}
 		}
 	}
-	st.ObservedGeneration = rc.Generation
 	return st
 }
 
 // updateStatus writes the status through /status when it changed, retrying once
-// on a fresh copy (the RC may have been scaled in between).
-func (c *Controller) updateStatus(ctx context.Context, rc *corev1.ReplicationController, st corev1.ReplicationControllerStatus) (*corev1.ReplicationController, error) {
-	if equality.Semantic.DeepEqual(rc.Status, st) {
-		return rc, nil
+// on a fresh copy (the set may have been scaled in between). Only the status
+// changes: the rest of the object, annotations included, is as the API has it.
+func (c *Controller) updateStatus(ctx context.Context, s set, st status, now time.Time) (set, error) {
+	if s.status().same(st) {
+		return s, nil
 	}
-	api := c.client.CoreV1().ReplicationControllers(rc.Namespace)
-	next := rc.DeepCopy()
-	next.Status = st
-	updated, err := api.UpdateStatus(ctx, next, metav1.UpdateOptions{})
+	updated, err := c.kind.updateStatus(ctx, s.withStatus(st, now))
 	if err == nil {
 		return updated, nil
 	}
-	fresh, gerr := api.Get(ctx, rc.Name, metav1.GetOptions{})
-	if gerr != nil || fresh.UID != rc.UID {
+	m := s.meta()
+	fresh, gerr := c.kind.fetch(ctx, m.Namespace, m.Name)
+	if gerr != nil || fresh.meta().UID != m.UID {
 		return nil, err
 	}
-	fresh.Status = st
-	return api.UpdateStatus(ctx, fresh, metav1.UpdateOptions{})
+	return c.kind.updateStatus(ctx, fresh.withStatus(st, now))
 }
