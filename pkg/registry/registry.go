@@ -11,6 +11,7 @@ import (
 	"net"
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/registry/apps"
 	"github.com/skiffhq/skiff/pkg/registry/coordination"
 	"github.com/skiffhq/skiff/pkg/registry/core"
 	"github.com/skiffhq/skiff/pkg/registry/discovery"
@@ -24,6 +25,7 @@ type Options = kind.Options
 // this order.
 var groups = []func(kind.Options) []*apiserver.Resource{
 	core.Resources,
+	apps.Resources,
 	coordination.Resources,
 	discovery.Resources,
 }

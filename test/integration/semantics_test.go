@@ -192,7 +192,7 @@ func TestWatchParameterParsing(t *testing.T) {
 func TestNotFoundPaths(t *testing.T) {
 	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
 	for _, path := range []string{
-		"/apis/apps/v1/deployments", "/apis/apps/v1/namespaces/default/deployments/web", "/apis/apps/v1", "/apis/nope",
+		"/apis/example.com/v1/widgets", "/apis/example.com/v1/namespaces/default/widgets/web", "/apis/example.com/v1", "/apis/nope",
 		"/api/v2", "/api/v1/widgets", "/api/v1/namespaces/default/widgets", "/api/v1/namespaces/default/pods/x/nope",
 		"/api/v1/pods/x", "/api/v1/namespaces/default/nodes", "/nope",
 	} {

@@ -1,0 +1,8 @@
+// Package apps renders the kinds of the apps API group (deployments, replica
+// sets, daemon sets, stateful sets, controller revisions) as the rows of a
+// meta.k8s.io/v1 Table, with kube-apiserver's columns, on the helpers of
+// package printers.
+//
+// Like package printers, it only formats: it must not read storage, build the
+// Table, or change the objects it is given.
+package apps
