@@ -12,10 +12,12 @@ import (
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
 	"github.com/skiffhq/skiff/pkg/registry/apps"
+	"github.com/skiffhq/skiff/pkg/registry/batch"
 	"github.com/skiffhq/skiff/pkg/registry/coordination"
 	"github.com/skiffhq/skiff/pkg/registry/core"
 	"github.com/skiffhq/skiff/pkg/registry/discovery"
 	"github.com/skiffhq/skiff/pkg/registry/kind"
+	"github.com/skiffhq/skiff/pkg/registry/policy"
 )
 
 // Options are the cluster settings that shape defaults and allocation.
@@ -26,6 +28,8 @@ type Options = kind.Options
 var groups = []func(kind.Options) []*apiserver.Resource{
 	core.Resources,
 	apps.Resources,
+	batch.Resources,
+	policy.Resources,
 	coordination.Resources,
 	discovery.Resources,
 }

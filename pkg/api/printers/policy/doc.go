@@ -1,0 +1,7 @@
+// Package policy renders the kinds of the policy API group (pod disruption
+// budgets) as the rows of a meta.k8s.io/v1 Table, with kube-apiserver's
+// columns, on the helpers of package printers.
+//
+// Like package printers, it only formats: it must not read storage, build the
+// Table, or change the objects it is given.
+package policy
