@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiffhq/skiff/pkg/controller/deployment"
 	"github.com/skiffhq/skiff/pkg/controller/endpoints"
 	"github.com/skiffhq/skiff/pkg/controller/endpointslice"
 	"github.com/skiffhq/skiff/pkg/controller/garbagecollector"
@@ -65,6 +66,8 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []b
 	}
 	loops := []runnable{
 		replication.New(client, factory, replication.Options{Workers: 16, Logger: named("replication")}),
+		replication.NewReplicaSets(client, factory, replication.Options{Workers: 16, Logger: named("replicaset")}),
+		deployment.New(client, factory, deployment.Options{Workers: 8, Logger: named("deployment")}),
 		gc,
 		namespace.New(client, dyn, factory, namespace.Options{Logger: named("namespace")}),
 		serviceaccount.New(client, factory, serviceaccount.Options{Logger: named("serviceaccount")}),
