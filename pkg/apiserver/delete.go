@@ -129,7 +129,7 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 			}
 		}
 		acc, _ := meta.Accessor(obj)
-		finalizers := propagationFinalizers(acc.GetFinalizers(), opts)
+		finalizers := propagationFinalizers(acc.GetFinalizers(), opts, res.OrphanByDefault)
 		grace, graceful := int64(0), false
 		if res.Graceful != nil {
 			grace, graceful = res.Graceful(obj, opts.GracePeriodSeconds)
@@ -220,8 +220,10 @@ func finalError(err error, res *Resource, name string) error {
 	return err
 }
 
-// propagationFinalizers applies a delete's propagation policy to the finalizers.
-func propagationFinalizers(cur []string, opts *metav1.DeleteOptions) []string {
+// propagationFinalizers applies a delete's propagation policy to the
+// finalizers; a delete that names none orphans the dependents of a kind that
+// does so by default (orphan), unless a policy is already pending.
+func propagationFinalizers(cur []string, opts *metav1.DeleteOptions, orphan bool) []string {
 	out := slices.Clone(cur)
 	policy := opts.PropagationPolicy
 	//nolint:staticcheck // OrphanDependents is deprecated but still sent by old clients.
@@ -233,6 +235,10 @@ func propagationFinalizers(cur []string, opts *metav1.DeleteOptions) []string {
 		policy = &p
 	}
 	if policy == nil {
+		pending := slices.Contains(out, metav1.FinalizerOrphanDependents) || slices.Contains(out, metav1.FinalizerDeleteDependents)
+		if orphan && !pending {
+			out = append(out, metav1.FinalizerOrphanDependents)
+		}
 		return out
 	}
 	out = slices.DeleteFunc(out, func(f string) bool {

@@ -32,6 +32,10 @@ type Resource struct {
 	KeepStatusOnCreate bool
 	// AllowCreateOnUpdate lets PUT create a missing object (endpoints, leases).
 	AllowCreateOnUpdate bool
+	// OrphanByDefault orphans an object's dependents when a delete names no
+	// propagation policy (upstream's batch/v1 Jobs, for compatibility);
+	// other kinds' dependents are deleted in the background.
+	OrphanByDefault bool
 	// RequireResourceVersion refuses an update that does not name the
 	// resourceVersion it read (upstream's AllowUnconditionalUpdate false);
 	// other kinds take such an update as one of whatever is stored.

@@ -31,6 +31,9 @@ func jobs(kind.Options) *apiserver.Resource {
 		printers.Job())
 	r.Categories = []string{"all"}
 	r.Status = true
+	// batch/v1 Jobs orphan their pods when a delete names no policy, as
+	// upstream keeps them for compatibility (kubectl names Background).
+	r.OrphanByDefault = true
 	r.PrepareForCreate = func(obj runtime.Object) {
 		j := obj.(*batchv1.Job)
 		j.Spec.Scheduling = nil // WorkloadWithJob is alpha and off in 1.37
