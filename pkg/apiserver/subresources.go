@@ -6,7 +6,6 @@ import (
 
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -167,27 +166,32 @@ func setPodCondition(st *corev1.PodStatus, c corev1.PodCondition) {
 	st.Conditions = append(st.Conditions, c)
 }
 
-// serveEviction deletes a pod through the eviction API (kubectl drain).
+// serveEviction deletes a pod through the eviction API (kubectl drain) when
+// its disruption budget allows.
 func (s *Server) serveEviction(w http.ResponseWriter, r *http.Request, req request) {
 	body, err := readBody(r)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	ev := &policyv1.Eviction{}
-	if _, err := decodeInto(body, mediaType(r), policyv1.SchemeGroupVersion.WithKind("Eviction"), ev, validationIgnore); err != nil {
+	dryRun, err := isDryRun(r)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	opts := ev.DeleteOptions
-	if opts == nil {
-		opts = &metav1.DeleteOptions{}
-	}
-	if _, err := s.delete(r.Context(), request{res: req.res, namespace: req.namespace, name: req.name}, opts); err != nil {
+	ev, err := decodeEviction(body, mediaType(r))
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeObject(w, http.StatusCreated, &metav1.Status{TypeMeta: metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}, Status: metav1.StatusSuccess, Code: http.StatusCreated})
+	// Honours the pod's PodDisruptionBudget (eviction.go).
+	status, err := s.evict(r.Context(), req, ev, dryRun)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	status.TypeMeta = metav1.TypeMeta{Kind: "Status", APIVersion: "v1"}
+	writeObject(w, int(status.Code), status)
 }
 
 // serveFinalize replaces a namespace's spec.finalizers (the namespace controller's
