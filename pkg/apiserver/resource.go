@@ -48,6 +48,10 @@ type Resource struct {
 	// Validate checks a new object; ValidateUpdate checks a change (old is stored).
 	Validate       func(obj runtime.Object) field.ErrorList
 	ValidateUpdate func(obj, old runtime.Object) field.ErrorList
+	// PrepareForStatusUpdate runs on writes to /status after the spec was
+	// kept from storage: it keeps what else a status write may not change
+	// (a Deployment's labels, as upstream).
+	PrepareForStatusUpdate func(obj, old runtime.Object)
 	// ValidateStatusUpdate checks a write to /status; nil means ValidateUpdate.
 	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
 	// PrepareForUpdate runs on writes to the main resource before defaulting: it

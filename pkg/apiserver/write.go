@@ -392,6 +392,9 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	if status {
 		copyField(obj, oldObj, "Spec")
 		acc.SetOwnerReferences(oldMeta.OwnerReferences)
+		if res.PrepareForStatusUpdate != nil {
+			res.PrepareForStatusUpdate(obj, oldObj)
+		}
 	} else if res.Status && mode == writeMain {
 		copyField(obj, oldObj, "Status")
 	}

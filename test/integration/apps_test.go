@@ -431,11 +431,16 @@ func TestAppsStatusSubresource(t *testing.T) {
 		t.Fatalf("create: generation %d, status %+v, %v; want 1 and an empty status", d.Generation, d.Status, err)
 	}
 
-	d.Spec.Replicas = ptr.To(int32(7)) // not the status subresource's to change
+	d.Spec.Replicas = ptr.To(int32(7))             // not the status subresource's to change
+	d.Labels = map[string]string{"changed": "yes"} // nor a Deployment's labels (upstream)
+	d.Annotations = map[string]string{"note": "kept"}
 	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: 2, AvailableReplicas: 2}
 	d, err = deployments.UpdateStatus(ctx, d, metav1.UpdateOptions{})
 	if err != nil || *d.Spec.Replicas != 3 || d.Generation != 1 || d.Status.ReadyReplicas != 2 {
 		t.Fatalf("status update: replicas %d, generation %d, status %+v, %v", *d.Spec.Replicas, d.Generation, d.Status, err)
+	}
+	if len(d.Labels) != 0 || d.Annotations["note"] != "kept" {
+		t.Fatalf("status update: labels %v (want none: a status write keeps them), annotations %v (want the new one)", d.Labels, d.Annotations)
 	}
 	bad := d.DeepCopy()
 	bad.Status.AvailableReplicas = 3

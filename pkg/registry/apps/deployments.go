@@ -28,6 +28,11 @@ func deployments(kind.Options) *apiserver.Resource {
 		validateStatusUpdate: validation.ValidateDeploymentStatusUpdate,
 		desired:              func(d *appsv1.Deployment) any { return []any{d.Spec, d.Annotations} },
 	})
+	// A status write cannot change a Deployment's labels (upstream's
+	// deploymentStatusStrategy); other workloads' status writes may.
+	r.PrepareForStatusUpdate = func(obj, old runtime.Object) {
+		obj.(*appsv1.Deployment).Labels = old.(*appsv1.Deployment).Labels
+	}
 	return scalable(r, func(d *appsv1.Deployment) (*int32, int32, *metav1.LabelSelector) {
 		return d.Spec.Replicas, d.Status.Replicas, d.Spec.Selector
 	}, func(d *appsv1.Deployment, n int32) { d.Spec.Replicas = &n })
