@@ -221,7 +221,7 @@ func (n *Node) run(ctx context.Context) error {
 
 	n.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](5*time.Millisecond, 10*time.Second),
-		workqueue.TypedRateLimitingQueueConfig[string]{Name: "hollow-" + n.name})
+		workqueue.TypedRateLimitingQueueConfig[string]{Name: "hollow-" + n.name, Clock: n.clock})
 	n.watchNode()
 	n.watchPods()
 	var wg sync.WaitGroup

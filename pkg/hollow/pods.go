@@ -209,6 +209,12 @@ func (n *Node) syncPod(ctx context.Context, key string) error {
 		n.forget(key, "")
 		return nil
 	}
+	if pod.Status.Phase == corev1.PodRunning {
+		// Seen Running: containers whose command exits now do.
+		if handled, err := n.finishContainers(ctx, pod, key); handled || err != nil {
+			return err
+		}
+	}
 	ip, err := n.podIP(pod, key)
 	if errors.Is(err, errNoPodCIDR) {
 		return nil // queued again when the node gets a podCIDR
@@ -278,6 +284,19 @@ func (n *Node) forget(key, uid string) {
 // stop "stops the containers" of a pod being deleted and completes the
 // deletion, as a kubelet does: grace period 0, only for this incarnation.
 func (n *Node) stop(ctx context.Context, pod *corev1.Pod, key string) error {
+	if len(pod.Finalizers) > 0 && pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+		// The object outlives its containers (a Job's pod): say how they
+		// ended first, as a kubelet does.
+		stopped := pod.DeepCopy()
+		stopped.Status = stoppedStatus(pod, n.clock.Now())
+		err := n.write(ctx, func() error {
+			_, err := n.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, stopped, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("posting the end of pod %q: %w", key, err)
+		}
+	}
 	err := n.write(ctx, func() error {
 		return n.client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 			GracePeriodSeconds: new(int64),
