@@ -12,17 +12,24 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiffhq/skiff/pkg/controller/cronjob"
+	"github.com/skiffhq/skiff/pkg/controller/daemonset"
 	"github.com/skiffhq/skiff/pkg/controller/deployment"
+	"github.com/skiffhq/skiff/pkg/controller/disruption"
 	"github.com/skiffhq/skiff/pkg/controller/endpoints"
 	"github.com/skiffhq/skiff/pkg/controller/endpointslice"
 	"github.com/skiffhq/skiff/pkg/controller/garbagecollector"
+	"github.com/skiffhq/skiff/pkg/controller/job"
 	"github.com/skiffhq/skiff/pkg/controller/namespace"
 	"github.com/skiffhq/skiff/pkg/controller/nodeipam"
 	"github.com/skiffhq/skiff/pkg/controller/nodelifecycle"
+	"github.com/skiffhq/skiff/pkg/controller/podgc"
 	"github.com/skiffhq/skiff/pkg/controller/replication"
 	"github.com/skiffhq/skiff/pkg/controller/rootcacert"
 	"github.com/skiffhq/skiff/pkg/controller/serviceaccount"
 	"github.com/skiffhq/skiff/pkg/controller/servicelb"
+	"github.com/skiffhq/skiff/pkg/controller/statefulset"
+	"github.com/skiffhq/skiff/pkg/controller/ttlafterfinished"
 	"github.com/skiffhq/skiff/pkg/hollow"
 	"github.com/skiffhq/skiff/pkg/scheduler"
 )
@@ -68,6 +75,10 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []b
 		replication.New(client, factory, replication.Options{Workers: 16, Logger: named("replication")}),
 		replication.NewReplicaSets(client, factory, replication.Options{Workers: 16, Logger: named("replicaset")}),
 		deployment.New(client, factory, deployment.Options{Workers: 8, Logger: named("deployment")}),
+		job.New(client, factory, job.Options{Workers: 8, Logger: named("job")}),
+		disruption.New(client, factory, disruption.Options{Logger: named("disruption")}),
+		daemonset.New(client, factory, daemonset.Options{Workers: 4, Logger: named("daemonset")}),
+		statefulset.New(client, factory, statefulset.Options{Workers: 4, Logger: named("statefulset")}),
 		gc,
 		namespace.New(client, dyn, factory, namespace.Options{Logger: named("namespace")}),
 		serviceaccount.New(client, factory, serviceaccount.Options{Logger: named("serviceaccount")}),
@@ -77,6 +88,9 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []b
 		servicelb.New(client, factory, servicelb.Options{Pool: pool, Logger: named("servicelb")}),
 		nodeipam.New(client, factory, nodeipam.Options{ClusterCIDR: clusterNet, Logger: named("nodeipam")}),
 		nodelifecycle.New(client, factory, nodelifecycle.Options{GracePeriod: cfg.NodeMonitorGracePeriod, Logger: named("nodelifecycle")}),
+		podgc.New(client, factory, podgc.Options{Quarantine: cfg.PodGCQuarantine, CheckPeriod: cfg.PodGCQuarantine / 2, Logger: named("podgc")}),
+		cronjob.New(client, factory, cronjob.Options{Logger: named("cronjob")}),
+		ttlafterfinished.New(client, factory, ttlafterfinished.Options{Logger: named("ttlafterfinished")}),
 		sched,
 	}
 	factory.Start(ctx.Done())

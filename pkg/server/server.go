@@ -54,6 +54,10 @@ type Config struct {
 	LBPool string
 	// NodeMonitorGracePeriod is how long a silent node stays Ready (40s).
 	NodeMonitorGracePeriod time.Duration
+	// PodGCQuarantine is how long a Node must be gone before the pod garbage
+	// collector deletes its pods (upstream's 40s; it looks every half of it).
+	// Tests shorten it; it has no flag, as upstream's is fixed.
+	PodGCQuarantine time.Duration
 	// HollowNodes starts this many in-memory nodes (hollow-1 ... hollow-N).
 	HollowNodes int
 	// NodeName, NodeIP and ContainerRuntimeEndpoint configure this host's agent.

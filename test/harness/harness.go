@@ -45,6 +45,9 @@ type Options struct {
 	HollowNodes int
 	// NodeMonitorGracePeriod shortens node-loss detection (default 40s).
 	NodeMonitorGracePeriod time.Duration
+	// PodGCQuarantine shortens how long a Node must be gone before its pods
+	// are collected (default 40s).
+	PodGCQuarantine time.Duration
 	// TolerationSeconds sets the default not-ready/unreachable tolerations.
 	TolerationSeconds int64
 	// DisableControllers starts the API server without its control loops.
@@ -80,6 +83,7 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		DisableControllers:     opts.DisableControllers,
 		HollowNodes:            opts.HollowNodes,
 		NodeMonitorGracePeriod: opts.NodeMonitorGracePeriod,
+		PodGCQuarantine:        opts.PodGCQuarantine,
 		NotReadyToleration:     opts.TolerationSeconds,
 		UnreachableToleration:  opts.TolerationSeconds,
 	})
