@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/utils/ptr"
@@ -208,6 +209,32 @@ func TestDeleteSendsSIGTERM(t *testing.T) {
 	if len(sbs.Items) != 0 {
 		t.Errorf("%d sandboxes left after the pod was deleted", len(sbs.Items))
 	}
+}
+
+// TestDeletedPodWithFinalizerEnds: a pod that keeps a finalizer (as a Job's
+// pods do) and is deleted has its containers stopped, and its status then says
+// so, with a terminal phase, as a kubelet's: kubia exits 0 on SIGTERM, so the
+// pod ends Succeeded. It goes once the finalizer is removed.
+func TestDeletedPodWithFinalizerEnds(t *testing.T) {
+	n := newTestNode(t, nil)
+	pod := kubiaPod("kubia-final")
+	pod.Finalizers = []string{"skiff.test/keep"}
+	n.create(pod)
+	n.waitPod(pod.Name, 60*time.Second, "Running", running)
+	pods := n.client.CoreV1().Pods("default")
+	if err := pods.Delete(context.Background(), pod.Name, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := n.waitPod(pod.Name, 30*time.Second, "Succeeded while terminating", func(p *corev1.Pod) bool {
+		return p.DeletionTimestamp != nil && p.Status.Phase == corev1.PodSucceeded
+	})
+	if st := status(p, "kubia"); st.State.Terminated == nil || st.State.Terminated.ExitCode != 0 {
+		t.Fatalf("container status after the delete: %s", describe(p))
+	}
+	if _, err := pods.Patch(context.Background(), pod.Name, types.JSONPatchType, []byte(`[{"op":"remove","path":"/metadata/finalizers"}]`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n.waitGone(pod.Name, 20*time.Second)
 }
 
 // TestAgentRestartAdoptsPods: stopping the agent (and its containerd) leaves

@@ -95,6 +95,14 @@ func (w *podWorker) terminate(ctx context.Context, pod *corev1.Pod, removed bool
 	if err := a.killAll(ctx, pod, state, gracePeriod(pod)); err != nil {
 		return err
 	}
+	if !removed && len(pod.Finalizers) > 0 && !isTerminal(pod.Status.Phase) {
+		// The object outlives its containers (a Job's pod keeps its tracking
+		// finalizer): post how they ended, as a kubelet does, so that its
+		// controller sees the pod finished rather than terminating forever.
+		if err := w.postFinal(ctx, pod); err != nil {
+			return err
+		}
+	}
 	if err := a.removeSandboxes(ctx, state.sandboxes); err != nil {
 		return err
 	}
@@ -127,4 +135,33 @@ func (a *Agent) removeSandboxes(ctx context.Context, sbs []*runtimeapi.PodSandbo
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// postFinal posts the status of a deleted pod whose containers were all
+// stopped: their exits, and a terminal phase (Succeeded when every container
+// exited 0, else Failed), whatever its restart policy.
+func (w *podWorker) postFinal(ctx context.Context, pod *corev1.Pod) error {
+	state, err := w.a.podState(ctx, w.uid)
+	if err != nil {
+		return err
+	}
+	st := w.a.podStatus(statusInput{pod: pod, state: state, podIPs: w.ips, probes: w.a.prober})
+	st.Phase = finalPhase(st.ContainerStatuses)
+	w.post(ctx, pod, st)
+	return nil
+}
+
+// finalPhase is the phase of a pod whose containers have all stopped for
+// good: Succeeded if each one exited 0, else Failed (upstream's kubelet for a
+// terminal pod).
+func finalPhase(statuses []corev1.ContainerStatus) corev1.PodPhase {
+	if len(statuses) == 0 {
+		return corev1.PodFailed
+	}
+	for _, s := range statuses {
+		if s.State.Terminated == nil || s.State.Terminated.ExitCode != 0 {
+			return corev1.PodFailed
+		}
+	}
+	return corev1.PodSucceeded
 }

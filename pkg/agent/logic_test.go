@@ -280,3 +280,24 @@ func TestTailLogMessage(t *testing.T) {
 		t.Errorf("last line: %q", got)
 	}
 }
+
+func TestFinalPhase(t *testing.T) {
+	exited := func(code int32) corev1.ContainerStatus {
+		return corev1.ContainerStatus{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: code}}}
+	}
+	waiting := corev1.ContainerStatus{State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}}}
+	for _, c := range []struct {
+		name     string
+		statuses []corev1.ContainerStatus
+		want     corev1.PodPhase
+	}{
+		{"every container exited 0", []corev1.ContainerStatus{exited(0), exited(0)}, corev1.PodSucceeded},
+		{"one exited 143", []corev1.ContainerStatus{exited(0), exited(143)}, corev1.PodFailed},
+		{"one never started", []corev1.ContainerStatus{exited(0), waiting}, corev1.PodFailed},
+		{"no statuses", nil, corev1.PodFailed},
+	} {
+		if got := finalPhase(c.statuses); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}
