@@ -197,7 +197,7 @@ func (n *node) cleanup() {
 // then the pods, and waits until the agents have removed them all (and with
 // them the sandboxes' network namespaces).
 func deleteWorkloads(kubectl func(...string) (string, error)) {
-	_, _ = kubectl("delete", "rc,svc", "--all", "--all-namespaces", "--wait=true", "--timeout=60s")
+	_, _ = kubectl("delete", "rc,deployments,replicasets,daemonsets,statefulsets,cronjobs,jobs,svc", "--all", "--all-namespaces", "--wait=true", "--timeout=60s")
 	_, _ = kubectl("delete", "pods", "--all", "--all-namespaces", "--grace-period=1", "--timeout=60s")
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
