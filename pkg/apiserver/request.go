@@ -188,7 +188,9 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req re
 			return
 		}
 		s.serveEviction(w, r, req)
-	case "log", "exec", "attach", "portforward", "proxy":
+	case "proxy":
+		s.serveProxy(w, r, req)
+	case "log", "exec", "attach", "portforward":
 		if _, err := s.getEntry(req); err != nil {
 			writeError(w, err)
 			return

@@ -179,6 +179,14 @@ func TestWorkloadsOnARealNode(t *testing.T) {
 	if f := strings.Fields(running); len(f) != 3 || strings.Count(running, "luksa/kubia:v2") != 3 {
 		t.Fatalf("after the rollout the pods run %q, want 3 of luksa/kubia:v2", running)
 	}
+	// The API server's proxy reaches a pod and the Service (kubectl get --raw).
+	pod := strings.Fields(n.mustKubectl("get", "pods", "-l", "app=kubia", "-o", "jsonpath={.items[*].metadata.name}"))[0]
+	if out := n.mustKubectl("get", "--raw", "/api/v1/namespaces/default/pods/"+pod+":8080/proxy/"); strings.TrimSpace(out) != "You've hit "+pod {
+		t.Fatalf("pods/proxy answered %q, want You've hit %s", out, pod)
+	}
+	if out := n.mustKubectl("get", "--raw", "/api/v1/namespaces/default/services/http:kubia-http:8080/proxy/"); !strings.HasPrefix(out, "You've hit kubia-") {
+		t.Fatalf("services/proxy answered %q", out)
+	}
 	if hist := n.mustKubectl("rollout", "history", "deployment/kubia"); !strings.Contains(hist, "1 ") || !strings.Contains(hist, "2 ") {
 		t.Fatalf("rollout history lists no two revisions:\n%s", hist)
 	}
