@@ -1,7 +1,8 @@
 // Package core declares the kinds of the core API group ("", served at
 // /api/v1), one file per kind: pods, replication controllers, services (and
 // their ClusterIP and NodePort allocator), namespaces, nodes, endpoints,
-// events, config maps, secrets, service accounts and pod templates.
+// events, config maps, secrets, service accounts, pod templates, and
+// persistent volume claims and volumes.
 //
 // Each file adds its kind to the group's table from an init function; nothing
 // else lists them. It must not serve HTTP or touch storage: what an allocator
