@@ -24,6 +24,8 @@ import (
 	"github.com/skiffhq/skiff/pkg/controller/nodeipam"
 	"github.com/skiffhq/skiff/pkg/controller/nodelifecycle"
 	"github.com/skiffhq/skiff/pkg/controller/podgc"
+	"github.com/skiffhq/skiff/pkg/controller/pvcprotection"
+	"github.com/skiffhq/skiff/pkg/controller/pvprotection"
 	"github.com/skiffhq/skiff/pkg/controller/replication"
 	"github.com/skiffhq/skiff/pkg/controller/rootcacert"
 	"github.com/skiffhq/skiff/pkg/controller/serviceaccount"
@@ -91,6 +93,8 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []b
 		podgc.New(client, factory, podgc.Options{Quarantine: cfg.PodGCQuarantine, CheckPeriod: cfg.PodGCQuarantine / 2, Logger: named("podgc")}),
 		cronjob.New(client, factory, cronjob.Options{Logger: named("cronjob")}),
 		ttlafterfinished.New(client, factory, ttlafterfinished.Options{Logger: named("ttlafterfinished")}),
+		pvcprotection.New(client, factory, pvcprotection.Options{Logger: named("pvcprotection")}),
+		pvprotection.New(client, factory, pvprotection.Options{Logger: named("pvprotection")}),
 		sched,
 	}
 	factory.Start(ctx.Done())
