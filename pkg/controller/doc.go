@@ -8,4 +8,11 @@
 // New only registers informers and handlers on the shared factory; the caller
 // starts the factory after building every controller, then calls Run. Loops must
 // not reach into storage or the API server's internals.
+//
+// What several loops need lives in one place, not in copies: PodFromTemplate
+// and Deleted here, and the packages workers (the workqueue's goroutines),
+// owners (the index of objects by controller), claim (adopting and
+// releasing), expectations (creations and deletions not yet seen), events
+// (the event recorder), history (ControllerRevisions) and, for tests only,
+// controllertest.
 package controller

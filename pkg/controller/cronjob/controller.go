@@ -2,24 +2,22 @@ package cronjob
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"sync"
 
 	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/skiffhq/skiff/pkg/controller/events"
+	"github.com/skiffhq/skiff/pkg/controller/owners"
 	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
@@ -55,7 +53,7 @@ type Controller struct {
 	clock  clock.WithTicker
 
 	cronJobs batchlisters.CronJobLister
-	jobs     cache.Indexer // by ownerIndex
+	jobs     cache.Indexer // by owners.Index
 	synced   []cache.InformerSynced
 
 	queue    workqueue.TypedRateLimitingInterface[string]
@@ -76,20 +74,6 @@ type ownWrite struct {
 
 var cronJobKind = batchv1.SchemeGroupVersion.WithKind("CronJob")
 
-// ownerIndex files Jobs under the UID of the CronJob that controls them.
-const ownerIndex = "cronjob.skiff/owner"
-
-func jobOwnerKeys(obj any) ([]string, error) {
-	job, ok := obj.(*batchv1.Job)
-	if !ok {
-		return nil, nil
-	}
-	if ref := metav1.GetControllerOfNoCopy(job); ref != nil && ref.Kind == cronJobKind.Kind {
-		return []string{string(ref.UID)}, nil
-	}
-	return nil, nil
-}
-
 // New registers the controller's informers and handlers on factory; the caller
 // starts the factory, then calls Run.
 func New(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options) *Controller {
@@ -108,10 +92,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		written: map[string]ownWrite{},
 	}
 	ci, ji := cjInformer.Informer(), jobInformer.Informer()
-	if err := ji.AddIndexers(cache.Indexers{ownerIndex: jobOwnerKeys}); err != nil {
-		// Only possible when the factory was started before New: a wiring bug.
-		panic(fmt.Sprintf("cronjob: adding the Job index: %v", err))
-	}
+	owners.AddIndex(ji)
 	c.jobs = ji.GetIndexer()
 	c.synced = []cache.InformerSynced{ci.HasSynced, ji.HasSynced}
 	_, _ = ci.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -139,10 +120,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 // Run syncs CronJobs until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "cronjob-controller"})
+	recorder, stopEvents := events.Start(ctx, c.client, "cronjob-controller")
+	defer stopEvents()
+	c.recorder = recorder
 
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return ctx.Err()
@@ -156,14 +136,7 @@ func (c *Controller) Run(ctx context.Context) error {
 
 // jobsOf are the Jobs a CronJob controls, from the cache.
 func (c *Controller) jobsOf(cj *batchv1.CronJob) []*batchv1.Job {
-	objs, _ := c.jobs.ByIndex(ownerIndex, string(cj.UID))
-	out := make([]*batchv1.Job, 0, len(objs))
-	for _, obj := range objs {
-		if j := obj.(*batchv1.Job); j.Namespace == cj.Namespace {
-			out = append(out, j)
-		}
-	}
-	return out
+	return owners.ControlledBy[*batchv1.Job](c.jobs, cj)
 }
 
 func ownedBy(job *batchv1.Job, uid types.UID) bool {

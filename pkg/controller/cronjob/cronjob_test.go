@@ -1,7 +1,6 @@
 package cronjob
 
 import (
-	"context"
 	"maps"
 	"reflect"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"k8s.io/client-go/informers"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 )
 
 func TestScheduleFires(t *testing.T) {
@@ -315,17 +316,7 @@ func TestRunFiresOnSchedule(t *testing.T) {
 	e := newEnv(t, at(10, 0, 30)) // its controller is not run; another is
 	factory := informers.NewSharedInformerFactory(e.client, 0)
 	c := New(e.client, factory, Options{Clock: e.clock, Workers: 2})
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, factory, c)
 	e.create(newCronJob("tick", "*/1 * * * *"))
 	want := "tick-" + minutes(at(10, 1, 0))
 	deadline := time.Now().Add(10 * time.Second)

@@ -5,6 +5,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiffhq/skiff/pkg/controller"
 )
 
 func (c *Controller) enqueue(obj any) {
@@ -45,10 +47,7 @@ func (c *Controller) updateCronJob(old, cur any) {
 // jobChanged wakes the CronJob that controls a Job that appeared, changed or
 // went away.
 func (c *Controller) jobChanged(obj any) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	job, ok := obj.(*batchv1.Job)
+	job, ok := controller.Deleted[*batchv1.Job](obj)
 	if !ok {
 		return
 	}

@@ -12,8 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -22,7 +20,11 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/skiffhq/skiff/pkg/controller/claim"
+	"github.com/skiffhq/skiff/pkg/controller/events"
+	"github.com/skiffhq/skiff/pkg/controller/expectations"
 	"github.com/skiffhq/skiff/pkg/controller/history"
+	"github.com/skiffhq/skiff/pkg/controller/owners"
 	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
@@ -65,12 +67,13 @@ type Controller struct {
 
 	daemonSets appslisters.DaemonSetLister
 	nodes      corelisters.NodeLister
-	pods       cache.Indexer // by ownerIndex and nodeIndex
+	pods       cache.Indexer                                    // by owners.Index and nodeIndex
+	patchPod   func(context.Context, *corev1.Pod, []byte) error // adopts and releases
 	revisions  *history.Client
 	synced     []cache.InformerSynced
 
 	queue  workqueue.TypedRateLimitingInterface[string]
-	expect *expectations
+	expect *expectations.Expectations
 	// failedBackoff spaces out the replacement of a node's failed daemon pod,
 	// which a kubelet that rejects it would otherwise make a hot loop.
 	failedBackoff *flowcontrol.Backoff
@@ -92,32 +95,9 @@ const (
 	generationLabel = "pod-template-generation"
 )
 
-// Indexes on the shared pod informer. ownerIndex files pods under the UID of
-// the DaemonSet that controls them, and orphans under their namespace (the
-// pods a DaemonSet may adopt); nodeIndex files daemon pods under the node
-// they are for (bound or not yet), so a node event looks at its own pods only.
-const (
-	ownerIndex = "daemonset.skiff/owner"
-	nodeIndex  = "daemonset.skiff/node"
-)
-
-func ownedKey(uid string) string { return "uid/" + uid }
-func orphanKey(ns string) string { return "orphan/" + ns }
-
-func podOwnerKeys(obj any) ([]string, error) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return nil, nil
-	}
-	ref := metav1.GetControllerOfNoCopy(pod)
-	switch {
-	case ref == nil:
-		return []string{orphanKey(pod.Namespace)}, nil
-	case ref.Kind == daemonSetKind.Kind:
-		return []string{ownedKey(string(ref.UID))}, nil
-	}
-	return nil, nil
-}
+// nodeIndex files daemon pods under the node they are for (bound or not yet),
+// so a node event looks at its own pods only.
+const nodeIndex = "daemonset.skiff/node"
 
 func podNodeKeys(obj any) ([]string, error) {
 	pod, ok := obj.(*corev1.Pod)
@@ -149,16 +129,18 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		daemonSets: dsInformer.Lister(),
 		nodes:      nodeInformer.Lister(),
 		revisions:  history.NewClient(client, revInformer.Lister()),
+		patchPod:   claim.PodPatcher(client),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "daemonset", Clock: opts.Clock}),
-		expect:        newExpectations(opts.Clock.Now),
+		expect:        expectations.New(opts.Clock.Now),
 		failedBackoff: flowcontrol.NewBackOffWithJitter(time.Second, 15*time.Minute, 0),
 		batched:       map[string]bool{},
 	}
 	c.failedBackoff.Clock = opts.Clock
 	di, ri, ni, pi := dsInformer.Informer(), revInformer.Informer(), nodeInformer.Informer(), podInformer.Informer()
-	if err := pi.AddIndexers(cache.Indexers{ownerIndex: podOwnerKeys, nodeIndex: podNodeKeys}); err != nil {
+	owners.AddIndex(pi)
+	if err := pi.AddIndexers(cache.Indexers{nodeIndex: podNodeKeys}); err != nil {
 		// Only possible when the factory was started before New: a wiring bug.
 		panic(fmt.Sprintf("daemonset: adding the pod indexes: %v", err))
 	}
@@ -190,10 +172,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 // Run syncs DaemonSets until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "daemonset-controller"})
+	recorder, stopEvents := events.Start(ctx, c.client, "daemonset-controller")
+	defer stopEvents()
+	c.recorder = recorder
 
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return ctx.Err()
@@ -223,7 +204,7 @@ func (c *Controller) collectBackoff(ctx context.Context) {
 
 // podsOf are the pods ds controls, from the cache.
 func (c *Controller) podsOf(ds *appsv1.DaemonSet) []*corev1.Pod {
-	return c.byIndex(ownerIndex, ownedKey(string(ds.UID)))
+	return owners.ControlledBy[*corev1.Pod](c.pods, ds)
 }
 
 func (c *Controller) byIndex(index, key string) []*corev1.Pod {

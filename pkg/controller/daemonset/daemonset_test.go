@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 )
 
 var (
@@ -81,7 +83,7 @@ func TestPlacementFollowsSelectorAndTaints(t *testing.T) {
 	e.waitPlacement(map[string][]string{"ssd": {"agent:v1"}, "ssd-prefer": {"agent:v1"}, "ssd-notready": {"agent:v1"}, "ssd-nonet": {"agent:v1"}})
 
 	e.runAll(true)
-	eventually(t, "the status", func() (bool, string) {
+	controllertest.Eventually(t, "the status", func() (bool, string) {
 		st := e.daemonSet("agent").Status
 		return st.DesiredNumberScheduled == 4 && st.CurrentNumberScheduled == 4 && st.NumberReady == 4 &&
 			st.ObservedGeneration == 2, fmt.Sprintf("%+v", st)
@@ -132,7 +134,7 @@ func TestNodesJoiningAndLeaving(t *testing.T) {
 
 	// A NoSchedule taint keeps the pod there (misscheduled); NoExecute evicts it.
 	e.updateNode("n2", func(n *corev1.Node) { n.Spec.Taints = []corev1.Taint{dedicated} })
-	eventually(t, "a misscheduled pod", func() (bool, string) {
+	controllertest.Eventually(t, "a misscheduled pod", func() (bool, string) {
 		st := e.daemonSet("agent").Status
 		return st.NumberMisscheduled == 1 && st.DesiredNumberScheduled == 1, fmt.Sprintf("%+v", st)
 	})
@@ -147,7 +149,7 @@ func TestNodesJoiningAndLeaving(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitPlacement(map[string][]string{})
-	eventually(t, "status with no nodes", func() (bool, string) {
+	controllertest.Eventually(t, "status with no nodes", func() (bool, string) {
 		st := e.daemonSet("agent").Status
 		return st.DesiredNumberScheduled == 0 && st.CurrentNumberScheduled == 0 && st.NumberMisscheduled == 0, fmt.Sprintf("%+v", st)
 	})
@@ -161,7 +163,7 @@ func TestFailedPodsAreReplaced(t *testing.T) {
 	first := e.pods()[0].Name
 	e.run(first, true)
 	e.setPhase(first, corev1.PodFailed)
-	eventually(t, "the failed pod replaced", func() (bool, string) {
+	controllertest.Eventually(t, "the failed pod replaced", func() (bool, string) {
 		pods := e.pods()
 		return len(pods) == 1 && pods[0].Name != first, fmt.Sprint(e.writes())
 	})
@@ -169,7 +171,7 @@ func TestFailedPodsAreReplaced(t *testing.T) {
 	second := e.pods()[0].Name
 	e.run(second, true)
 	e.setPhase(second, corev1.PodFailed)
-	eventually(t, "the second failed pod replaced after its back-off", func() (bool, string) {
+	controllertest.Eventually(t, "the second failed pod replaced after its back-off", func() (bool, string) {
 		pods := e.pods()
 		return len(pods) == 1 && pods[0].Name != second, fmt.Sprint(e.writes())
 	})
@@ -190,7 +192,7 @@ func TestStatusCounts(t *testing.T) {
 		ObservedGeneration: 1, DesiredNumberScheduled: 4, CurrentNumberScheduled: 4, NumberReady: 2,
 		UpdatedNumberScheduled: 4, NumberAvailable: 2, NumberUnavailable: 2,
 	}
-	eventually(t, "the status", func() (bool, string) {
+	controllertest.Eventually(t, "the status", func() (bool, string) {
 		st := e.daemonSet("agent").Status
 		return reflect.DeepEqual(st, want), fmt.Sprintf("%+v", st)
 	})
@@ -244,7 +246,7 @@ func TestRollingUpdateMaxUnavailable(t *testing.T) {
 		}
 		e.runAll(true)
 	}
-	eventually(t, "the rolled-out status", func() (bool, string) {
+	controllertest.Eventually(t, "the rolled-out status", func() (bool, string) {
 		st := e.daemonSet("agent").Status
 		return st.UpdatedNumberScheduled == 5 && st.NumberAvailable == 5 && st.ObservedGeneration == 2, fmt.Sprintf("%+v", st)
 	})
@@ -311,7 +313,7 @@ func TestOnDelete(t *testing.T) {
 	e.waitPlacement(map[string][]string{"n1": {"agent:v1"}, "n2": {"agent:v1"}})
 	e.runAll(true)
 	e.updateDaemonSet("agent", func(ds *appsv1.DaemonSet) { ds.Spec.Template.Spec.Containers[0].Image = "agent:v2" })
-	eventually(t, "the new generation observed", func() (bool, string) {
+	controllertest.Eventually(t, "the new generation observed", func() (bool, string) {
 		st := e.daemonSet("agent").Status
 		return st.ObservedGeneration == 2 && st.UpdatedNumberScheduled == 0, fmt.Sprintf("%+v", st)
 	})
@@ -334,7 +336,7 @@ func TestOnDelete(t *testing.T) {
 		}
 	}
 	e.runAll(true)
-	eventually(t, "one updated", func() (bool, string) {
+	controllertest.Eventually(t, "one updated", func() (bool, string) {
 		st := e.daemonSet("agent").Status
 		return st.UpdatedNumberScheduled == 1 && st.NumberAvailable == 2, fmt.Sprintf("%+v", st)
 	})
@@ -355,7 +357,7 @@ func TestRevisionHistoryLimit(t *testing.T) {
 	}
 	e.waitPlacement(map[string][]string{"n1": {"agent:v4"}})
 	e.runAll(true)
-	eventually(t, "two revisions left (current and one old)", func() (bool, string) {
+	controllertest.Eventually(t, "two revisions left (current and one old)", func() (bool, string) {
 		revs, _ := e.client.AppsV1().ControllerRevisions(ns).List(context.Background(), metav1.ListOptions{})
 		var got []int64
 		for _, r := range revs.Items {
@@ -380,7 +382,7 @@ func TestAdoptsOrphansAndReleasesStrays(t *testing.T) {
 	ds := e.createDaemonSet(newDaemonSet("agent", "agent:v1"))
 	// The orphan on n1 is adopted and kept (OnDelete): only n2 gets a new pod.
 	e.waitPlacement(map[string][]string{"n1": {"agent:v0"}, "n2": {"agent:v1"}})
-	eventually(t, "the orphan adopted", func() (bool, string) {
+	controllertest.Eventually(t, "the orphan adopted", func() (bool, string) {
 		p, err := e.client.CoreV1().Pods(ns).Get(context.Background(), "orphan", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -398,7 +400,7 @@ func TestAdoptsOrphansAndReleasesStrays(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitPlacement(map[string][]string{"n1": {"agent:v0", "agent:v1"}, "n2": {"agent:v1"}})
-	eventually(t, "the stray released", func() (bool, string) {
+	controllertest.Eventually(t, "the stray released", func() (bool, string) {
 		p, err := e.client.CoreV1().Pods(ns).Get(context.Background(), "orphan", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()

@@ -2,7 +2,6 @@ package daemonset_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,21 +10,18 @@ import (
 	"testing"
 	"time"
 
-	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/daemonset"
 )
 
@@ -60,17 +56,7 @@ func newEnv(t testing.TB) *env {
 	})
 	factory := informers.NewSharedInformerFactory(e.client, 0)
 	ctrl := daemonset.New(e.client, factory, daemonset.Options{Workers: 2})
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- ctrl.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, factory, ctrl)
 	return e
 }
 
@@ -113,14 +99,9 @@ func (e *env) update(a k8stesting.Action) (bool, runtime.Object, error) {
 	m, _ := meta.Accessor(in)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	cur, err := e.client.Tracker().Get(a.GetResource(), a.GetNamespace(), m.GetName())
+	cur, err := controllertest.Stored(e.client.Tracker(), a.(k8stesting.UpdateAction))
 	if err != nil {
 		return true, nil, err
-	}
-	cm, _ := meta.Accessor(cur)
-	if rv := m.GetResourceVersion(); rv != "" && rv != cm.GetResourceVersion() {
-		return true, nil, apierrors.NewConflict(a.GetResource().GroupResource(), m.GetName(),
-			fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
 	}
 	if ds, ok := in.(*appsv1.DaemonSet); ok {
 		old := cur.(*appsv1.DaemonSet)
@@ -141,50 +122,12 @@ func (e *env) update(a k8stesting.Action) (bool, runtime.Object, error) {
 // patch applies a strategic merge or merge patch with a new resourceVersion,
 // refusing it when its metadata.uid names another object.
 func (e *env) patch(a k8stesting.Action) (bool, runtime.Object, error) {
-	pa := a.(k8stesting.PatchAction)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	cur, err := e.client.Tracker().Get(a.GetResource(), a.GetNamespace(), pa.GetName())
-	if err != nil {
-		return true, nil, err
-	}
-	var precondition struct {
-		Metadata struct {
-			UID types.UID `json:"uid"`
-		} `json:"metadata"`
-	}
-	_ = json.Unmarshal(pa.GetPatch(), &precondition)
-	cm, _ := meta.Accessor(cur)
-	if uid := precondition.Metadata.UID; uid != "" && uid != cm.GetUID() {
-		return true, nil, apierrors.NewInvalid(schema.GroupKind{Kind: "Pod"}, pa.GetName(), nil)
-	}
-	old, err := json.Marshal(cur)
-	if err != nil {
-		return true, nil, err
-	}
-	next := cur.DeepCopyObject()
-	var merged []byte
-	switch pa.GetPatchType() {
-	case types.StrategicMergePatchType:
-		merged, err = strategicpatch.StrategicMergePatch(old, pa.GetPatch(), next)
-	case types.MergePatchType:
-		merged, err = jsonpatch.MergePatch(old, pa.GetPatch())
-	default:
-		return true, nil, fmt.Errorf("patch type %s not supported here", pa.GetPatchType())
-	}
-	if err != nil {
-		return true, nil, err
-	}
-	if err := json.Unmarshal(merged, next); err != nil {
-		return true, nil, err
-	}
-	nm, _ := meta.Accessor(next)
-	e.n++
-	nm.SetResourceVersion(strconv.Itoa(e.n))
-	if err := e.client.Tracker().Update(a.GetResource(), next, a.GetNamespace()); err != nil {
-		return true, nil, err
-	}
-	return true, next, nil
+	return controllertest.Patch(e.client.Tracker(), a.(k8stesting.PatchAction), func() string {
+		e.n++
+		return strconv.Itoa(e.n)
+	})
 }
 
 // nodeOf is the node a daemon pod's affinity pins it to.
@@ -356,24 +299,9 @@ func (e *env) setPhase(name string, phase corev1.PodPhase) {
 	}
 }
 
-// eventually polls cond for up to 5 s; what it returns on failure says why.
-func eventually(t testing.TB, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	var why string
-	for time.Now().Before(deadline) {
-		var ok bool
-		if ok, why = cond(); ok {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s: %s", what, why)
-}
-
 func (e *env) waitPlacement(want map[string][]string) {
 	e.t.Helper()
-	eventually(e.t, fmt.Sprintf("pods on %v", want), func() (bool, string) {
+	controllertest.Eventually(e.t, fmt.Sprintf("pods on %v", want), func() (bool, string) {
 		got := e.placement()
 		for k := range got {
 			sort.Strings(got[k])

@@ -10,6 +10,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiffhq/skiff/pkg/controller"
 )
 
 func (c *Controller) enqueue(obj any) {
@@ -55,14 +57,11 @@ func (c *Controller) updateDaemonSet(old, cur any) {
 }
 
 func (c *Controller) deleteDaemonSet(obj any) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	ds, ok := obj.(*appsv1.DaemonSet)
+	ds, ok := controller.Deleted[*appsv1.DaemonSet](obj)
 	if !ok {
 		return
 	}
-	c.expect.forget(keyOf(ds))
+	c.expect.Forget(keyOf(ds))
 	c.queue.Add(keyOf(ds))
 }
 
@@ -82,10 +81,7 @@ func (c *Controller) resolve(ns string, ref *metav1.OwnerReference) *appsv1.Daem
 // revisionChanged queues the DaemonSet that controls a revision or, for an
 // orphan, those that could adopt it.
 func (c *Controller) revisionChanged(obj any) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	rev, ok := obj.(*appsv1.ControllerRevision)
+	rev, ok := controller.Deleted[*appsv1.ControllerRevision](obj)
 	if !ok {
 		return
 	}
@@ -131,7 +127,7 @@ func (c *Controller) addPod(obj any) {
 			return
 		}
 		key := keyOf(ds)
-		c.expect.creationObserved(key)
+		c.expect.CreationObserved(key)
 		c.queue.Add(key)
 		return
 	}
@@ -185,22 +181,16 @@ func (c *Controller) updatePod(old, cur any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controller.Deleted[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ds := c.resolve(pod.Namespace, metav1.GetControllerOfNoCopy(pod))
 	if ds == nil {
 		return // nobody counts orphans
 	}
 	key := keyOf(ds)
-	c.expect.deletionObserved(key, podKey(pod))
+	c.expect.DeletionObserved(key, podKey(pod))
 	c.queue.Add(key)
 }
 
@@ -250,10 +240,7 @@ func (c *Controller) nodeChanged(old, node *corev1.Node) {
 
 // deleteNode queues the DaemonSets that had pods on a node that is gone.
 func (c *Controller) deleteNode(obj any) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	node, ok := obj.(*corev1.Node)
+	node, ok := controller.Deleted[*corev1.Node](obj)
 	if !ok {
 		return
 	}

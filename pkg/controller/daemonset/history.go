@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffhq/skiff/pkg/controller/claim"
 	"github.com/skiffhq/skiff/pkg/controller/history"
 )
 
@@ -107,7 +109,7 @@ func (c *Controller) claimRevisions(ctx context.Context, ds *appsv1.DaemonSet, s
 			continue
 		}
 		if !checked {
-			adoptErr, checked = c.canAdopt(ctx, ds), true
+			adoptErr, checked = claim.CanAdopt(ctx, ds, daemonSetKind.Kind, c.live(ds)), true
 		}
 		if adoptErr != nil {
 			errs = append(errs, adoptErr)
@@ -147,7 +149,7 @@ func (c *Controller) snapshot(ctx context.Context, ds *appsv1.DaemonSet, patch [
 	if err != nil {
 		return ds, nil, err
 	}
-	rev.Annotations = copyMap(ds.Annotations) // the change-cause that `rollout history` shows
+	rev.Annotations = maps.Clone(ds.Annotations) // the change-cause that `rollout history` shows
 	rev.Labels[hashLabel] = rev.Labels[history.HashLabel]
 	created, err := c.revisions.Create(ctx, ds, rev, &collisions)
 	if collisions != ptr.Deref(ds.Status.CollisionCount, 0) {

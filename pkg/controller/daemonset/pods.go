@@ -11,7 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/skiffhq/skiff/pkg/controller"
 )
 
 // maxInFlight bounds the requests one sync has in flight. Upstream's
@@ -33,7 +34,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key st
 	for i, d := range del {
 		keys[i] = podKey(d.pod)
 	}
-	c.expect.expect(key, len(create), keys)
+	c.expect.Expect(key, len(create), keys)
 
 	var errs []error
 	if len(create) > 0 {
@@ -42,7 +43,7 @@ func (c *Controller) syncNodes(ctx context.Context, ds *appsv1.DaemonSet, key st
 			return c.createPod(ctx, ds, key, template, create[i])
 		})
 		for range len(create) - created {
-			c.expect.creationObserved(key) // never coming
+			c.expect.CreationObserved(key) // never coming
 		}
 		if err != nil {
 			errs = append(errs, err)
@@ -118,17 +119,7 @@ func podTemplate(ds *appsv1.DaemonSet, generation *int64, hash string) *corev1.P
 // newPod is the pod of template for node: named after ds, controlled by it,
 // and held by its node affinity to node, where the scheduler will bind it.
 func newPod(ds *appsv1.DaemonSet, template *corev1.PodTemplateSpec, node string) *corev1.Pod {
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			GenerateName:    namePrefix(ds.Name),
-			Namespace:       ds.Namespace,
-			Labels:          copyMap(template.Labels),
-			Annotations:     copyMap(template.Annotations),
-			Finalizers:      append([]string(nil), template.Finalizers...),
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(ds, daemonSetKind)},
-		},
-		Spec: *template.Spec.DeepCopy(),
-	}
+	pod := controller.PodFromTemplate(template, ds, daemonSetKind)
 	pod.Spec.Affinity = pinToNode(pod.Spec.Affinity, node)
 	return pod
 }
@@ -139,7 +130,7 @@ func (c *Controller) createPod(ctx context.Context, ds *appsv1.DaemonSet, key st
 	if err != nil {
 		if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 			// Everything in the namespace is going: nothing to report or retry.
-			c.expect.creationObserved(key)
+			c.expect.CreationObserved(key)
 			return nil
 		}
 		c.recorder.Eventf(ds, corev1.EventTypeWarning, "FailedCreate", "Error creating: %v", err)
@@ -161,30 +152,10 @@ func (c *Controller) deletePodOf(ctx context.Context, ds *appsv1.DaemonSet, key 
 		return nil
 	}
 	// No event will come for a delete that did not happen.
-	c.expect.deletionObserved(key, podKey(d.pod))
+	c.expect.DeletionObserved(key, podKey(d.pod))
 	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
 		return nil // gone already, or replaced under the same name
 	}
 	c.recorder.Eventf(ds, corev1.EventTypeWarning, "FailedDelete", "Error deleting: %v", err)
 	return fmt.Errorf("deleting pod %s of DaemonSet %s: %w", podKey(d.pod), key, err)
-}
-
-// namePrefix is "NAME-" unless that is not a valid generateName prefix.
-func namePrefix(name string) string {
-	prefix := name + "-"
-	if len(validation.IsDNS1123Subdomain(prefix+"x")) != 0 {
-		return name
-	}
-	return prefix
-}
-
-func copyMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -30,7 +30,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	ds, err := c.daemonSets.DaemonSets(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.expect.forget(key)
+		c.expect.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -61,7 +61,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	hash := cur.Labels[hashLabel]
 	p := newPlacement(ds)
 
-	if !c.expect.satisfied(key) {
+	if !c.expect.Satisfied(key) {
 		// Only the status: the generation is not observed until acted on.
 		return c.updateStatus(ctx, ds, c.ownPods(ds, selector), nodes, p, hash, false)
 	}

@@ -18,6 +18,7 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/deployment"
 )
 
@@ -90,7 +91,7 @@ func TestNewDeploymentCreatesReplicaSet(t *testing.T) {
 	}
 
 	// kubectl describe shows the scaling as an event.
-	eventually(t, "the ScalingReplicaSet event", func() (bool, string) {
+	controllertest.Eventually(t, "the ScalingReplicaSet event", func() (bool, string) {
 		list, err := e.client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -289,7 +290,7 @@ func TestRevisionHistoryLimitDeletesOldestEmptyReplicaSets(t *testing.T) {
 		e.updateDeployment("web", func(d *appsv1.Deployment) { d.Spec.Template = template(fmt.Sprintf("img:%d", i)) })
 		e.rollOut("web")
 	}
-	eventually(t, "old revisions cleaned up", func() (bool, string) {
+	controllertest.Eventually(t, "old revisions cleaned up", func() (bool, string) {
 		var revisions []string
 		for _, rs := range e.replicaSets() {
 			revisions = append(revisions, rs.Annotations[revisionAnnotation])
@@ -319,7 +320,7 @@ func TestProgressDeadlineExceeded(t *testing.T) {
 	})
 	lastProgress := condition(got, appsv1.DeploymentProgressing).LastUpdateTime
 
-	eventually(t, "the progress deadline to pass", func() (bool, string) {
+	controllertest.Eventually(t, "the progress deadline to pass", func() (bool, string) {
 		clk.Step(500 * time.Millisecond)
 		got = e.deployment("web")
 		return hasCondition(got, appsv1.DeploymentProgressing, corev1.ConditionFalse, "ProgressDeadlineExceeded", `ReplicaSet "`+name+`" has timed out progressing.`),
@@ -452,7 +453,7 @@ func TestAdoptReleaseAndHashCollision(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitObserved("web", func(d *appsv1.Deployment) bool { return ptr.Deref(d.Status.CollisionCount, 0) == 1 })
-	eventually(t, "the released replica set and a new one", func() (bool, string) {
+	controllertest.Eventually(t, "the released replica set and a new one", func() (bool, string) {
 		released := e.replicaSet(name)
 		rss := e.replicaSets()
 		if metav1.GetControllerOf(released) != nil || len(rss) != 2 {

@@ -2,7 +2,6 @@ package deployment_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,16 +19,15 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/deployment"
 )
 
@@ -77,17 +75,7 @@ func newEnv(t testing.TB, opts deployment.Options) *env {
 
 	factory := informers.NewSharedInformerFactory(e.client, 0)
 	ctrl := deployment.New(e.client, factory, opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- ctrl.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, factory, ctrl)
 	return e
 }
 
@@ -152,15 +140,11 @@ func (e *env) update(a k8stesting.Action) (bool, runtime.Object, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	m, _ := meta.Accessor(in)
-	cur, err := e.client.Tracker().Get(a.GetResource(), a.GetNamespace(), m.GetName())
+	cur, err := controllertest.Stored(e.client.Tracker(), a.(k8stesting.UpdateAction))
 	if err != nil {
 		return true, nil, err
 	}
 	cm, _ := meta.Accessor(cur)
-	if m.GetResourceVersion() != "" && m.GetResourceVersion() != cm.GetResourceVersion() {
-		return true, nil, apierrors.NewConflict(a.GetResource().GroupResource(), m.GetName(),
-			fmt.Errorf("the object has been modified; please apply your changes to the latest version and try again"))
-	}
 	status := a.GetSubresource() == "status"
 	switch next := in.(type) {
 	case *appsv1.Deployment:
@@ -198,57 +182,12 @@ func (e *env) update(a k8stesting.Action) (bool, runtime.Object, error) {
 	return true, in, nil
 }
 
-// patch applies a strategic merge patch (what the controller sends for
-// ownerReferences), refusing it when its metadata.uid names another object.
+// patch applies a strategic merge or merge patch (what the controller sends
+// for ownerReferences), refusing it when its metadata.uid names another object.
 func (e *env) patch(a k8stesting.Action) (bool, runtime.Object, error) {
-	pa := a.(k8stesting.PatchAction)
-	if pa.GetPatchType() != types.StrategicMergePatchType {
-		return false, nil, nil
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	cur, err := e.client.Tracker().Get(a.GetResource(), a.GetNamespace(), pa.GetName())
-	if err != nil {
-		return true, nil, err
-	}
-	var precondition struct {
-		Metadata struct {
-			UID types.UID `json:"uid"`
-		} `json:"metadata"`
-	}
-	_ = json.Unmarshal(pa.GetPatch(), &precondition)
-	cm, _ := meta.Accessor(cur)
-	if uid := precondition.Metadata.UID; uid != "" && uid != cm.GetUID() {
-		return true, nil, apierrors.NewInvalid(schemaKind(cur), pa.GetName(), nil)
-	}
-	old, err := json.Marshal(cur)
-	if err != nil {
-		return true, nil, err
-	}
-	next := cur.DeepCopyObject()
-	merged, err := strategicpatch.StrategicMergePatch(old, pa.GetPatch(), next)
-	if err != nil {
-		return true, nil, err
-	}
-	if err := json.Unmarshal(merged, next); err != nil {
-		return true, nil, err
-	}
-	nm, _ := meta.Accessor(next)
-	nm.SetResourceVersion(e.nextRV())
-	if err := e.client.Tracker().Update(a.GetResource(), next, a.GetNamespace()); err != nil {
-		return true, nil, err
-	}
-	return true, next, nil
-}
-
-func schemaKind(obj runtime.Object) schema.GroupKind {
-	switch obj.(type) {
-	case *appsv1.ReplicaSet:
-		return schema.GroupKind{Group: "apps", Kind: "ReplicaSet"}
-	case *appsv1.Deployment:
-		return schema.GroupKind{Group: "apps", Kind: "Deployment"}
-	}
-	return schema.GroupKind{Kind: "Pod"}
+	return controllertest.Patch(e.client.Tracker(), a.(k8stesting.PatchAction), e.nextRV)
 }
 
 // template is the pod template the tests roll out; its hashes below were
@@ -383,22 +322,6 @@ func (e *env) settle() {
 	}
 }
 
-// eventually polls cond every 5ms until it holds or 10s pass.
-func eventually(t testing.TB, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
-}
-
 // sizes describes the ReplicaSets as "NAME=SIZE ..." (oldest first).
 func (e *env) sizesNow() string {
 	var parts []string
@@ -411,7 +334,7 @@ func (e *env) sizesNow() string {
 // waitSizes waits until the ReplicaSets (oldest first) are asked for want.
 func (e *env) waitSizes(want ...int32) {
 	e.t.Helper()
-	eventually(e.t, fmt.Sprintf("replica set sizes %v", want), func() (bool, string) {
+	controllertest.Eventually(e.t, fmt.Sprintf("replica set sizes %v", want), func() (bool, string) {
 		rss := e.replicaSets()
 		if len(rss) != len(want) {
 			return false, e.sizesNow()
@@ -430,7 +353,7 @@ func (e *env) waitSizes(want ...int32) {
 func (e *env) waitObserved(name string, ok func(*appsv1.Deployment) bool) *appsv1.Deployment {
 	e.t.Helper()
 	var d *appsv1.Deployment
-	eventually(e.t, "deployment "+name+" status", func() (bool, string) {
+	controllertest.Eventually(e.t, "deployment "+name+" status", func() (bool, string) {
 		d = e.deployment(name)
 		return d.Status.ObservedGeneration == d.Generation && ok(d),
 			fmt.Sprintf("generation %d, annotations %v, status %+v; replica sets %s", d.Generation, d.Annotations, d.Status, e.sizesNow())
@@ -448,7 +371,7 @@ func rolledOut(d *appsv1.Deployment) bool {
 func (e *env) rollOut(name string) *appsv1.Deployment {
 	e.t.Helper()
 	var d *appsv1.Deployment
-	eventually(e.t, "deployment "+name+" to roll out", func() (bool, string) {
+	controllertest.Eventually(e.t, "deployment "+name+" to roll out", func() (bool, string) {
 		e.settle()
 		d = e.deployment(name)
 		return d.Status.ObservedGeneration == d.Generation && rolledOut(d),

@@ -11,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiffhq/skiff/pkg/controller"
 )
 
 func (c *Controller) enqueue(obj any) {
@@ -119,18 +121,8 @@ func onlyCountsChanged(o, n *appsv1.ReplicaSet) bool {
 		maps.Equal(o.Annotations, n.Annotations)
 }
 
-// deleted is the object a delete event carries, unwrapped from the tombstone
-// the informer leaves when it missed the deletion itself.
-func deleted[T any](obj any) (T, bool) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	t, ok := obj.(T)
-	return t, ok
-}
-
 func (c *Controller) deleteReplicaSet(obj any) {
-	rs, ok := deleted[*appsv1.ReplicaSet](obj)
+	rs, ok := controller.Deleted[*appsv1.ReplicaSet](obj)
 	if !ok {
 		return
 	}
@@ -146,7 +138,7 @@ func (c *Controller) deleteReplicaSet(obj any) {
 
 // deletePod wakes a Recreate rollout that waits for its old pods to be gone.
 func (c *Controller) deletePod(obj any) {
-	pod, ok := deleted[*corev1.Pod](obj)
+	pod, ok := controller.Deleted[*corev1.Pod](obj)
 	if !ok {
 		return
 	}

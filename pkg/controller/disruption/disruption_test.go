@@ -20,6 +20,7 @@ import (
 	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/disruption"
 )
 
@@ -39,17 +40,7 @@ func newEnv(t *testing.T, objs ...runtime.Object) *env {
 	e := &env{t: t, client: fake.NewClientset(objs...), clock: testingclock.NewFakeClock(start)}
 	factory := informers.NewSharedInformerFactory(e.client, 0)
 	ctrl := disruption.New(e.client, factory, disruption.Options{Clock: e.clock})
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- ctrl.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, factory, ctrl)
 	return e
 }
 

@@ -12,15 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiffhq/skiff/pkg/controller/endpoints/backends"
-
+	"github.com/skiffhq/skiff/pkg/controller/events"
 	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
@@ -117,10 +115,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 // Run syncs Endpoints until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: ControllerName})
+	recorder, stopEvents := events.Start(ctx, c.client, ControllerName)
+	defer stopEvents()
+	c.recorder = recorder
 
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return ctx.Err()

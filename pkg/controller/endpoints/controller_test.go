@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/endpoints"
 	"github.com/skiffhq/skiff/test/harness"
 )
@@ -96,22 +97,6 @@ func tcpPort(name string, port int32) corev1.ContainerPort {
 	return corev1.ContainerPort{Name: name, ContainerPort: port, Protocol: corev1.ProtocolTCP}
 }
 
-// eventually polls until check reports success or the deadline passes.
-func eventually(t *testing.T, what string, check func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := check()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last seen:\n%s", what, last)
-}
-
 func dump(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
@@ -121,7 +106,7 @@ func dump(v any) string {
 func waitSubsets(t *testing.T, cs kubernetes.Interface, ns, name string, want []corev1.EndpointSubset) *corev1.Endpoints {
 	t.Helper()
 	var got *corev1.Endpoints
-	eventually(t, fmt.Sprintf("endpoints %s/%s to match", ns, name), func() (bool, string) {
+	controllertest.Eventually(t, fmt.Sprintf("endpoints %s/%s to match", ns, name), func() (bool, string) {
 		ep, err := cs.CoreV1().Endpoints(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -231,7 +216,7 @@ func TestEndpointsFollowPods(t *testing.T) {
 	if err := cs.CoreV1().Services(ns).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("deleting service: %v", err)
 	}
-	eventually(t, "endpoints web to be deleted", func() (bool, string) {
+	controllertest.Eventually(t, "endpoints web to be deleted", func() (bool, string) {
 		_, err := cs.CoreV1().Endpoints(ns).Get(ctx, "web", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), fmt.Sprintf("get: %v", err)
 	})

@@ -15,8 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	discoverylisters "k8s.io/client-go/listers/discovery/v1"
 	"k8s.io/client-go/tools/cache"
@@ -24,7 +22,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiffhq/skiff/pkg/controller/endpoints/backends"
-
+	"github.com/skiffhq/skiff/pkg/controller/events"
 	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
@@ -126,10 +124,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 // Run syncs EndpointSlices until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: eventSource})
+	recorder, stopEvents := events.Start(ctx, c.client, eventSource)
+	defer stopEvents()
+	c.recorder = recorder
 
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return ctx.Err()

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/endpointslice"
 	"github.com/skiffhq/skiff/test/harness"
 )
@@ -91,21 +92,6 @@ func tcpPort(name string, port int32) corev1.ContainerPort {
 	return corev1.ContainerPort{Name: name, ContainerPort: port, Protocol: corev1.ProtocolTCP}
 }
 
-func eventually(t *testing.T, what string, check func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := check()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last seen:\n%s", what, last)
-}
-
 func dump(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
@@ -149,7 +135,7 @@ func summary(ss []discoveryv1.EndpointSlice) string {
 func waitSummary(t *testing.T, cs kubernetes.Interface, ns, svc, want string) []discoveryv1.EndpointSlice {
 	t.Helper()
 	var got []discoveryv1.EndpointSlice
-	eventually(t, "slices of "+ns+"/"+svc, func() (bool, string) {
+	controllertest.Eventually(t, "slices of "+ns+"/"+svc, func() (bool, string) {
 		got = serviceSlices(t, cs, ns, svc)
 		s := summary(got)
 		return s == want, "got:\n" + s + "\nwant:\n" + want
@@ -247,7 +233,7 @@ func TestSlicesFollowPods(t *testing.T) {
 	if _, err := cs.CoreV1().Services(ns).Update(ctx, svc, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "slice labels to follow the Service", func() (bool, string) {
+	controllertest.Eventually(t, "slice labels to follow the Service", func() (bool, string) {
 		ss := serviceSlices(t, cs, ns, "web")
 		return len(ss) == 1 && ss[0].Labels["tier"] == "edge", dump(ss)
 	})
@@ -256,7 +242,7 @@ func TestSlicesFollowPods(t *testing.T) {
 	if err := cs.CoreV1().Services(ns).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "slices of a deleted Service to go", func() (bool, string) {
+	controllertest.Eventually(t, "slices of a deleted Service to go", func() (bool, string) {
 		ss := serviceSlices(t, cs, ns, "web")
 		return len(ss) == 0, dump(ss)
 	})
@@ -287,7 +273,7 @@ func TestSlicesPackAndPlaceholder(t *testing.T) {
 		createPod(t, cs, ns, fmt.Sprintf("api-%d", i), app, nil, fmt.Sprintf("10.244.3.%d", 10+i), true)
 	}
 	var got []discoveryv1.EndpointSlice
-	eventually(t, "five endpoints in three slices", func() (bool, string) {
+	controllertest.Eventually(t, "five endpoints in three slices", func() (bool, string) {
 		got = serviceSlices(t, cs, ns, "api")
 		n := 0
 		for _, s := range got {

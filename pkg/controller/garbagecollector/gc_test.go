@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/garbagecollector"
 	"github.com/skiffhq/skiff/pkg/controller/replication"
 	"github.com/skiffhq/skiff/test/harness"
@@ -37,41 +37,13 @@ func start(t *testing.T) *harness.Cluster {
 		t.Fatal(err)
 	}
 	rm := replication.New(c.Client, factory, replication.Options{Workers: 8})
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, 2)
-	go func() { done <- gc.Run(ctx) }()
-	go func() { done <- rm.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		for range 2 {
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, factory, gc, rm)
 	return c
 }
 
 func kubectl(t *testing.T) harness.Kubectl {
 	ks := harness.Kubectls(t)
 	return ks[len(ks)-1]
-}
-
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
 }
 
 func createRC(t *testing.T, c *harness.Cluster, name string, n int32) *corev1.ReplicationController {
@@ -107,7 +79,7 @@ func pods(t *testing.T, c *harness.Cluster, selector string) []corev1.Pod {
 func waitPods(t *testing.T, c *harness.Cluster, selector string, n int) []corev1.Pod {
 	t.Helper()
 	var got []corev1.Pod
-	eventually(t, fmt.Sprintf("%d pods %s", n, selector), func() (bool, string) {
+	controllertest.Eventually(t, fmt.Sprintf("%d pods %s", n, selector), func() (bool, string) {
 		got = pods(t, c, selector)
 		return len(got) == n, fmt.Sprint(len(got))
 	})
@@ -152,7 +124,7 @@ func TestDeleteRCWithCascadeOrphanKeepsPods(t *testing.T) {
 	}
 	// A new RC with the same selector adopts them instead of making more.
 	createRC(t, c, "kubia", 3)
-	eventually(t, "adoption by the new RC", func() (bool, string) {
+	controllertest.Eventually(t, "adoption by the new RC", func() (bool, string) {
 		for _, p := range pods(t, c, "app=kubia") {
 			if ref := metav1.GetControllerOf(&p); ref == nil || ref.UID == rc.UID {
 				return false, fmt.Sprintf("%s: %+v", p.Name, p.OwnerReferences)
@@ -194,7 +166,7 @@ func TestDeleteRCInTheForegroundWaitsForDependents(t *testing.T) {
 		t.Fatalf("kubectl delete --cascade=foreground: %v\n%s%s", err, out, errOut)
 	}
 	waitPods(t, c, "app=kubia", 0)
-	eventually(t, "the held ConfigMap marked deleted", func() (bool, string) {
+	controllertest.Eventually(t, "the held ConfigMap marked deleted", func() (bool, string) {
 		cm, err := cms.Get(ctx, "held", metav1.GetOptions{})
 		return err == nil && cm.DeletionTimestamp != nil, fmt.Sprint(err)
 	})
@@ -205,7 +177,7 @@ func TestDeleteRCInTheForegroundWaitsForDependents(t *testing.T) {
 	if _, err := cms.Patch(ctx, "held", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the RC gone once its dependents are", func() (bool, string) { return rcGone(t, c, "kubia"), "" })
+	controllertest.Eventually(t, "the RC gone once its dependents are", func() (bool, string) { return rcGone(t, c, "kubia"), "" })
 
 	// kubectl's own wait returns once everything is gone.
 	createRC(t, c, "other", 2)
@@ -243,12 +215,12 @@ func TestDanglingAndPartialOwners(t *testing.T) {
 	if _, err := cms.Create(ctx, unknown, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "dependents of absent owners deleted", func() (bool, string) {
+	controllertest.Eventually(t, "dependents of absent owners deleted", func() (bool, string) {
 		_, e1 := cms.Get(ctx, "orphaned", metav1.GetOptions{})
 		_, e2 := cms.Get(ctx, "stale-uid", metav1.GetOptions{})
 		return apierrors.IsNotFound(e1) && apierrors.IsNotFound(e2), fmt.Sprint(e1, e2)
 	})
-	eventually(t, "the dangling reference removed, the object kept", func() (bool, string) {
+	controllertest.Eventually(t, "the dangling reference removed, the object kept", func() (bool, string) {
 		cm, err := cms.Get(ctx, "two-owners", metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -262,7 +234,7 @@ func TestDanglingAndPartialOwners(t *testing.T) {
 	if err := cms.Delete(ctx, "alive", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "two-owners deleted with its last owner", func() (bool, string) {
+	controllertest.Eventually(t, "two-owners deleted with its last owner", func() (bool, string) {
 		_, err := cms.Get(ctx, "two-owners", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
@@ -285,7 +257,7 @@ func TestClusterScopedOwner(t *testing.T) {
 	if err := c.Client.CoreV1().Nodes().Delete(ctx, "node-a", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the node's lease deleted", func() (bool, string) {
+	controllertest.Eventually(t, "the node's lease deleted", func() (bool, string) {
 		_, err := c.Client.CoordinationV1().Leases("kube-node-lease").Get(ctx, "node-a", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})

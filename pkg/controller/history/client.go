@@ -3,7 +3,6 @@ package history
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -16,6 +15,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	"k8s.io/client-go/util/retry"
+
+	"github.com/skiffhq/skiff/pkg/controller/claim"
 )
 
 // Client reads revisions from an informer's cache and writes them through the
@@ -110,10 +111,7 @@ func (c *Client) Adopt(ctx context.Context, parent metav1.Object, parentKind sch
 	if owner := metav1.GetControllerOfNoCopy(rev); owner != nil {
 		return nil, fmt.Errorf("attempt to adopt revision %s/%s owned by %v", rev.Namespace, rev.Name, owner)
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"uid":             rev.UID,
-		"ownerReferences": []metav1.OwnerReference{*metav1.NewControllerRef(parent, parentKind)},
-	}})
+	patch, err := claim.AdoptPatch(parent, parentKind, rev)
 	if err != nil {
 		return nil, err
 	}
@@ -124,13 +122,7 @@ func (c *Client) Adopt(ctx context.Context, parent metav1.Object, parentKind sch
 // Release removes parent's ownerReference from rev. A revision already gone,
 // or no longer parent's, is not an error: it returns nil, nil.
 func (c *Client) Release(ctx context.Context, parent metav1.Object, rev *appsv1.ControllerRevision) (*appsv1.ControllerRevision, error) {
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"uid": rev.UID,
-		"ownerReferences": []map[string]any{{
-			"$patch": "delete",
-			"uid":    parent.GetUID(),
-		}},
-	}})
+	patch, err := claim.ReleasePatch(parent.GetUID(), rev)
 	if err != nil {
 		return nil, err
 	}

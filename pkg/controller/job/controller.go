@@ -2,7 +2,6 @@ package job
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,14 +12,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	batchlisters "k8s.io/client-go/listers/batch/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/skiffhq/skiff/pkg/controller/claim"
+	"github.com/skiffhq/skiff/pkg/controller/events"
+	"github.com/skiffhq/skiff/pkg/controller/owners"
 	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
@@ -89,7 +89,7 @@ type Controller struct {
 	clock  clock.WithTicker
 
 	jobs   batchlisters.JobLister
-	pods   cache.Indexer // by ownerIndex
+	pods   cache.Indexer // by owners.Index
 	synced []cache.InformerSynced
 
 	queue workqueue.TypedRateLimitingInterface[string]
@@ -97,34 +97,13 @@ type Controller struct {
 	// finalizer of a job that is gone or finished.
 	orphans workqueue.TypedRateLimitingInterface[string]
 
-	expect  *expectations
-	backoff *backoffStore
-	writes  *ownWrites
+	patchPod func(context.Context, *corev1.Pod, []byte) error // adopts and releases
+	expect   *jobExpectations
+	backoff  *backoffStore
+	writes   *ownWrites
 
 	recorder record.EventRecorder // set by Run, before any worker starts
 	logOnce  sync.Once
-}
-
-// ownerIndex files each pod under the UID of the Job that controls it, or
-// under its namespace when it has no controller (an orphan a Job may adopt).
-// Pods of other controllers are not filed: a sync reads its own pods without
-// scanning any others.
-const ownerIndex = "job.skiff/owner"
-
-func orphanKey(ns string) string { return "orphan/" + ns }
-
-func podOwnerKeys(obj any) ([]string, error) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return nil, nil
-	}
-	switch ref := metav1.GetControllerOfNoCopy(pod); {
-	case ref == nil:
-		return []string{orphanKey(pod.Namespace)}, nil
-	case isJobRef(ref):
-		return []string{string(ref.UID)}, nil
-	}
-	return nil, nil
 }
 
 // isJobRef reports whether an owner reference names a batch Job (in any
@@ -150,18 +129,14 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job", Clock: opts.Clock}),
 		orphans: workqueue.NewTypedRateLimitingQueueWithConfig(limiter(),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "job_orphan_pod", Clock: opts.Clock}),
-		expect:  newExpectations(opts.Clock.Now),
+		expect:  newJobExpectations(opts.Clock.Now),
 		backoff: newBackoffStore(),
 		writes:  newOwnWrites(opts.Clock.Now),
 	}
+	c.patchPod = claim.PodPatcher(client)
 	jobInformer := factory.Batch().V1().Jobs()
 	ji, pi := jobInformer.Informer(), factory.Core().V1().Pods().Informer()
-	if _, ok := pi.GetIndexer().GetIndexers()[ownerIndex]; !ok {
-		if err := pi.AddIndexers(cache.Indexers{ownerIndex: podOwnerKeys}); err != nil {
-			// Only possible when the factory was started before New: a wiring bug.
-			panic(fmt.Sprintf("job: adding the pod index: %v", err))
-		}
-	}
+	owners.AddIndex(pi)
 	c.jobs, c.pods = jobInformer.Lister(), pi.GetIndexer()
 	c.synced = []cache.InformerSynced{ji.HasSynced, pi.HasSynced}
 	_, _ = ji.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -182,10 +157,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
 	defer c.orphans.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "job-controller"})
+	recorder, stopEvents := events.Start(ctx, c.client, "job-controller")
+	defer stopEvents()
+	c.recorder = recorder
 
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return ctx.Err()
@@ -206,12 +180,7 @@ func (c *Controller) Run(ctx context.Context) error {
 
 // podsOf are the pods a Job controls, from the cache.
 func (c *Controller) podsOf(j *batchv1.Job) []*corev1.Pod {
-	objs, _ := c.pods.ByIndex(ownerIndex, string(j.UID))
-	out := make([]*corev1.Pod, 0, len(objs))
-	for _, obj := range objs {
-		out = append(out, obj.(*corev1.Pod))
-	}
-	return out
+	return owners.ControlledBy[*corev1.Pod](c.pods, j)
 }
 
 // resolveControllerRef returns the Job a controller reference names, if it is

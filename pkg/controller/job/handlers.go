@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiffhq/skiff/pkg/controller"
 )
 
 func jobKey(obj any) (string, bool) {
@@ -68,12 +70,12 @@ func (c *Controller) updateJob(old, cur any) {
 }
 
 func (c *Controller) deleteJob(obj any) {
-	j, ok := deleted[*batchv1.Job](obj)
+	j, ok := controller.Deleted[*batchv1.Job](obj)
 	if !ok {
 		return
 	}
 	key := mustKey(j)
-	c.expect.forget(key)
+	c.expect.Forget(key)
 	c.backoff.forget(key)
 	c.writes.forget(key)
 	c.enqueueOrphansOf(j)
@@ -108,7 +110,7 @@ func (c *Controller) addPod(obj any) {
 		return
 	}
 	if j := c.resolveControllerRef(pod.Namespace, ref); j != nil {
-		c.expect.creationObserved(mustKey(j))
+		c.expect.CreationObserved(mustKey(j))
 		c.enqueueBatched(j)
 	} else if isJobRef(ref) && hasTrackingFinalizer(pod) {
 		c.orphans.Add(mustKey(pod))
@@ -159,7 +161,7 @@ func (c *Controller) updatePod(old, cur any) {
 
 // deletePod handles a pod that is being deleted (final: the object is gone).
 func (c *Controller) deletePod(obj any, final bool) {
-	pod, ok := deleted[*corev1.Pod](obj)
+	pod, ok := controller.Deleted[*corev1.Pod](obj)
 	if !ok {
 		return
 	}
@@ -180,21 +182,11 @@ func (c *Controller) deletePod(obj any, final bool) {
 		return
 	}
 	key := mustKey(j)
-	c.expect.deletionObserved(key, mustKey(pod))
+	c.expect.DeletionObserved(key, mustKey(pod))
 	if final || !finalizer {
 		c.expect.finalizerRemovalObserved(key, pod.UID)
 	}
 	c.enqueueBatched(j)
-}
-
-// deleted is the object a delete event carries, unwrapped from the tombstone
-// the informer leaves when it missed the deletion itself.
-func deleted[T any](obj any) (T, bool) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	t, ok := obj.(T)
-	return t, ok
 }
 
 func mustKey(obj any) string {

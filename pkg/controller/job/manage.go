@@ -169,7 +169,7 @@ func completionIndex(p *corev1.Pod, completions int) (int, bool) {
 // batches of 1, 2, 4, ... that stop at the first batch with a failure, as
 // upstream's slow start does, and returns how many were created.
 func (c *Controller) createPods(ctx context.Context, s *jobState, n int, indexes []int) (int32, error) {
-	c.expect.expectCreations(s.key, n)
+	c.expect.ExpectCreations(s.key, n)
 	var created atomic.Int32
 	var mu sync.Mutex
 	var errs []error
@@ -182,7 +182,7 @@ func (c *Controller) createPods(ctx context.Context, s *jobState, n int, indexes
 			}
 			wg.Go(func() {
 				if err := c.createPod(ctx, s, ix); err != nil {
-					c.expect.creationObserved(s.key)
+					c.expect.CreationObserved(s.key)
 					if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
 						mu.Lock()
 						errs = append(errs, err)
@@ -197,7 +197,7 @@ func (c *Controller) createPods(ctx context.Context, s *jobState, n int, indexes
 		done += batch
 		if len(errs) > 0 {
 			for range n - done {
-				c.expect.creationObserved(s.key) // never sent
+				c.expect.CreationObserved(s.key) // never sent
 			}
 			break
 		}
@@ -290,7 +290,7 @@ func (c *Controller) deletePods(ctx context.Context, s *jobState, pods []*corev1
 			uids = append(uids, p.UID)
 		}
 	}
-	c.expect.expectDeletions(s.key, keys)
+	c.expect.ExpectDeletions(s.key, keys)
 	c.expect.expectFinalizersRemoved(s.key, uids)
 	var deleted, ready atomic.Int32
 	var mu sync.Mutex
@@ -300,7 +300,7 @@ func (c *Controller) deletePods(ctx context.Context, s *jobState, pods []*corev1
 		wg.Go(func() {
 			err := c.deleteOne(ctx, s.job, p, count)
 			if err != nil {
-				c.expect.deletionObserved(s.key, mustKey(p))
+				c.expect.DeletionObserved(s.key, mustKey(p))
 				c.expect.finalizerRemovalObserved(s.key, p.UID)
 				mu.Lock()
 				errs = append(errs, err)

@@ -54,7 +54,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	shared, err := c.jobs.Jobs(ns).Get(name)
 	if apierrors.IsNotFound(err) {
-		c.expect.forget(key)
+		c.expect.Forget(key)
 		c.backoff.forget(key)
 		c.writes.forget(key)
 		return nil
@@ -67,7 +67,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	if isFinished(shared) {
 		c.backoff.forget(key)
-		c.expect.forget(key)
+		c.expect.Forget(key)
 		return nil
 	}
 	if d := c.writes.pending(key, shared.UID, shared.ResourceVersion); d > 0 {
@@ -80,7 +80,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	// Read before the pods: a pod created after this still counts next time.
-	satisfied := c.expect.satisfied(key)
+	satisfied := c.expect.Satisfied(key)
 	pods, err := c.claimPods(ctx, shared)
 	if err != nil {
 		return err

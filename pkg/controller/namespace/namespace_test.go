@@ -15,14 +15,13 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/garbagecollector"
 	"github.com/skiffhq/skiff/pkg/controller/namespace"
 	"github.com/skiffhq/skiff/pkg/controller/replication"
 	"github.com/skiffhq/skiff/pkg/controller/serviceaccount"
 	"github.com/skiffhq/skiff/test/harness"
 )
-
-type runner interface{ Run(context.Context) error }
 
 // start runs a control plane with the namespace controller and the loops that
 // fill namespaces (replication, service accounts) and empty them (GC).
@@ -38,43 +37,14 @@ func start(t *testing.T) (*harness.Cluster, dynamic.Interface) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loops := []runner{
+	loops := []controllertest.Loop{
 		namespace.New(c.Client, dyn, factory, namespace.Options{}),
 		replication.New(c.Client, factory, replication.Options{}),
 		serviceaccount.New(c.Client, factory, serviceaccount.Options{}),
 		gc,
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, len(loops))
-	for _, l := range loops {
-		go func() { done <- l.Run(ctx) }()
-	}
-	t.Cleanup(func() {
-		cancel()
-		for range loops {
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, factory, loops...)
 	return c, dyn
-}
-
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
 }
 
 func kubectl(t *testing.T) harness.Kubectl {
@@ -159,7 +129,7 @@ func TestKubectlDeleteNamespaceEmptiesAndRemovesIt(t *testing.T) {
 	k := kubectl(t)
 	c.MustRun(t, k, "", "create", "namespace", "demo")
 	c.MustRun(t, k, manifest, "apply", "-n", "demo", "-f", "-")
-	eventually(t, "3 pods and the default ServiceAccount in demo", func() (bool, string) {
+	controllertest.Eventually(t, "3 pods and the default ServiceAccount in demo", func() (bool, string) {
 		got := content(t, c, dyn, "demo")
 		return got["pods"] == 3 && got["serviceaccounts"] == 1, fmt.Sprint(got)
 	})
@@ -178,7 +148,7 @@ func TestKubectlDeleteNamespaceEmptiesAndRemovesIt(t *testing.T) {
 	}
 	// The name can be used again, and the new namespace is empty but for its account.
 	c.MustRun(t, k, "", "create", "namespace", "demo")
-	eventually(t, "the new demo namespace's default ServiceAccount", func() (bool, string) {
+	controllertest.Eventually(t, "the new demo namespace's default ServiceAccount", func() (bool, string) {
 		got := content(t, c, dyn, "demo")
 		return fmt.Sprint(got) == "map[serviceaccounts:1]", fmt.Sprint(got)
 	})
@@ -211,7 +181,7 @@ func TestNamespaceWaitsForFinalizersAndReportsThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	var ns *corev1.Namespace
-	eventually(t, "conditions naming the held ConfigMap", func() (bool, string) {
+	controllertest.Eventually(t, "conditions naming the held ConfigMap", func() (bool, string) {
 		var err error
 		if ns, err = nss.Get(ctx, "held", metav1.GetOptions{}); err != nil {
 			return false, err.Error()
@@ -246,7 +216,7 @@ func TestNamespaceWaitsForFinalizersAndReportsThem(t *testing.T) {
 	if _, err := cms.Patch(ctx, "keep", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the namespace gone once its last object is", func() (bool, string) {
+	controllertest.Eventually(t, "the namespace gone once its last object is", func() (bool, string) {
 		_, err := nss.Get(ctx, "held", metav1.GetOptions{})
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})

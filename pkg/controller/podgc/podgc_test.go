@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -396,19 +398,9 @@ func TestRunCollectsOnTheTicker(t *testing.T) {
 	factory := informers.NewSharedInformerFactory(client, 0)
 	clk := clocktesting.NewFakeClock(t0)
 	c := New(client, factory, Options{Clock: clk})
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	}()
+	controllertest.Run(t, factory, c)
 	podGone := func() bool {
-		_, err := client.CoreV1().Pods("default").Get(ctx, "orphan", metav1.GetOptions{})
+		_, err := client.CoreV1().Pods("default").Get(t.Context(), "orphan", metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	}
 	waitFor := func(what string, cond func() bool) {

@@ -73,7 +73,7 @@ func TestPodEventsBatched(t *testing.T) {
 
 	// Creations under way: each one seen waits for the batch, the last one
 	// (which lets the RC create more) does not.
-	c.expect.expectCreations("default/kubia", 2)
+	c.expect.ExpectCreations("default/kubia", 2)
 	c.addPod(owned("1"))
 	if now, later := queued(); now || !later {
 		t.Errorf("one of two creations seen: queued at once %v, after the batch %v; want the batch", now, later)

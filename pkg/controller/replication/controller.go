@@ -2,7 +2,6 @@ package replication
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"sync"
@@ -14,13 +13,15 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 
+	"github.com/skiffhq/skiff/pkg/controller"
+	"github.com/skiffhq/skiff/pkg/controller/claim"
+	"github.com/skiffhq/skiff/pkg/controller/events"
+	"github.com/skiffhq/skiff/pkg/controller/expectations"
+	"github.com/skiffhq/skiff/pkg/controller/owners"
 	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
@@ -56,11 +57,12 @@ type Controller struct {
 	info   kindInfo
 
 	pods      cache.Indexer
+	patchPod  func(context.Context, *corev1.Pod, []byte) error // adopts and releases
 	setSynced cache.InformerSynced
 	podSync   cache.InformerSynced
 
 	queue  workqueue.TypedRateLimitingInterface[string]
-	expect *expectations
+	expect *expectations.Expectations
 	// firstBatch is where each set's next slow start of creates begins.
 	firstBatch *firstBatches
 	recorder   *spamGuard // its recorder is set by Run, before any worker starts
@@ -70,59 +72,29 @@ type Controller struct {
 	batched map[string]bool // sets waiting out statusBatch
 }
 
-// controllerIndex files each object (a pod, a ReplicaSet) under the UID of its
-// controller, or under its namespace when it has none, so a sync reads its own
-// pods and the orphans it could adopt without scanning every pod.
-const controllerIndex = "replication.skiff/controller"
-
-func controllerIndexKeys(obj any) ([]string, error) {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, nil
-	}
-	if ref := metav1.GetControllerOfNoCopy(m); ref != nil {
-		return []string{ownedKey(string(ref.UID))}, nil
-	}
-	return []string{orphanKey(m.GetNamespace())}, nil
-}
-
-func ownedKey(uid string) string { return "uid/" + uid }
-func orphanKey(ns string) string { return "orphan/" + ns }
-
-// addIndex adds an index to an informer unless it has one of that name: the
-// pod informer is shared by both kinds' controllers.
-func addIndex(inf cache.SharedIndexInformer, name string, keys cache.IndexFunc) {
-	if _, ok := inf.GetIndexer().GetIndexers()[name]; ok {
-		return
-	}
-	if err := inf.AddIndexers(cache.Indexers{name: keys}); err != nil {
-		// Only possible when the factory was started first: a wiring bug.
-		panic(fmt.Sprintf("replication: adding the %s index: %v", name, err))
-	}
-}
-
 // newController registers a controller of one kind of set, whose informer is
 // sets, and its pod handlers, on factory.
 func newController(client kubernetes.Interface, factory informers.SharedInformerFactory, opts Options,
 	sets cache.SharedIndexInformer, k kind, info kindInfo) *Controller {
 	opts.setDefaults()
 	c := &Controller{
-		client: client,
-		opts:   opts,
-		log:    opts.Logger.With("controller", info.name),
-		kind:   k,
-		info:   info,
+		client:   client,
+		patchPod: claim.PodPatcher(client),
+		opts:     opts,
+		log:      opts.Logger.With("controller", info.name),
+		kind:     k,
+		info:     info,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: info.queue}),
-		expect:     newExpectations(time.Now),
+		expect:     expectations.New(time.Now),
 		firstBatch: &firstBatches{m: map[string]int{}},
 		recorder:   newSpamGuard(nil, clock.RealClock{}),
 		now:        time.Now,
 		batched:    map[string]bool{},
 	}
 	pi := factory.Core().V1().Pods().Informer()
-	addIndex(pi, controllerIndex, controllerIndexKeys)
+	owners.AddIndex(pi)
 	c.pods = pi.GetIndexer()
 	c.podSync = pi.HasSynced
 	c.setSynced = sets.HasSynced
@@ -142,10 +114,9 @@ func newController(client kubernetes.Interface, factory informers.SharedInformer
 // Run syncs sets until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	c.recorder.EventRecorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: c.info.component})
+	recorder, stopEvents := events.Start(ctx, c.client, c.info.component)
+	defer stopEvents()
+	c.recorder.EventRecorder = recorder
 
 	if !cache.WaitForCacheSync(ctx.Done(), c.setSynced, c.podSync) {
 		return ctx.Err()
@@ -194,7 +165,7 @@ func (c *Controller) enqueueBatched(key string) {
 // enqueueObserved queues a set after one of its pods was seen created or
 // deleted: at once if that settles what it was waiting for, else with the batch.
 func (c *Controller) enqueueObserved(key string) {
-	if c.expect.satisfied(key) {
+	if c.expect.Satisfied(key) {
 		c.queue.Add(key)
 		return
 	}
@@ -223,7 +194,7 @@ func (c *Controller) deleteSet(obj any) {
 		return
 	}
 	key := keyOf(s)
-	c.expect.forget(key)
+	c.expect.Forget(key)
 	c.firstBatch.forget(key)
 	c.recorder.forget(s.meta().UID)
 	c.queue.Add(key)
@@ -274,7 +245,7 @@ func (c *Controller) addPod(obj any) {
 			return
 		}
 		key := keyOf(s)
-		c.expect.creationObserved(key)
+		c.expect.CreationObserved(key)
 		c.enqueueObserved(key)
 		return
 	}
@@ -326,15 +297,9 @@ func (c *Controller) updatePod(old, cur any) {
 }
 
 func (c *Controller) deletePod(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controller.Deleted[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	ref := metav1.GetControllerOfNoCopy(pod)
 	if ref == nil {
@@ -345,7 +310,7 @@ func (c *Controller) deletePod(obj any) {
 		return
 	}
 	key := keyOf(s)
-	c.expect.deletionObserved(key, mustKey(pod))
+	c.expect.DeletionObserved(key, mustKey(pod))
 	c.enqueueObserved(key)
 }
 

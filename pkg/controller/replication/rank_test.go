@@ -121,37 +121,6 @@ func TestSlowStartBatch(t *testing.T) {
 	}
 }
 
-func TestExpectations(t *testing.T) {
-	now := t0
-	e := newExpectations(func() time.Time { return now })
-	if !e.satisfied("ns/rc") {
-		t.Fatal("no record must mean satisfied")
-	}
-	e.expectCreations("ns/rc", 2)
-	e.creationObserved("ns/rc")
-	if e.satisfied("ns/rc") {
-		t.Fatal("satisfied with one creation outstanding")
-	}
-	e.creationObserved("ns/rc")
-	if !e.satisfied("ns/rc") {
-		t.Fatal("not satisfied after both creations")
-	}
-	e.expectDeletions("ns/rc", []string{"ns/a", "ns/b"})
-	e.deletionObserved("ns/rc", "ns/a")
-	e.deletionObserved("ns/rc", "ns/a") // the second event for the same pod counts nothing
-	if e.satisfied("ns/rc") {
-		t.Fatal("satisfied with ns/b outstanding")
-	}
-	now = now.Add(expectationsTTL + time.Second)
-	if !e.satisfied("ns/rc") {
-		t.Fatal("an expired record must not block the RC")
-	}
-	e.forget("ns/rc")
-	if !e.satisfied("ns/rc") {
-		t.Fatal("forgotten")
-	}
-}
-
 func TestPodFromTemplate(t *testing.T) {
 	n := int32(1)
 	rc := &corev1.ReplicationController{

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/replication"
 	"github.com/skiffhq/skiff/test/harness"
 )
@@ -31,17 +32,7 @@ func start(t *testing.T, opts replication.Options) *harness.Cluster {
 	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
 	factory := informers.NewSharedInformerFactory(c.Client, 0)
 	rm := replication.New(c.Client, factory, opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- rm.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, factory, rm)
 	return c
 }
 
@@ -68,22 +59,6 @@ func createRC(t *testing.T, c *harness.Cluster, rc *corev1.ReplicationController
 		t.Fatalf("creating RC %s: %v", rc.Name, err)
 	}
 	return out
-}
-
-// eventually polls cond every 20ms until it holds or 15s pass.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
 }
 
 func listPods(t *testing.T, c *harness.Cluster, selector string) []corev1.Pod {
@@ -119,7 +94,7 @@ func names(pods []corev1.Pod) string {
 func waitPods(t *testing.T, c *harness.Cluster, selector string, n int) []corev1.Pod {
 	t.Helper()
 	var pods []corev1.Pod
-	eventually(t, fmt.Sprintf("%d pods matching %q", n, selector), func() (bool, string) {
+	controllertest.Eventually(t, fmt.Sprintf("%d pods matching %q", n, selector), func() (bool, string) {
 		pods = activePods(t, c, selector)
 		return len(pods) == n, fmt.Sprintf("%d pods: %s", len(pods), names(pods))
 	})
@@ -130,7 +105,7 @@ func waitPods(t *testing.T, c *harness.Cluster, selector string, n int) []corev1
 func waitStatus(t *testing.T, c *harness.Cluster, name string, ok func(*corev1.ReplicationController) bool) *corev1.ReplicationController {
 	t.Helper()
 	var rc *corev1.ReplicationController
-	eventually(t, "RC "+name+" status", func() (bool, string) {
+	controllertest.Eventually(t, "RC "+name+" status", func() (bool, string) {
 		var err error
 		rc, err = c.Client.CoreV1().ReplicationControllers(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
@@ -167,7 +142,7 @@ func TestCreatesPodsFromTemplate(t *testing.T) {
 		t.Errorf("status = %+v, want 3 replicas, 3 fully labeled, 0 ready/available", st.Status)
 	}
 	// Every creation is recorded on the RC, with upstream's reason and message.
-	eventually(t, "SuccessfulCreate events", func() (bool, string) {
+	controllertest.Eventually(t, "SuccessfulCreate events", func() (bool, string) {
 		evs, err := c.Client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
 			FieldSelector: fields.Set{"involvedObject.kind": "ReplicationController", "involvedObject.name": "kubia", "reason": "SuccessfulCreate"}.String()})
 		if err != nil {
@@ -237,7 +212,7 @@ func TestScaleThroughSubresourceAndKubectl(t *testing.T) {
 	if sc, err := c.Client.CoreV1().ReplicationControllers(ns).GetScale(ctx, "kubia", metav1.GetOptions{}); err != nil || sc.Status.Replicas != 3 {
 		t.Errorf("scale status = %+v, %v; want 3 replicas", sc, err)
 	}
-	eventually(t, "SuccessfulDelete events", func() (bool, string) {
+	controllertest.Eventually(t, "SuccessfulDelete events", func() (bool, string) {
 		evs, err := c.Client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "reason=SuccessfulDelete"})
 		if err != nil {
 			return false, err.Error()
@@ -261,7 +236,7 @@ func TestReplacesDeletedAndFinishedPods(t *testing.T) {
 	if err := c.Client.CoreV1().Pods(ns).Delete(ctx, gone, metav1.DeleteOptions{}); err != nil {
 		t.Fatalf("deleting pod: %v", err)
 	}
-	eventually(t, "a replacement for "+gone, func() (bool, string) {
+	controllertest.Eventually(t, "a replacement for "+gone, func() (bool, string) {
 		now := activePods(t, c, "app=kubia")
 		return len(now) == 3 && !strings.Contains(names(now), gone), names(now)
 	})
@@ -271,7 +246,7 @@ func TestReplacesDeletedAndFinishedPods(t *testing.T) {
 	if _, err := c.Client.CoreV1().Pods(ns).UpdateStatus(ctx, &failed, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("failing pod: %v", err)
 	}
-	eventually(t, "a replacement for the failed pod", func() (bool, string) {
+	controllertest.Eventually(t, "a replacement for the failed pod", func() (bool, string) {
 		all := listPods(t, c, "app=kubia")
 		return len(all) == 4 && len(activePods(t, c, "app=kubia")) == 3, names(all)
 	})
@@ -293,7 +268,7 @@ func TestRelabelledPodIsReleased(t *testing.T) {
 	if strings.TrimSpace(out) != "pod/"+name+" labeled" {
 		t.Errorf("kubectl label printed %q", out)
 	}
-	eventually(t, name+" released", func() (bool, string) {
+	controllertest.Eventually(t, name+" released", func() (bool, string) {
 		p, err := c.Client.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -330,7 +305,7 @@ func TestAdoptsOrphansAndCountsFullyLabeled(t *testing.T) {
 	}
 	rc := createRC(t, c, newRC("kubia", 3, map[string]string{"app": "kubia"}, map[string]string{"app": "kubia", "tier": "web"}))
 	pods := waitPods(t, c, "app=kubia", 3)
-	eventually(t, "orphans adopted", func() (bool, string) {
+	controllertest.Eventually(t, "orphans adopted", func() (bool, string) {
 		pods = activePods(t, c, "app=kubia")
 		for _, p := range pods {
 			if ref := controllerOf(&p); ref == nil || ref.UID != rc.UID || ref.BlockOwnerDeletion == nil || !*ref.BlockOwnerDeletion {
@@ -378,7 +353,7 @@ func TestBurstCreatesExactlyAsMany(t *testing.T) {
 	scaleTo(t, c, "kubia", 200)
 	waitStatus(t, c, "kubia", func(rc *corev1.ReplicationController) bool { return rc.Status.Replicas == 200 })
 	waitPods(t, c, "app=kubia", 200)
-	eventually(t, "the watch to report 200 pods", func() (bool, string) {
+	controllertest.Eventually(t, "the watch to report 200 pods", func() (bool, string) {
 		return added.Load() >= 200, fmt.Sprint(added.Load())
 	})
 	if a, d := added.Load(), deleted.Load(); a != 200 || d != 0 {
@@ -387,7 +362,7 @@ func TestBurstCreatesExactlyAsMany(t *testing.T) {
 	scaleTo(t, c, "kubia", 0)
 	waitPods(t, c, "app=kubia", 0)
 	waitStatus(t, c, "kubia", func(rc *corev1.ReplicationController) bool { return rc.Status.Replicas == 0 })
-	eventually(t, "the watch to report 200 deletions", func() (bool, string) {
+	controllertest.Eventually(t, "the watch to report 200 deletions", func() (bool, string) {
 		return deleted.Load() == 200, fmt.Sprint(deleted.Load())
 	})
 }
@@ -470,7 +445,7 @@ func TestRCBeingDeletedCreatesAndAdoptsNothing(t *testing.T) {
 	if err := c.Client.CoreV1().ReplicationControllers(ns).Delete(ctx, "kubia", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the RC marked deleted", func() (bool, string) {
+	controllertest.Eventually(t, "the RC marked deleted", func() (bool, string) {
 		got, err := c.Client.CoreV1().ReplicationControllers(ns).Get(ctx, "kubia", metav1.GetOptions{})
 		return err == nil && got.DeletionTimestamp != nil, fmt.Sprint(err)
 	})

@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiffhq/skiff/pkg/controller/owners"
 )
 
 var rsKind = appsv1.SchemeGroupVersion.WithKind("ReplicaSet")
@@ -30,7 +32,7 @@ func NewReplicaSets(client kubernetes.Interface, factory informers.SharedInforme
 	inf := factory.Apps().V1().ReplicaSets()
 	si := inf.Informer()
 	// Filed under their controller's UID, as pods are: a Deployment's sets.
-	addIndex(si, controllerIndex, controllerIndexKeys)
+	owners.AddIndex(si)
 	lister, api := inf.Lister(), client.AppsV1()
 	k := typed[*appsv1.ReplicaSet]{
 		wrap:     func(r *appsv1.ReplicaSet) set { return rsSet{r} },
@@ -112,7 +114,7 @@ func siblings(byController cache.Indexer, s set) []set {
 	if ref == nil {
 		return nil
 	}
-	objs, _ := byController.ByIndex(controllerIndex, ownedKey(string(ref.UID)))
+	objs, _ := byController.ByIndex(owners.Index, owners.ControlledKey(ref.UID))
 	out := make([]set, 0, len(objs))
 	for _, obj := range objs {
 		if r, ok := obj.(*appsv1.ReplicaSet); ok && r.Namespace == s.meta().Namespace {

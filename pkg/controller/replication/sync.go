@@ -12,8 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiffhq/skiff/pkg/controller"
+	"github.com/skiffhq/skiff/pkg/controller/owners"
 )
 
 // sync brings one set's pods and status in line with its spec.
@@ -24,7 +26,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	s, err := c.kind.get(ns, name)
 	if apierrors.IsNotFound(err) {
-		c.expect.forget(key)
+		c.expect.Forget(key)
 		return nil
 	}
 	if err != nil {
@@ -37,7 +39,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		c.log.Info("ignoring an object with an empty or invalid selector", c.info.logKey, key)
 		return nil
 	}
-	resize := c.expect.satisfied(key)
+	resize := c.expect.Satisfied(key)
 
 	active, terminating := c.candidatePods(s)
 	pods, err := c.claimPods(ctx, s, selector, active)
@@ -69,8 +71,8 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // deleted.
 func (c *Controller) candidatePods(s set) (active, terminating []*corev1.Pod) {
 	m := s.meta()
-	owned, _ := c.pods.ByIndex(controllerIndex, ownedKey(string(m.UID)))
-	orphans, _ := c.pods.ByIndex(controllerIndex, orphanKey(m.Namespace))
+	owned, _ := c.pods.ByIndex(owners.Index, owners.ControlledKey(m.UID))
+	orphans, _ := c.pods.ByIndex(owners.Index, owners.OrphanKey(m.Namespace))
 	active = make([]*corev1.Pod, 0, len(owned)+len(orphans))
 	for _, list := range [][]any{owned, orphans} {
 		for _, obj := range list {
@@ -126,10 +128,10 @@ func (c *Controller) manageReplicas(ctx context.Context, s set, pods []*corev1.P
 		n := min(-diff, c.opts.BurstReplicas)
 		// Expect them before creating any: the informer may report a new pod
 		// before Create returns.
-		c.expect.expectCreations(key, n)
+		c.expect.ExpectCreations(key, n)
 		created, err := slowStartBatch(n, c.firstBatch.get(key), func() error { return c.createPod(ctx, s) })
 		for range n - created {
-			c.expect.creationObserved(key) // never coming
+			c.expect.CreationObserved(key) // never coming
 		}
 		c.firstBatch.learn(key, created, err)
 		return err
@@ -140,7 +142,7 @@ func (c *Controller) manageReplicas(ctx context.Context, s set, pods []*corev1.P
 		for i, p := range victims {
 			keys[i] = mustKey(p)
 		}
-		c.expect.expectDeletions(key, keys)
+		c.expect.ExpectDeletions(key, keys)
 		errs := make([]error, len(victims))
 		var wg sync.WaitGroup
 		slots := make(chan struct{}, maxInFlight)
@@ -164,7 +166,7 @@ func (c *Controller) manageReplicas(ctx context.Context, s set, pods []*corev1.P
 func (c *Controller) relatedPods(s set) []*corev1.Pod {
 	var out []*corev1.Pod
 	for _, sib := range c.kind.siblings(s) {
-		owned, _ := c.pods.ByIndex(controllerIndex, ownedKey(string(sib.meta().UID)))
+		owned, _ := c.pods.ByIndex(owners.Index, owners.ControlledKey(sib.meta().UID))
 		for _, obj := range owned {
 			if pod := obj.(*corev1.Pod); podActive(pod) {
 				out = append(out, pod)
@@ -265,7 +267,7 @@ func (c *Controller) deletePodOf(ctx context.Context, s set, pod *corev1.Pod, ke
 		return nil
 	}
 	// No event will come for a delete that did not happen.
-	c.expect.deletionObserved(key, podKey)
+	c.expect.DeletionObserved(key, podKey)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -284,36 +286,5 @@ func podFromTemplate(s set, gvk schema.GroupVersionKind) (*corev1.Pod, error) {
 	if len(t.Labels) == 0 {
 		return nil, errors.New("unable to create pods, no labels")
 	}
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{
-			GenerateName:    podNamePrefix(m.Name),
-			Namespace:       m.Namespace,
-			Labels:          copyMap(t.Labels),
-			Annotations:     copyMap(t.Annotations),
-			Finalizers:      append([]string(nil), t.Finalizers...),
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(m, gvk)},
-		},
-		Spec: *t.Spec.DeepCopy(),
-	}
-	return pod, nil
-}
-
-// podNamePrefix is "NAME-" unless that is not a valid generateName prefix.
-func podNamePrefix(name string) string {
-	prefix := name + "-"
-	if len(validation.IsDNS1123Subdomain(prefix+"x")) != 0 {
-		return name
-	}
-	return prefix
-}
-
-func copyMap(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return controller.PodFromTemplate(t, m, gvk), nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,27 +13,14 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 )
 
 const caPEM = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
 
 func namespace(name string, phase corev1.NamespacePhase) *corev1.Namespace {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NamespaceStatus{Phase: phase}}
-}
-
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
 }
 
 // start runs a controller on a fake clientset holding objs.
@@ -55,17 +41,7 @@ func start(t *testing.T, objs ...any) (*fake.Clientset, *Controller) {
 	}
 	factory := informers.NewSharedInformerFactory(client, 0)
 	c := New(client, factory, Options{CA: []byte(caPEM), Workers: 1})
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, factory, c)
 	return client, c
 }
 
@@ -100,17 +76,17 @@ func TestPublishesTheRootCA(t *testing.T) {
 	client, c := start(t, namespace("a", corev1.NamespaceActive), namespace("gone", corev1.NamespaceTerminating), other)
 	cms := func(ns string) func() (bool, string) { return func() (bool, string) { return published(client, ns) } }
 
-	eventually(t, "kube-root-ca.crt in a", cms("a"))
+	controllertest.Eventually(t, "kube-root-ca.crt in a", cms("a"))
 	if _, err := client.CoreV1().Namespaces().Create(ctx, namespace("b", corev1.NamespaceActive), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "kube-root-ca.crt in a new namespace", cms("b"))
+	controllertest.Eventually(t, "kube-root-ca.crt in a new namespace", cms("b"))
 
 	cmClient := client.CoreV1().ConfigMaps("a")
 	if err := cmClient.Delete(ctx, ConfigMapName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "kube-root-ca.crt recreated", cms("a"))
+	controllertest.Eventually(t, "kube-root-ca.crt recreated", cms("a"))
 
 	for _, edit := range []struct {
 		name string
@@ -121,7 +97,7 @@ func TestPublishesTheRootCA(t *testing.T) {
 		{"data removed", func(cm *corev1.ConfigMap) { cm.Data = nil }},
 		{"description removed", func(cm *corev1.ConfigMap) { delete(cm.Annotations, DescriptionAnnotation) }},
 	} {
-		eventually(t, "the informer seeing kube-root-ca.crt before "+edit.name, func() (bool, string) {
+		controllertest.Eventually(t, "the informer seeing kube-root-ca.crt before "+edit.name, func() (bool, string) {
 			cm, err := c.published.ConfigMaps("a").Get(ConfigMapName)
 			if err != nil {
 				return false, err.Error()
@@ -137,7 +113,7 @@ func TestPublishesTheRootCA(t *testing.T) {
 		if _, err := cmClient.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "kube-root-ca.crt put back after "+edit.name, cms("a"))
+		controllertest.Eventually(t, "kube-root-ca.crt put back after "+edit.name, cms("a"))
 	}
 	// Other annotations and labels are the user's.
 	cm, _ := cmClient.Get(ctx, ConfigMapName, metav1.GetOptions{})
@@ -146,7 +122,7 @@ func TestPublishesTheRootCA(t *testing.T) {
 	if _, err := cmClient.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "kube-root-ca.crt put back, keeping its labels", func() (bool, string) {
+	controllertest.Eventually(t, "kube-root-ca.crt put back, keeping its labels", func() (bool, string) {
 		ok, state := published(client, "a")
 		cm, _ := cmClient.Get(ctx, ConfigMapName, metav1.GetOptions{})
 		return ok && cm.Labels["team"] == "x", state
@@ -168,7 +144,7 @@ func TestPublishesTheRootCA(t *testing.T) {
 func TestTerminatingNamespaceGetsNothing(t *testing.T) {
 	ctx := context.Background()
 	client, c := start(t, namespace("a", corev1.NamespaceActive), namespace("gone", corev1.NamespaceTerminating))
-	eventually(t, "kube-root-ca.crt in a", func() (bool, string) { return published(client, "a") })
+	controllertest.Eventually(t, "kube-root-ca.crt in a", func() (bool, string) { return published(client, "a") })
 	ns, _ := client.CoreV1().Namespaces().Get(ctx, "a", metav1.GetOptions{})
 	ns.Status.Phase = corev1.NamespaceTerminating
 	if _, err := client.CoreV1().Namespaces().UpdateStatus(ctx, ns, metav1.UpdateOptions{}); err != nil {
@@ -176,14 +152,14 @@ func TestTerminatingNamespaceGetsNothing(t *testing.T) {
 	}
 	// (A real API server refuses creates in it once it is terminating; the
 	// fake does not, so the informer must know before the deletion.)
-	eventually(t, "the informer seeing a terminating", func() (bool, string) {
+	controllertest.Eventually(t, "the informer seeing a terminating", func() (bool, string) {
 		ns, _ := c.namespaces.Get("a")
 		return ns.Status.Phase == corev1.NamespaceTerminating, string(ns.Status.Phase)
 	})
 	if err := client.CoreV1().ConfigMaps("a").Delete(ctx, ConfigMapName, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the informer seeing the deletion", func() (bool, string) {
+	controllertest.Eventually(t, "the informer seeing the deletion", func() (bool, string) {
 		_, err := c.published.ConfigMaps("a").Get(ConfigMapName)
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
@@ -203,7 +179,7 @@ func TestTerminatingNamespaceGetsNothing(t *testing.T) {
 // no work.
 func TestWatchesItsOwnConfigMapOnly(t *testing.T) {
 	client, _ := start(t, namespace("a", corev1.NamespaceActive))
-	eventually(t, "kube-root-ca.crt in a", func() (bool, string) { return published(client, "a") })
+	controllertest.Eventually(t, "kube-root-ca.crt in a", func() (bool, string) { return published(client, "a") })
 	var selectors []string
 	for _, a := range client.Actions() {
 		if a.GetResource().Resource != "configmaps" {

@@ -4,47 +4,23 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/serviceaccount"
 	"github.com/skiffhq/skiff/test/harness"
 )
-
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last state: %s", what, last)
-}
 
 func TestEveryNamespaceGetsADefaultServiceAccount(t *testing.T) {
 	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
 	factory := informers.NewSharedInformerFactory(c.Client, 0)
 	sac := serviceaccount.New(c.Client, factory, serviceaccount.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- sac.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, factory, sac)
+	ctx := t.Context()
 
 	defaultSA := func(ns string) (types.UID, string) {
 		sa, err := c.Client.CoreV1().ServiceAccounts(ns).Get(context.Background(), "default", metav1.GetOptions{})
@@ -55,13 +31,13 @@ func TestEveryNamespaceGetsADefaultServiceAccount(t *testing.T) {
 	}
 	// Namespaces that existed before the controller started get one too.
 	for _, ns := range []string{"default", "kube-system"} {
-		eventually(t, "default ServiceAccount in "+ns, func() (bool, string) { uid, e := defaultSA(ns); return uid != "", e })
+		controllertest.Eventually(t, "default ServiceAccount in "+ns, func() (bool, string) { uid, e := defaultSA(ns); return uid != "", e })
 	}
 	ks := harness.Kubectls(t)
 	k := ks[len(ks)-1]
 	c.MustRun(t, k, "", "create", "namespace", "team-a")
 	var first types.UID
-	eventually(t, "default ServiceAccount in team-a", func() (bool, string) {
+	controllertest.Eventually(t, "default ServiceAccount in team-a", func() (bool, string) {
 		var e string
 		first, e = defaultSA("team-a")
 		return first != "", e
@@ -71,7 +47,7 @@ func TestEveryNamespaceGetsADefaultServiceAccount(t *testing.T) {
 		t.Errorf("kubectl get sa printed %q", out)
 	}
 	c.MustRun(t, k, "", "delete", "serviceaccount", "default", "-n", "team-a")
-	eventually(t, "the default ServiceAccount recreated", func() (bool, string) {
+	controllertest.Eventually(t, "the default ServiceAccount recreated", func() (bool, string) {
 		uid, e := defaultSA("team-a")
 		return uid != "" && uid != first, fmt.Sprint(uid, e)
 	})

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -16,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/controller/servicelb"
 	"github.com/skiffhq/skiff/test/harness"
 )
@@ -132,21 +132,6 @@ func createService(t *testing.T, cs kubernetes.Interface, ns string, svc *corev1
 	}
 }
 
-func eventually(t *testing.T, what string, check func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, state := check()
-		if ok {
-			return
-		}
-		last = state
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last seen:\n%s", what, last)
-}
-
 func dump(v any) string {
 	b, _ := json.MarshalIndent(v, "", "  ")
 	return string(b)
@@ -165,7 +150,7 @@ func ingressIPs(svc *corev1.Service) []string {
 func waitIngress(t *testing.T, cs kubernetes.Interface, ns, name string, want ...string) *corev1.Service {
 	t.Helper()
 	var got *corev1.Service
-	eventually(t, "ingress of "+ns+"/"+name+" to be "+strings.Join(want, ","), func() (bool, string) {
+	controllertest.Eventually(t, "ingress of "+ns+"/"+name+" to be "+strings.Join(want, ","), func() (bool, string) {
 		svc, err := cs.CoreV1().Services(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false, err.Error()
@@ -189,7 +174,7 @@ func waitIngress(t *testing.T, cs kubernetes.Interface, ns, name string, want ..
 func waitEvent(t *testing.T, cs kubernetes.Interface, ns, name, reason, message string) string {
 	t.Helper()
 	var msg string
-	eventually(t, reason+" event for "+ns+"/"+name, func() (bool, string) {
+	controllertest.Eventually(t, reason+" event for "+ns+"/"+name, func() (bool, string) {
 		list, err := cs.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
 		if err != nil {
 			return false, err.Error()

@@ -2,7 +2,6 @@ package statefulset
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"time"
@@ -14,8 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -24,7 +21,11 @@ import (
 	"k8s.io/kubectl/pkg/util/podutils"
 	"k8s.io/utils/clock"
 
+	"github.com/skiffhq/skiff/pkg/controller"
+	"github.com/skiffhq/skiff/pkg/controller/claim"
+	"github.com/skiffhq/skiff/pkg/controller/events"
 	"github.com/skiffhq/skiff/pkg/controller/history"
+	"github.com/skiffhq/skiff/pkg/controller/owners"
 	"github.com/skiffhq/skiff/pkg/controller/workers"
 )
 
@@ -61,31 +62,15 @@ type Controller struct {
 
 	sets    appslisters.StatefulSetLister
 	pods    corelisters.PodLister
-	podsIdx cache.Indexer // by ownerIndex
-	history *history.Client
-	synced  []cache.InformerSynced
+	podsIdx cache.Indexer // by owners.Index
+	// patchPod adopts and releases.
+	patchPod func(context.Context, *corev1.Pod, []byte) error
+	history  *history.Client
+	synced   []cache.InformerSynced
 
 	queue    workqueue.TypedRateLimitingInterface[string]
 	writes   *podWrites
 	recorder record.EventRecorder // set by Run, before any worker starts
-}
-
-// ownerIndex files pods under the UID of the StatefulSet controlling them, or
-// under their namespace when nothing controls them (orphans a set may adopt).
-const ownerIndex = "statefulset.skiff/owner"
-
-func podOwnerKeys(obj any) ([]string, error) {
-	pod, ok := obj.(*corev1.Pod)
-	if !ok {
-		return nil, nil
-	}
-	if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
-		if ref.Kind == statefulSetKind.Kind {
-			return []string{"uid/" + string(ref.UID)}, nil
-		}
-		return nil, nil
-	}
-	return []string{"orphan/" + pod.Namespace}, nil
 }
 
 // New registers the controller's informers and handlers on factory; the caller
@@ -96,23 +81,21 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	podInformer := factory.Core().V1().Pods()
 	revInformer := factory.Apps().V1().ControllerRevisions()
 	c := &Controller{
-		client:  client,
-		opts:    opts,
-		log:     opts.Logger.With("controller", "statefulset"),
-		clock:   opts.Clock,
-		sets:    setInformer.Lister(),
-		pods:    podInformer.Lister(),
-		history: history.NewClient(client, revInformer.Lister()),
+		client:   client,
+		opts:     opts,
+		log:      opts.Logger.With("controller", "statefulset"),
+		clock:    opts.Clock,
+		sets:     setInformer.Lister(),
+		pods:     podInformer.Lister(),
+		history:  history.NewClient(client, revInformer.Lister()),
+		patchPod: claim.PodPatcher(client),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "statefulset", Clock: opts.Clock}),
 		writes: newPodWrites(opts.Clock.Now),
 	}
 	si, pi, ri := setInformer.Informer(), podInformer.Informer(), revInformer.Informer()
-	if err := pi.AddIndexers(cache.Indexers{ownerIndex: podOwnerKeys}); err != nil {
-		// Only possible when the factory was started before New: a wiring bug.
-		panic(fmt.Sprintf("statefulset: adding the pod index: %v", err))
-	}
+	owners.AddIndex(pi)
 	c.podsIdx = pi.GetIndexer()
 	c.synced = []cache.InformerSynced{si.HasSynced, pi.HasSynced, ri.HasSynced}
 	_, _ = si.AddEventHandler(cache.ResourceEventHandlerFuncs{
@@ -131,10 +114,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 // Run syncs StatefulSets until ctx ends.
 func (c *Controller) Run(ctx context.Context) error {
 	defer c.queue.ShutDown()
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.client.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	c.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "statefulset-controller"})
+	recorder, stopEvents := events.Start(ctx, c.client, "statefulset-controller")
+	defer stopEvents()
+	c.recorder = recorder
 
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return ctx.Err()
@@ -232,15 +214,9 @@ func (c *Controller) podUpdated(old, cur any) {
 }
 
 func (c *Controller) podDeleted(obj any) {
-	pod, ok := obj.(*corev1.Pod)
+	pod, ok := controller.Deleted[*corev1.Pod](obj)
 	if !ok {
-		tomb, ok := obj.(cache.DeletedFinalStateUnknown)
-		if !ok {
-			return
-		}
-		if pod, ok = tomb.Obj.(*corev1.Pod); !ok {
-			return
-		}
+		return
 	}
 	if set := c.setFor(pod.Namespace, metav1.GetControllerOfNoCopy(pod)); set != nil {
 		c.enqueue(set)

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/skiffhq/skiff/pkg/controller/claim"
 	"github.com/skiffhq/skiff/pkg/controller/history"
 )
 
@@ -181,7 +182,7 @@ func (c *Controller) adoptRevisions(ctx context.Context, set *appsv1.StatefulSet
 			continue
 		}
 		if !checked {
-			if err := c.canAdopt(ctx, set); err != nil {
+			if err := claim.CanAdopt(ctx, set, statefulSetKind.Kind, c.live(set)); err != nil {
 				return nil, fmt.Errorf("can't adopt ControllerRevisions: %w", err)
 			}
 			checked = true

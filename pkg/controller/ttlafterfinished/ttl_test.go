@@ -19,6 +19,8 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	testingclock "k8s.io/utils/clock/testing"
 	"k8s.io/utils/ptr"
+
+	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 )
 
 const ns = "default"
@@ -40,8 +42,7 @@ type env struct {
 // resourceVersions and record each delete's options.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	e := &env{t: t, ctx: ctx, client: fake.NewClientset(), clock: testingclock.NewFakeClock(start)}
+	e := &env{t: t, ctx: t.Context(), client: fake.NewClientset(), clock: testingclock.NewFakeClock(start)}
 	stamp := func(obj runtime.Object) {
 		m, _ := meta.Accessor(obj)
 		e.mu.Lock()
@@ -69,16 +70,7 @@ func newEnv(t *testing.T) *env {
 	})
 	factory := informers.NewSharedInformerFactory(e.client, 0)
 	c := New(e.client, factory, Options{Clock: e.clock})
-	factory.Start(ctx.Done())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		factory.Shutdown()
-	})
+	controllertest.Run(t, factory, c)
 	return e
 }
 
