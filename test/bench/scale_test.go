@@ -209,6 +209,8 @@ func BenchmarkScale(b *testing.B) {
 	downTime := allGone.Sub(downStart)
 	cpuDown = serverCPU(b, p) - cpuDown
 
+	wf := benchWorkloads(ctx, b, p)
+
 	p50, p99 := time.Duration(0), time.Duration(0)
 	if len(lat) > 0 {
 		p50, p99 = percentiles(lat)
@@ -237,6 +239,23 @@ func BenchmarkScale(b *testing.B) {
 		schedRate, len(lat), float64(p50.Microseconds())/1000, float64(p99.Microseconds())/1000,
 		split(mem), split(idle),
 		downTime.Seconds(), cpuUp.Seconds(), cpuDown.Seconds())
+	b.ReportMetric(wf.deployUp.Seconds(), "s-deploy-available")
+	b.ReportMetric(wf.rollout.Seconds(), "s-rollout")
+	b.ReportMetric(wf.daemonSet.Seconds(), "s-daemonset-running")
+	b.ReportMetric(wf.jobs.Seconds(), "s-jobs-complete")
+	b.ReportMetric(mb(wf.rolloutMem.RSS), "rss-rollout-MB")
+	// A benchmark's log keeps ten lines, taken by the table above: this one
+	// goes to the output as it is.
+	fmt.Printf("\n| measure (same run, %d hollow nodes) | Skiff | vs the RC |\n|---|---|---|\n"+
+		"| Deployment of %d -> all available | %.2f s | %.2fx the RC's time to Running |\n"+
+		"| rolling update (25%%/25%%) -> all new pods available | %.2f s, RSS %s | RSS %.2fx the RC storm's |\n"+
+		"| DaemonSet -> %d pods Running | %.3f s | |\n"+
+		"| %d Jobs of one pod -> all Complete | %.2f s (%.0f pods/s) | |",
+		scaleNodes, scaleReplicas, wf.deployUp.Seconds(), wf.deployUp.Seconds()/upTime.Seconds(),
+		wf.rollout.Seconds(), split(wf.rolloutMem), float64(wf.rolloutMem.RSS)/float64(mem.RSS),
+		scaleNodes, wf.daemonSet.Seconds(),
+		benchJobs, wf.jobs.Seconds(), benchJobs/wf.jobs.Seconds())
+	fmt.Println()
 }
 
 // serverCPU is the CPU time (user and system) the server process has used.
