@@ -49,6 +49,14 @@ type Agent struct {
 	pullBackOff *flowcontrol.Backoff
 	prober      *prober
 	nodeUID     types.UID
+	nodes       corelisters.NodeLister
+	registered  *corev1.Node       // this node as registered
+	ranBefore   map[types.UID]bool // pods with sandboxes when the agent started
+
+	// admitMu orders admissions and the workers they start; admitOpen is
+	// set once the pods listed at start were admitted, oldest first.
+	admitMu   sync.Mutex
+	admitOpen bool
 
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker
@@ -130,7 +138,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-time.After(delay):
 		}
 	}
-	a.nodeUID = node.UID
+	a.nodeUID, a.registered = node.UID, node
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bgCtx, stopBG := context.WithCancel(ctx)
@@ -168,25 +176,37 @@ func (a *Agent) Run(ctx context.Context) error {
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "spec.nodeName=" + a.opts.NodeName }))
 	podInformer := podFactory.Core().V1().Pods()
 	a.pods = podInformer.Lister()
-	_, _ = podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+	nodeFactory := informers.NewSharedInformerFactoryWithOptions(a.client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = "metadata.name=" + a.opts.NodeName }))
+	nodeInformer := nodeFactory.Core().V1().Nodes()
+	a.nodes = nodeInformer.Lister()
+	a.ranBefore = a.podsInRuntime(ctx)
+	podReg, err := podInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { a.podChanged(ctx, obj.(*corev1.Pod)) },
 		UpdateFunc: func(_, obj any) { a.podChanged(ctx, obj.(*corev1.Pod)) },
 		DeleteFunc: func(obj any) { a.podRemoved(ctx, obj) },
 	})
+	if err != nil {
+		return err
+	}
 	svcFactory := informers.NewSharedInformerFactory(a.client, 0)
 	a.services = svcFactory.Core().V1().Services().Lister()
 	_ = svcFactory.Core().V1().Services().Informer()
 	a.prober = newProber(a)
 
-	// Workers start as the pod informer lists; sandboxes of pods it does
-	// not list (deleted while no agent ran) go once it has synced.
+	// Workers of the pods already running here start as the pod informer
+	// lists; new pods are admitted once it has synced, oldest first, and
+	// sandboxes of pods it does not list (deleted while no agent ran) go.
 	svcFactory.Start(ctx.Done())
+	nodeFactory.Start(ctx.Done())
 	podFactory.Start(ctx.Done())
 	defer podFactory.Shutdown()
+	defer nodeFactory.Shutdown()
 	defer svcFactory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), podInformer.Informer().HasSynced, svcFactory.Core().V1().Services().Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), podReg.HasSynced, nodeInformer.Informer().HasSynced, svcFactory.Core().V1().Services().Informer().HasSynced) {
 		return a.shutdown()
 	}
+	a.admitWaiting(ctx)
 	if err := a.removeOrphans(ctx); err != nil {
 		a.log.Error("removing sandboxes of pods that no longer exist", "err", err)
 	}

@@ -9,23 +9,59 @@ import (
 	"k8s.io/client-go/tools/cache"
 )
 
-// podChanged hands the pod to its worker, starting one for a new pod.
+// podChanged hands the pod to its worker, starting one for a pod new to the
+// agent (once admitted: see admit.go).
 func (a *Agent) podChanged(ctx context.Context, pod *corev1.Pod) {
 	a.mu.Lock()
 	w := a.workers[pod.UID]
+	a.mu.Unlock()
+	if w != nil {
+		w.setPod(pod)
+		w.kick()
+		return
+	}
+	a.admitMu.Lock()
+	defer a.admitMu.Unlock()
+	if !a.admitOpen && a.needsAdmission(pod) {
+		return // admitted with the others the informer lists at start
+	}
+	a.addPod(ctx, pod)
+}
+
+// addPod (admitMu held) hands the pod to its worker, starting one, after
+// admission when the pod is new to the node.
+func (a *Agent) addPod(ctx context.Context, pod *corev1.Pod) {
+	a.mu.Lock()
+	w := a.workers[pod.UID]
+	a.mu.Unlock()
 	if w == nil {
-		if ctx.Err() != nil {
-			a.mu.Unlock()
+		if w = a.newWorker(ctx, pod); w == nil {
 			return
 		}
-		w = newPodWorker(a, pod)
-		a.workers[pod.UID] = w
-		a.wg.Add(1)
 		go w.run()
 	}
-	a.mu.Unlock()
 	w.setPod(pod)
 	w.kick()
+}
+
+// newWorker (admitMu held) admits the pod if it is new to the node and
+// registers its worker, to be run; nil once the agent is stopping.
+func (a *Agent) newWorker(ctx context.Context, pod *corev1.Pod) *podWorker {
+	var rejected *rejection
+	if a.needsAdmission(pod) {
+		rejected = a.admit(ctx, pod)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ctx.Err() != nil {
+		return nil
+	}
+	w := newPodWorker(a, pod)
+	w.rejected = rejected
+	w.setPod(pod)
+	a.workers[pod.UID] = w
+	a.wg.Add(1)
+	return w
 }
 
 // podRemoved tells the pod's worker that the pod is gone from the API (it was

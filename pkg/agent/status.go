@@ -66,7 +66,8 @@ func (a *Agent) podStatus(in statusInput) corev1.PodStatus {
 	}
 	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses)
 	if isTerminal(old.Phase) {
-		st.Phase = old.Phase // a finished pod never comes back
+		// A finished pod never comes back, and keeps why it finished.
+		st.Phase, st.Reason, st.Message = old.Phase, old.Reason, old.Message
 	}
 	st.Conditions = a.podConditions(pod, &st, in.sandboxReady && len(in.podIPs) > 0)
 	for _, c := range old.Conditions {

@@ -26,6 +26,9 @@ type podWorker struct {
 	kickCh chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
+	// rejected is set, before the worker starts, for a pod refused at
+	// admission: nothing of it ever runs.
+	rejected *rejection
 
 	mu      sync.Mutex
 	pod     *corev1.Pod
@@ -135,6 +138,10 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		}
 		return true
 	}
+	if w.rejected != nil {
+		w.postRejection(ctx, pod)
+		return false
+	}
 	state, err := a.podState(ctx, w.uid)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -151,6 +158,11 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		// known a moment after the exit).
 		w.stopAll(ctx, pod, state)
 		a.prober.forget(w.uid)
+		if len(state.sandboxes) == 0 && len(state.containers) == 0 {
+			// Nothing of it is left (or ever ran: a pod rejected at
+			// admission): the status the API has says more than ours.
+			return false
+		}
 	} else {
 		sandboxID, ready = w.act(ctx, pod, state)
 	}
