@@ -152,7 +152,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		DeleteFunc: c.deleteDaemonSet,
 	})
 	_, _ = ri.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    c.revisionChanged,
+		AddFunc:    c.revisionAdded,
 		UpdateFunc: func(_, cur any) { c.revisionChanged(cur) },
 		DeleteFunc: c.revisionChanged,
 	})

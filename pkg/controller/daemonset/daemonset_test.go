@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -407,4 +408,42 @@ func TestAdoptsOrphansAndReleasesStrays(t *testing.T) {
 		}
 		return metav1.GetControllerOf(p) == nil, fmt.Sprint(p.OwnerReferences)
 	})
+}
+
+// TestHandMadeRevisionIsNotDedupedAtOnce: a revision that names the DaemonSet
+// as its controller, created by hand with the same data as the current one,
+// does not make the controller sync (upstream's addHistory): both stay until
+// the DaemonSet syncs for a reason of its own, as the ControllerRevision
+// conformance test expects when it deletes the first one itself.
+func TestHandMadeRevisionIsNotDedupedAtOnce(t *testing.T) {
+	e := newEnv(t)
+	e.addNode("n1", nil)
+	e.createDaemonSet(newDaemonSet("agent", "agent:v1"))
+	e.waitPlacement(map[string][]string{"n1": {"agent:v1"}})
+	e.runAll(true)
+	time.Sleep(300 * time.Millisecond) // the syncs the pods' start caused are done
+	revs := e.revisionsOf(t)
+	if len(revs) != 1 {
+		t.Fatalf("%d revisions, want 1", len(revs))
+	}
+	copyRev := revs[0].DeepCopy()
+	copyRev.ObjectMeta = metav1.ObjectMeta{Name: "agent-handmade", Namespace: ns, Labels: copyRev.Labels,
+		OwnerReferences: copyRev.OwnerReferences}
+	copyRev.Revision++
+	if _, err := e.client.AppsV1().ControllerRevisions(ns).Create(context.Background(), copyRev, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if got := e.revisionsOf(t); len(got) != 2 {
+		t.Fatalf("%d revisions 300ms after one was made by hand, want both kept", len(got))
+	}
+}
+
+func (e *env) revisionsOf(t *testing.T) []appsv1.ControllerRevision {
+	t.Helper()
+	list, err := e.client.AppsV1().ControllerRevisions(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
 }

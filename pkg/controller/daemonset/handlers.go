@@ -78,6 +78,21 @@ func (c *Controller) resolve(ns string, ref *metav1.OwnerReference) *appsv1.Daem
 	return ds
 }
 
+// revisionAdded queues the DaemonSets that could adopt an orphan revision.
+// A revision that names its controller changes nothing until that DaemonSet
+// syncs for another reason, as upstream's: a revision made by hand beside the
+// controller's own is not deduplicated away at once (the ControllerRevision
+// conformance test counts on it).
+func (c *Controller) revisionAdded(obj any) {
+	rev, ok := obj.(*appsv1.ControllerRevision)
+	if !ok {
+		return
+	}
+	if rev.DeletionTimestamp != nil || metav1.GetControllerOfNoCopy(rev) == nil {
+		c.revisionChanged(obj)
+	}
+}
+
 // revisionChanged queues the DaemonSet that controls a revision or, for an
 // orphan, those that could adopt it.
 func (c *Controller) revisionChanged(obj any) {
