@@ -79,7 +79,7 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req request)
 		},
 		Transport: proxyTransport,
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach %s: %v", req.res.Name[:len(req.res.Name)-1], err)))
+			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach %s: %v", req.res.Singular, err)))
 		},
 	}
 	rp.ServeHTTP(w, r)
