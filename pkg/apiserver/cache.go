@@ -226,20 +226,20 @@ type cache struct {
 	handoffs  map[string]*handoff // by key
 }
 
-// historySize and historyBytes are the default bounds on how far back a watch
+// DefaultWatchHistory and historyBytes are the default bounds on how far back a watch
 // can start before it gets 410 Gone: so many events, holding at most so many
 // bytes of entries. A storm of writes to big objects reaches the second first
 // (about 1,800 pod updates); the first is upstream's order of magnitude. A
 // watch that resumes (client-go's reflector does every few minutes) needs only
 // the events of the moment it was away.
 const (
-	historySize  = 10000
-	historyBytes = 4 << 20
+	DefaultWatchHistory = 10000
+	historyBytes        = 4 << 20
 )
 
 func newCache(store storage.Backend, reg *Registry, log *slog.Logger, history, maxBytes int) *cache {
 	if history <= 0 {
-		history = historySize
+		history = DefaultWatchHistory
 	}
 	if maxBytes <= 0 {
 		maxBytes = historyBytes

@@ -186,7 +186,11 @@ func (s *Server) Run(ctx context.Context) error {
 		if err := os.MkdirAll(dbDir, 0o700); err != nil {
 			return err
 		}
-		b, err := bolt.Open(filepath.Join(dbDir, "state.db"), bolt.WithAutoCompact(5*time.Minute, 100000), bolt.WithLogger(log))
+		// Storage's history is read only to refill the watch cache's after a
+		// restart, which holds at most DefaultWatchHistory events: older
+		// revisions are compacted away, so that a burst of writes does not
+		// grow the file with history no client can ask for.
+		b, err := bolt.Open(filepath.Join(dbDir, "state.db"), bolt.WithAutoCompact(5*time.Minute, apiserver.DefaultWatchHistory), bolt.WithLogger(log))
 		if err != nil {
 			return fmt.Errorf("opening storage: %w", err)
 		}

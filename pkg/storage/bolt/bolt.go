@@ -45,6 +45,7 @@ type Backend struct {
 	closeOnce  sync.Once
 	stopAuto   context.CancelFunc
 	autoDone   chan struct{}
+	compactNow chan struct{} // wakes autoCompact before its tick
 	closeError error
 }
 
@@ -79,6 +80,7 @@ func Open(path string, opts ...Option) (*Backend, error) {
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 		autoDone:   make(chan struct{}),
+		compactNow: make(chan struct{}, 1),
 	}
 	b.rev.Store(rev)
 	b.compacted.Store(compacted)

@@ -141,3 +141,42 @@ func TestAutoCompact(t *testing.T) {
 		t.Errorf("replay of the kept revisions: %d events, want 5", len(got))
 	}
 }
+
+// TestAutoCompactOnLongHistory: a burst of writes that leaves more than twice
+// the kept revisions is compacted at once, not at the next tick.
+func TestAutoCompactOnLongHistory(t *testing.T) {
+	ctx := context.Background()
+	b := open(t, filepath.Join(t.TempDir(), "skiff.db"), bolt.WithAutoCompact(time.Hour, 5))
+	var rev int64
+	for i := range 10 {
+		var err error
+		if rev, err = b.Create(ctx, fmt.Sprintf("/k/%d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ten revisions are not more than twice five: nothing happens.
+	time.Sleep(50 * time.Millisecond)
+	if c, err := b.CompactedRevision(ctx); err != nil || c != 0 {
+		t.Fatalf("compacted to %d (%v) with 10 revisions kept, want nothing compacted", c, err)
+	}
+	if rev, _ = b.Create(ctx, "/k/10", nil); rev != 11 {
+		t.Fatalf("revision %d, want 11", rev)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := b.CompactedRevision(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c == rev-5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("compacted to %d with 11 revisions and 5 to keep, want %d", c, rev-5)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := drain(t, b, rev-5, rev); len(got) != 5 {
+		t.Errorf("replay of the kept revisions: %d events, want 5", len(got))
+	}
+}

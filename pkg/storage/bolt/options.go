@@ -23,8 +23,9 @@ func defaultOptions() options {
 	}
 }
 
-// WithAutoCompact compacts history every interval, keeping the last keep revisions
-// available to Watch. It is off by default.
+// WithAutoCompact compacts history every interval, and as soon as it holds twice
+// keep revisions, keeping the last keep revisions available to Watch. It is off by
+// default.
 func WithAutoCompact(every time.Duration, keep int64) Option {
 	return func(o *options) {
 		o.compactEvery = every

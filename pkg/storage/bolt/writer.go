@@ -213,6 +213,7 @@ func (b *Backend) commit(batch []*request) {
 	// earlier revision sees the write.
 	b.hub.Publish(t.rev, t.events)
 	answer()
+	b.historyLong(t.rev, t.compacted)
 }
 
 // apply runs one op inside the batch transaction. A failed validation is the op's
