@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/yaml"
 
 	"github.com/skiffhq/skiff/pkg/patch"
 )
@@ -232,6 +233,19 @@ func writeJSON(w http.ResponseWriter, code int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(body)
+}
+
+// writeYAML writes an object's JSON as YAML, for a client that asked for
+// application/yaml (as `kubectl get --raw` can, and the dashboard's editor).
+func writeYAML(w http.ResponseWriter, code int, body []byte) {
+	out, err := yaml.JSONToYAML(body)
+	if err != nil {
+		writeError(w, apierrors.NewInternalError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml")
+	w.WriteHeader(code)
+	_, _ = w.Write(out)
 }
 
 // writeObject encodes and writes a value that already carries its apiVersion/kind.

@@ -6,14 +6,15 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	utilproxy "k8s.io/apimachinery/pkg/util/proxy"
 )
 
 // proxyTransport carries pods/proxy and services/proxy requests. Like
@@ -54,6 +55,10 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req request)
 	case *corev1.Pod:
 		loc, err = podLocation(o, scheme, port)
 	case *corev1.Service:
+		if h := s.cfg.ServiceHandlers[o.Namespace+"/"+o.Name]; h != nil {
+			serveInProcess(w, r, req, o, port, h)
+			return
+		}
 		loc, err = s.serviceLocation(o, scheme, port)
 	default:
 		err = apierrors.NewNotFound(req.res.groupResource(), req.name+"/proxy")
@@ -63,26 +68,63 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req request)
 		writeError(w, err)
 		return
 	}
-	loc.Path = "/"
-	if _, rest, found := strings.Cut(req.subresource, "/"); found {
-		loc.Path = "/" + rest
-	}
+	loc.Path = proxyPath(r, req)
 	loc.RawQuery = r.URL.RawQuery
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL = loc
-			pr.Out.Host = loc.Host
-			// The API server's credentials are for the API server.
-			pr.Out.Header.Del("Authorization")
-			pr.Out.Header.Del("Impersonate-User")
-			pr.Out.Header.Del("Impersonate-Group")
-		},
-		Transport: proxyTransport,
-		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
-			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach %s: %v", req.res.Singular, err)))
-		},
+	// Upstream's handler: links in HTML pages and redirects are rewritten to
+	// stay under this proxy path, and upgrades (WebSocket) are carried.
+	out := r.Clone(r.Context())
+	// The API server's credentials are for the API server.
+	out.Header.Del("Authorization")
+	out.Header.Del("Impersonate-User")
+	out.Header.Del("Impersonate-Group")
+	h := utilproxy.NewUpgradeAwareHandler(loc, proxyTransport, true, false, proxyErrors{req.res.Singular})
+	h.ServeHTTP(w, out)
+}
+
+// proxyErrors answers a backend that cannot be reached with a 503 Status.
+type proxyErrors struct{ what string }
+
+func (e proxyErrors) Error(w http.ResponseWriter, _ *http.Request, err error) {
+	writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("error trying to reach %s: %v", e.what, err)))
+}
+
+// proxyPath is the path a proxy request goes on with: what follows /proxy,
+// with the trailing slash the client sent.
+func proxyPath(r *http.Request, req request) string {
+	_, rest, _ := strings.Cut(req.subresource, "/")
+	if strings.HasSuffix(r.URL.Path, "/") && !strings.HasSuffix(rest, "/") {
+		rest += "/"
 	}
-	rp.ServeHTTP(w, r)
+	return "/" + strings.TrimPrefix(rest, "/")
+}
+
+// serveInProcess hands a services/proxy request to the handler this process
+// serves the Service with. A request for the proxy root without its slash is
+// sent to it, so that the page's relative links resolve under the proxy.
+func serveInProcess(w http.ResponseWriter, r *http.Request, req request, svc *corev1.Service, port string, h http.Handler) {
+	if port != "" && !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool {
+		return p.Name == port || strconv.Itoa(int(p.Port)) == port
+	}) {
+		writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", req.name)))
+		return
+	}
+	if !strings.Contains(req.subresource, "/") && !strings.HasSuffix(r.URL.Path, "/") {
+		target := "proxy/"
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		// Relative, so that it holds behind any proxy prefix (kubectl proxy's).
+		w.Header().Set("Location", target)
+		w.WriteHeader(http.StatusMovedPermanently)
+		return
+	}
+	in := r.Clone(r.Context())
+	in.URL.Path, in.URL.RawPath = proxyPath(r, req), ""
+	in.RequestURI = in.URL.RequestURI()
+	// The API server's credentials are for the API server; the handler has
+	// the caller as the context's user.
+	in.Header.Del("Authorization")
+	h.ServeHTTP(w, in)
 }
 
 // splitSchemeNamePort splits [scheme:]name[:port], where scheme is http or

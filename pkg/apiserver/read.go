@@ -48,6 +48,7 @@ const (
 	outputTable
 	outputPartialMetadata
 	outputProtobuf
+	outputYAML
 )
 
 // negotiate reads the Accept header the way kubectl and client-go write it.
@@ -62,8 +63,11 @@ func negotiate(r *http.Request) outputKind {
 		}
 		switch params["as"] {
 		case "":
-			if mt == protobufType {
+			switch mt {
+			case protobufType:
 				return outputProtobuf
+			case "application/yaml":
+				return outputYAML
 			}
 			return outputObject
 		case "Table":
@@ -111,6 +115,8 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
 			return
 		}
 		writeProtobuf(w, http.StatusOK, pb)
+	case outputYAML:
+		writeYAML(w, http.StatusOK, s.entryJSON(r.Context(), e))
 	default:
 		writeJSON(w, http.StatusOK, s.entryJSON(r.Context(), e))
 	}

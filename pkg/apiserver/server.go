@@ -54,6 +54,11 @@ type Config struct {
 	// many bytes of encoded objects they may hold (default 4 MiB).
 	WatchHistory      int
 	WatchHistoryBytes int
+	// ServiceHandlers serve, in this process, the services/proxy of the
+	// Services they are keyed by ("namespace/name"): the rest of the path
+	// after /proxy, with the caller as the request's user (UserFrom). The
+	// dashboard is reached this way, as upstream's is through its Service.
+	ServiceHandlers map[string]http.Handler
 	// ExtraHandlers are served for exact non-API paths (after authentication).
 	ExtraHandlers map[string]http.Handler
 	// SelfAuthorizedPrefixes are the paths of ExtraHandlers that speak a
@@ -117,6 +122,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
 		return
 	}
+	s.ServeAs(w, r, user)
+}
+
+// ServeAs serves r for user, who is authorized like any caller: for a
+// component of this process that acts for the user it serves (the dashboard
+// behind the service proxy), without credentials of its own.
+func (s *Server) ServeAs(w http.ResponseWriter, r *http.Request, user User) {
 	r = r.WithContext(withUser(r.Context(), user))
 	path := r.URL.Path
 	if (strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/apis/")) && path != "/api/" && path != "/apis/" {
@@ -218,6 +230,10 @@ type userKey struct{}
 func withUser(ctx context.Context, u User) context.Context {
 	return context.WithValue(ctx, userKey{}, u)
 }
+
+// WithUser returns ctx with u as its user, as authentication leaves it: for
+// tests of handlers the API server serves (ServiceHandlers).
+func WithUser(ctx context.Context, u User) context.Context { return withUser(ctx, u) }
 
 // UserFrom returns the authenticated user of a request context.
 func UserFrom(ctx context.Context) (User, bool) {
