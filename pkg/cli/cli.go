@@ -52,7 +52,7 @@ func newRoot(args []string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServerCommand(), newAgentCommand(), newImageCommand(), newServiceCommand(),
+	root.AddCommand(newServerCommand(), newAgentCommand(), newImageCommand(), newServiceCommand(), newDashboardCommand(),
 		newKillallCommand(), newUninstallCommand())
 	if len(args) > 0 {
 		if cmd, _, err := root.Find(args); err == nil && cmd != root {

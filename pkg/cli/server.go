@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,6 +51,7 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.ContainerRuntimeEndpoint, "container-runtime-endpoint", "", "use this CRI socket instead of starting containerd")
 	f.BoolVar(&cfg.DisableControllers, "disable-controllers", false, "run the API server without the control loops and scheduler (like kube-apiserver alone)")
 	f.StringVar(&cfg.NetworkBackend, "network-backend", "host-gw", "how pod traffic crosses between nodes: host-gw (nodes share a link) or vxlan")
+	f.StringSliceVar(&cfg.Disable, "disable", nil, "packaged components not to run ("+strings.Join(server.Components, ", ")+"); repeat or separate with commas")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	return cmd
 }

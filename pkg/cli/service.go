@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -47,6 +48,15 @@ func newServiceCommand() *cobra.Command {
 // clientFor follows kubectl's rule: the flag, then KUBECONFIG (a list of
 // files, merged), then the local server's kubeconfig.
 func clientFor(kubeconfig string) (kubernetes.Interface, error) {
+	cfg, err := configFor(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// configFor is clientFor's configuration.
+func configFor(kubeconfig string) (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	rules.ExplicitPath = kubeconfig
 	if kubeconfig == "" && os.Getenv(clientcmd.RecommendedConfigPathEnvVar) == "" {
@@ -60,7 +70,7 @@ func clientFor(kubeconfig string) (kubernetes.Interface, error) {
 		}
 		return nil, fmt.Errorf("loading kubeconfig %s: %w (start a server with `skiff server`, or pass --kubeconfig)", where, err)
 	}
-	return kubernetes.NewForConfig(cfg)
+	return cfg, nil
 }
 
 // serviceURLs lists http://HOST:PORT for each port: the LoadBalancer ingress

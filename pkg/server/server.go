@@ -15,6 +15,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/dashboard"
 	"github.com/skiffhq/skiff/pkg/join"
 	"github.com/skiffhq/skiff/pkg/pki"
 	"github.com/skiffhq/skiff/pkg/podnet"
@@ -68,7 +70,14 @@ type Config struct {
 	DisableControllers bool
 	// Storage, when set, replaces the embedded bolt file (tests use memory).
 	Storage storage.Backend
+	// Disable names the packaged components not to run: "dashboard".
+	Disable []string
 }
+
+// Components can be turned off with --disable.
+var Components = []string{"dashboard"}
+
+func (c Config) enabled(component string) bool { return !slices.Contains(c.Disable, component) }
 
 // Server is a running control plane.
 type Server struct {
@@ -107,6 +116,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, c := range cfg.Disable {
+		if !slices.Contains(Components, c) {
+			return nil, fmt.Errorf("--disable %s: no such component (the ones that can be disabled: %s)", c, strings.Join(Components, ", "))
+		}
 	}
 	if cfg.Out == nil {
 		cfg.Out = io.Discard
@@ -218,22 +232,27 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	services := map[string]http.Handler{}
 	api := apiserver.New(apiserver.Config{
-		Tokens:       tokens,
-		Streams:      streams,
-		Storage:      store,
-		Registry:     reg,
-		Logger:       log,
-		ClientCAs:    ca.CertPool(),
-		Version:      Version,
-		WatchHistory: cfg.WatchHistory,
-		OpenAPI:      &lazyOpenAPI{reg: reg, version: Version.GitVersion},
+		ServiceHandlers: services,
+		Tokens:          tokens,
+		Streams:         streams,
+		Storage:         store,
+		Registry:        reg,
+		Logger:          log,
+		ClientCAs:       ca.CertPool(),
+		Version:         Version,
+		WatchHistory:    cfg.WatchHistory,
+		OpenAPI:         &lazyOpenAPI{reg: reg, version: Version.GitVersion},
 		// Like kube-apiserver's --profiling (on by default): behind authentication.
 		ExtraHandlers: map[string]http.Handler{"/debug/pprof/": http.HandlerFunc(pprofIndex), "/v2/": imagesHandler},
 		// The registry checks who may pull and push itself.
 		SelfAuthorizedPrefixes: []string{"/v2/"},
 	})
 	s.API = api
+	if cfg.enabled("dashboard") {
+		services[dashboard.Namespace+"/"+dashboard.Name] = dashboard.New(api)
+	}
 
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
@@ -303,7 +322,10 @@ func (s *Server) Run(ctx context.Context) error {
 		rootCA = ca.CertPEM()
 	}
 	ensureBootstrap := func(ctx context.Context) error {
-		return bootstrap(ctx, api, reg, serviceNet, net.ParseIP(joinHost(cfg)), port, rootCA)
+		if err := bootstrap(ctx, api, reg, serviceNet, net.ParseIP(joinHost(cfg)), port, rootCA); err != nil {
+			return err
+		}
+		return ensureDashboardService(ctx, api, reg, cfg.enabled("dashboard"))
 	}
 	if err := ensureBootstrap(ctx); err != nil {
 		return fmt.Errorf("creating bootstrap objects: %w", err)

@@ -59,6 +59,8 @@ type Options struct {
 	// Port serves on this loopback port (a restart at the same address);
 	// default a free one.
 	Port int
+	// Disable turns packaged components off (--disable).
+	Disable []string
 }
 
 // StartCluster starts a control plane on a free loopback port and stops it when
@@ -86,6 +88,7 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		PodGCQuarantine:        opts.PodGCQuarantine,
 		NotReadyToleration:     opts.TolerationSeconds,
 		UnreachableToleration:  opts.TolerationSeconds,
+		Disable:                opts.Disable,
 	})
 	if err != nil {
 		t.Fatalf("configuring server: %v", err)

@@ -1,0 +1,2 @@
+// What the dashboard knows about the person using it, filled in at start.
+export const session = { user: null };
