@@ -59,6 +59,7 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./pkg/storage/bolt
 	$(GO) test -run '^$$' -bench BenchmarkAPI -benchtime 2000x ./test/bench/
 	$(GO) test -run '^$$' -bench BenchmarkScale -benchtime 1x ./test/bench/
+	$(GO) test -run '^$$' -bench BenchmarkDashboard -benchtime 1x ./test/bench/ ./test/browser/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./pkg/proxy/ ./pkg/podnet/ ./pkg/ociregistry/
 	$(GO) test -run '^$$' -bench 'BenchmarkPullFromMirror|BenchmarkNodeLoss' -benchtime 1x ./test/e2e/
 

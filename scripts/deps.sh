@@ -5,7 +5,7 @@
 #                          (containerd, runc, CNI plugins, iptables, iproute2,
 #                          nftables, util-linux, kmod)
 #   scripts/deps.sh test   that, and what `make test` needs: make, curl,
-#                          busybox-static, Debian's python3 with
+#                          busybox-static, chromium, Debian's python3 with
 #                          python3-kubernetes, kubectl
 #
 # Options (before the mode):
@@ -73,6 +73,7 @@ if [ "$mode" = test ]; then
   has make || need make "the README's commands"
   has curl || need curl "the end-to-end tests' requests to pods and Services"
   exe /bin/busybox || need busybox-static "a static shell, for the end-to-end tests' Job image"
+  exe /usr/bin/chromium || need chromium "a headless browser, for the dashboard's browser tests"
   # Debian's own python3, not one from pyenv or a virtualenv earlier on PATH:
   # python3-kubernetes installs into it.
   py="$root/usr/bin/python3"

@@ -54,7 +54,7 @@ func (m *fakeMachine) script(program, body string) {
 // everything is a machine with every program both modes look for.
 func (m *fakeMachine) everything() *fakeMachine {
 	return m.add("containerd", "containerd-shim-runc-v2", "ctr", "runc", "/usr/lib/cni/bridge", "iptables", "ip", "nft",
-		"nsenter", "modprobe", "make", "curl", "kubectl", "go", "/usr/bin/python3", "/bin/busybox")
+		"nsenter", "modprobe", "make", "curl", "kubectl", "go", "/usr/bin/python3", "/bin/busybox", "/usr/bin/chromium")
 }
 
 func (m *fakeMachine) remove(programs ...string) *fakeMachine {

@@ -1,0 +1,52 @@
+package e2e
+
+import (
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/skiffhq/skiff/test/browser"
+	"github.com/skiffhq/skiff/test/harness"
+)
+
+// TestDashboardOnARealNode: the seed's kubia runs in a real container, and
+// the dashboard, opened from `kubectl cluster-info` through `kubectl proxy`
+// in a real Chromium, follows its log.
+func TestDashboardOnARealNode(t *testing.T) {
+	requireRoot(t)
+	n := startNode(t)
+	n.mustKubectl("run", "kubia", "--image=luksa/kubia", "--port=8080", "--generator=run/v1")
+	n.eventually("the kubia pod Ready", 120*time.Second, func() (bool, string) {
+		out, err := n.kubectl("get", "pods", "-l", "run=kubia", "-o", "jsonpath={.items[*].status.conditions[?(@.type=='Ready')].status}")
+		return err == nil && out == "True", out
+	})
+	pod := n.mustKubectl("get", "pods", "-l", "run=kubia", "-o", "jsonpath={.items[0].metadata.name}")
+
+	// kubectl proxy and the browser share the node's namespace and its loopback.
+	browser.ServeKubectlProxy(t, exec.Command("nsenter", "--net=/run/netns/"+n.ns, harness.Binary(t), "kubectl",
+		"--kubeconfig", filepath.Join(n.dataDir, "kubeconfig.yaml"), "proxy", "--port", "8001"))
+	info := regexp.MustCompile("\x1b\\[[0-9;]*m").ReplaceAllString(n.mustKubectl("cluster-info"), "")
+	m := regexp.MustCompile(`kubernetes-dashboard is running at https://[^/]+(\S+)`).FindStringSubmatch(info)
+	if m == nil {
+		t.Fatalf("cluster-info lists no dashboard:\n%s", info)
+	}
+
+	b := browser.StartIn(t, "real-node", n.ns)
+	b.Run("open the dashboard", 30*time.Second, chromedp.Navigate("http://127.0.0.1:8001"+m[1]))
+	b.Wait("the app starts", `window.skiff && window.skiff.ready === true`, 20*time.Second)
+	b.Run("open "+pod, 20*time.Second,
+		chromedp.Click(chromedp.CSS(`a[data-nav="pods"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-row][data-name="`+pod+`"]`)),
+		chromedp.Click(chromedp.CSS(`[data-row][data-name="`+pod+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail[data-name="`+pod+`"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-action="logs"]`)))
+	b.Wait("the container's log", `(document.querySelector('#logs')?.textContent || '').includes('Kubia server starting...')`, 30*time.Second)
+	// A request to the pod shows up in the followed log.
+	n.mustKubectl("get", "--raw", "/api/v1/namespaces/default/pods/"+pod+":8080/proxy/")
+	b.Wait("the request in the followed log", `(document.querySelector('#logs')?.textContent || '').includes('Received request from')`, 30*time.Second)
+	b.Screenshot("a real container's log")
+}
