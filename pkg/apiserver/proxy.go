@@ -89,11 +89,16 @@ func (e proxyErrors) Error(w http.ResponseWriter, _ *http.Request, err error) {
 }
 
 // proxyPath is the path a proxy request goes on with: what follows /proxy,
-// with the trailing slash the client sent.
+// with the trailing slash the client sent ("" for the bare root).
 func proxyPath(r *http.Request, req request) string {
 	_, rest, _ := strings.Cut(req.subresource, "/")
 	if strings.HasSuffix(r.URL.Path, "/") && !strings.HasSuffix(rest, "/") {
 		rest += "/"
+	}
+	if rest == "" {
+		// The proxy root without its slash: upstream's handler sends a GET
+		// or HEAD on to the root with it (301), and the rest to "/".
+		return ""
 	}
 	return "/" + strings.TrimPrefix(rest, "/")
 }
@@ -108,18 +113,22 @@ func serveInProcess(w http.ResponseWriter, r *http.Request, req request, svc *co
 		writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", req.name)))
 		return
 	}
-	if !strings.Contains(req.subresource, "/") && !strings.HasSuffix(r.URL.Path, "/") {
-		target := "proxy/"
-		if r.URL.RawQuery != "" {
-			target += "?" + r.URL.RawQuery
+	path := proxyPath(r, req)
+	if path == "" {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			target := "proxy/"
+			if r.URL.RawQuery != "" {
+				target += "?" + r.URL.RawQuery
+			}
+			// Relative, so that it holds behind any proxy prefix (kubectl proxy's).
+			w.Header().Set("Location", target)
+			w.WriteHeader(http.StatusMovedPermanently)
+			return
 		}
-		// Relative, so that it holds behind any proxy prefix (kubectl proxy's).
-		w.Header().Set("Location", target)
-		w.WriteHeader(http.StatusMovedPermanently)
-		return
+		path = "/"
 	}
 	in := r.Clone(r.Context())
-	in.URL.Path, in.URL.RawPath = proxyPath(r, req), ""
+	in.URL.Path, in.URL.RawPath = path, ""
 	in.RequestURI = in.URL.RequestURI()
 	// The API server's credentials are for the API server; the handler has
 	// the caller as the context's user.
