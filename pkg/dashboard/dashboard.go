@@ -50,9 +50,10 @@ type API interface {
 
 // Handler serves the dashboard. Its paths are relative to the proxy root.
 type Handler struct {
-	api   API
-	files http.Handler
-	etags map[string]string // "/path" -> quoted content hash
+	api     API
+	files   http.Handler
+	etags   map[string]string // "/path" -> quoted content hash
+	tickets tickets           // the terminals' (terminal.go)
 }
 
 // New returns the dashboard served over api.
@@ -61,7 +62,7 @@ func New(api API) *Handler {
 	if err != nil {
 		panic(err) // the embedded tree is part of the binary
 	}
-	h := &Handler{api: api, files: http.FileServerFS(sub), etags: map[string]string{}}
+	h := &Handler{api: api, files: http.FileServerFS(sub), etags: map[string]string{}, tickets: tickets{byID: map[string]ticket{}}}
 	_ = fs.WalkDir(sub, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -78,7 +79,8 @@ func New(api API) *Handler {
 	return h
 }
 
-// ServeHTTP serves the pages, "whoami", and the API under "k8s/".
+// ServeHTTP serves the pages, "whoami", the API under "k8s/", and terminals
+// ("term-token", "term").
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
@@ -92,18 +94,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	path := r.URL.Path
 	switch {
-	case path == "/whoami" || strings.HasPrefix(path, "/k8s/"):
+	case path == "/term":
+		// A WebSocket cannot carry the header: its ticket stands for it.
+		h.serveTerminal(w, r, user)
+	case path == "/whoami" || path == "/term-token" || strings.HasPrefix(path, "/k8s/"):
 		if r.Header.Get(APIHeader) == "" {
 			writeStatus(w, status(http.StatusForbidden, metav1.StatusReasonForbidden,
 				"the dashboard's API answers its own pages only: a request needs the "+APIHeader+" header"))
 			return
 		}
-		if path == "/whoami" {
+		switch path {
+		case "/whoami":
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]any{"name": user.Name, "groups": user.Groups})
-			return
+		case "/term-token":
+			h.serveTicket(w, r, user)
+		default:
+			h.serveAPI(w, r, user)
 		}
-		h.serveAPI(w, r, user)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		writeStatus(w, status(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed,
 			"the dashboard's pages are read with GET"))
