@@ -264,12 +264,19 @@ func (e *env) queued(name string) bool {
 	return false
 }
 
-// drainQueue takes every key that is ready now.
+// drainQueue takes every key that is ready now, and those the informers'
+// events of the last sync add a moment later (they arrive asynchronously: on
+// a busy machine, after the sync returned), until none came for 100ms.
 func (e *env) drainQueue() {
-	for e.c.queue.Len() > 0 {
-		key, _ := e.c.queue.Get()
-		e.c.queue.Done(key)
-		e.c.queue.Forget(key)
+	quiet := time.Now().Add(100 * time.Millisecond)
+	for time.Now().Before(quiet) {
+		for e.c.queue.Len() > 0 {
+			key, _ := e.c.queue.Get()
+			e.c.queue.Done(key)
+			e.c.queue.Forget(key)
+			quiet = time.Now().Add(100 * time.Millisecond)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
