@@ -52,7 +52,7 @@ func TestDashboardSeed(t *testing.T) {
 	url := DashboardURL(t, c, k, KubectlProxy(t, c, k))
 
 	b.Run("open the dashboard", 20*time.Second, chromedp.Navigate(url))
-	b.Wait("the app starts", `window.skiff && window.skiff.ready === true`, 20*time.Second)
+	b.Wait("the app starts", `window.skiff && window.skiff.ready === true`, 60*time.Second)
 	b.Screenshot("overview")
 	b.Run("open the pods", 10*time.Second, chromedp.Click(chromedp.CSS(`a[data-nav="pods"]`)))
 	b.Wait("the kubia pod Running", kubiaRunning+`.length === 1`, 30*time.Second)
@@ -127,7 +127,7 @@ func TestDashboardWithoutRights(t *testing.T) {
 	})))
 	t.Cleanup(srv.Close)
 	b.Run("open the dashboard", 20*time.Second, chromedp.Navigate(srv.URL+"/dash/#/pods"))
-	b.Wait("the app starts", `window.skiff && window.skiff.ready === true`, 20*time.Second)
+	b.Wait("the app starts", `window.skiff && window.skiff.ready === true`, 60*time.Second)
 	b.Wait("an explanation", `!!document.querySelector('.empty-state') && document.querySelector('.empty-state').textContent.includes('system:node:node-1')`, 20*time.Second)
 	text := Eval[string](b, "the explanation", `document.querySelector('.empty-state').textContent`)
 	if !strings.Contains(text, "pods") {

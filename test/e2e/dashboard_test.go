@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -13,9 +14,23 @@ import (
 	"github.com/skiffhq/skiff/test/harness"
 )
 
+// shellPod runs busybox's sh reading its stdin, which stays open: a pod that
+// waits, with a shell to open a terminal in.
+const shellPod = `apiVersion: v1
+kind: Pod
+metadata:
+  name: shell
+spec:
+  containers:
+  - name: sh
+    image: busybox
+    command: ["sh"]
+    stdin: true
+`
+
 // TestDashboardOnARealNode: the seed's kubia runs in a real container, and
 // the dashboard, opened from `kubectl cluster-info` through `kubectl proxy`
-// in a real Chromium, follows its log.
+// in a real Chromium, follows its log and opens a shell in it.
 func TestDashboardOnARealNode(t *testing.T) {
 	requireRoot(t)
 	n := startNode(t)
@@ -37,7 +52,7 @@ func TestDashboardOnARealNode(t *testing.T) {
 
 	b := browser.StartIn(t, "real-node", n.ns)
 	b.Run("open the dashboard", 30*time.Second, chromedp.Navigate("http://127.0.0.1:8001"+m[1]))
-	b.Wait("the app starts", `window.skiff && window.skiff.ready === true`, 20*time.Second)
+	b.Wait("the app starts", `window.skiff && window.skiff.ready === true`, 60*time.Second)
 	b.Run("open "+pod, 20*time.Second,
 		chromedp.Click(chromedp.CSS(`a[data-nav="pods"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-row][data-name="`+pod+`"]`)),
@@ -49,4 +64,32 @@ func TestDashboardOnARealNode(t *testing.T) {
 	n.mustKubectl("get", "--raw", "/api/v1/namespaces/default/pods/"+pod+":8080/proxy/")
 	b.Wait("the request in the followed log", `(document.querySelector('#logs')?.textContent || '').includes('Received request from')`, 30*time.Second)
 	b.Screenshot("a real container's log")
+
+	// A terminal: a shell in a container runs what is typed. kubia's image
+	// has no shell; a pod of the static busybox waits on its open stdin.
+	n.pushShellImage()
+	manifest := filepath.Join(n.dataDir, "shell-pod.yaml")
+	if err := os.WriteFile(manifest, []byte(shellPod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n.mustKubectl("create", "-f", manifest)
+	n.eventually("the shell pod Ready", 120*time.Second, func() (bool, string) {
+		out, err := n.kubectl("get", "pod", "shell", "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}")
+		return err == nil && out == "True", out
+	})
+	b.Run("open a terminal in the shell pod", 20*time.Second,
+		chromedp.Click(chromedp.CSS(`button[data-action="close"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-row][data-name="shell"]`)),
+		chromedp.Click(chromedp.CSS(`[data-row][data-name="shell"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#detail[data-name="shell"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-action="terminal"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#terminal`)))
+	b.Wait("the shell connected", `document.querySelector('#terminal')?.dataset.state === 'connected'`, 30*time.Second)
+	b.Run("type a command", 10*time.Second,
+		chromedp.Click(chromedp.CSS(`#terminal`)),
+		chromedp.SendKeys(chromedp.CSS(`#terminal`), "echo $((6*7))\r"))
+	b.Wait("its output", `(document.querySelector('#terminal')?.textContent || '').includes('42')`, 20*time.Second)
+	b.Screenshot("a terminal in a container")
+	b.Run("leave the shell", 10*time.Second, chromedp.SendKeys(chromedp.CSS(`#terminal`), "exit\r"))
+	b.Wait("the session ended", `document.querySelector('#terminal')?.dataset.state === 'ended' && document.querySelector('#terminal').textContent.includes('exit code 0')`, 20*time.Second)
 }

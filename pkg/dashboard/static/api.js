@@ -102,6 +102,19 @@ export async function remove(path) {
   return res.json().catch(() => null);
 }
 
+// termToken asks for a ticket to open a shell in a container. A WebSocket cannot carry
+// the anti-CSRF header, so the socket presents this ticket instead: it is good once,
+// for a short while.
+export async function termToken(namespace, pod, container) {
+  const res = await request('term-token', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ namespace, pod, container }),
+  });
+  const { token } = await res.json();
+  return token;
+}
+
 // readLines calls onLines with each batch of complete lines as the body streams in.
 // Lines are split per chunk, not per line, so a burst of thousands of watch events
 // costs one pass over the text.

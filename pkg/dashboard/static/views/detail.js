@@ -1,6 +1,6 @@
 // The detail panel of one object: its status and facts (live), its YAML, an editor,
-// its logs for a pod, and the actions Scale and Delete. It slides over the list it
-// was opened from, which keeps running behind it.
+// a pod's logs and terminal, and the actions Scale and Delete. It slides over the list
+// it was opened from, which keeps running behind it.
 
 import { h, toast } from '../dom.js';
 import { getYAML, putYAML, remove, scale } from '../api.js';
@@ -8,6 +8,7 @@ import { acquire, priority } from '../live.js';
 import { apiPath, byId, nodeAddress } from '../kinds.js';
 import { YamlEditor } from './editor.js';
 import { LogViewer } from './logs.js';
+import { TerminalView } from './terminal.js';
 import { confirmDialog } from './dialog.js';
 import { objectFacts, related, Events } from './sections.js';
 import { badge } from './parts.js';
@@ -55,11 +56,14 @@ export class Detail {
       closeBtn),
     h('div', { class: 'detail-actions' },
       h('div', { class: 'tabs', role: 'tablist', 'aria-label': 'Views of this object' },
-        tabBtn('overview', 'Overview'), tabBtn('yaml', 'YAML'), tabBtn('edit', 'Edit'), kind.logs ? tabBtn('logs', 'Logs') : null),
+        tabBtn('overview', 'Overview'), tabBtn('yaml', 'YAML'), tabBtn('edit', 'Edit'), kind.logs ? tabBtn('logs', 'Logs') : null,
+        kind.id === 'pods' ? tabBtn('terminal', 'Terminal') : null),
       h('span', { class: 'spacer' }),
       this.scaleBtn, this.deleteBtn),
     this.scaleForm,
     this.body);
+
+    if (this.tabs.terminal) this.tabs.terminal.hidden = true; // until the pod is seen running
 
     // The overview's parts: facts redrawn from the object, live lists built once.
     this.topEl = h('div', { class: 'cards' });
@@ -91,6 +95,7 @@ export class Detail {
     this.events.destroy();
     for (const p of this.parts) p.destroy();
     if (this.logs) this.logs.destroy();
+    if (this.term) this.term.destroy();
     if (this.yamlCtrl) this.yamlCtrl.abort();
     this.el.remove();
   }
@@ -115,14 +120,18 @@ export class Detail {
       return;
     }
     const first = !this.obj;
+    const wasRunning = this.running;
     this.obj = obj;
+    this.running = this.kind.id === 'pods' && (obj.status || {}).phase === 'Running';
+    if (this.tabs.terminal) this.tabs.terminal.hidden = !this.running;
     this.gone = false;
     this.status.replaceChildren(badge(this.kind.status(obj), true));
     if (this.scaleBtn) this.scaleBtn.disabled = false;
     this.deleteBtn.disabled = false;
     this.renderFacts();
     this.syncRelated();
-    if (first && (this.tab === '' || this.tab === 'logs')) this.renderTab();
+    if (first && ['', 'logs', 'terminal'].includes(this.tab)) this.renderTab();
+    else if (this.tab === 'terminal' && this.running && !wasRunning && !this.term) this.renderTab();
   }
 
   showProblem(node) {
@@ -156,7 +165,8 @@ export class Detail {
   }
 
   setTab(tab) {
-    const t = ['yaml', 'edit', 'logs'].includes(tab) && (tab !== 'logs' || this.kind.logs) ? tab : '';
+    const t = ['yaml', 'edit', 'logs'].includes(tab) && (tab !== 'logs' || this.kind.logs) ? tab
+      : tab === 'terminal' && this.tabs.terminal ? tab : '';
     for (const [id, b] of Object.entries(this.tabs)) b.setAttribute('aria-selected', String((id === 'overview' ? '' : id) === t));
     if (t === this.tab && this.shown) return;
     this.tab = t;
@@ -168,6 +178,10 @@ export class Detail {
     if (this.logs && this.tab !== 'logs') {
       this.logs.destroy();
       this.logs = null;
+    }
+    if (this.term && this.tab !== 'terminal') {
+      this.term.destroy();
+      this.term = null;
     }
     if (this.tab !== 'edit') this.editor = null;
     if (this.yamlCtrl) this.yamlCtrl.abort();
@@ -185,6 +199,16 @@ export class Detail {
         if (!this.obj) return;
         if (!this.logs) this.logs = new LogViewer(this.obj, this.path);
         this.body.replaceChildren(this.logs.el);
+        break;
+      case 'terminal':
+        if (!this.obj) return;
+        if (!this.term && !this.running) {
+          this.body.replaceChildren(emptyState('This pod is not running.', 'A terminal opens a shell in a running container; this tab connects once the pod runs.'));
+          return;
+        }
+        if (!this.term) this.term = new TerminalView(this.obj);
+        this.body.replaceChildren(this.term.el);
+        if (this.el.isConnected) this.term.focus();
         break;
     }
   }
@@ -308,6 +332,7 @@ export class Detail {
   }
 
   focus() {
-    this.tabs.overview.focus({ preventScroll: true });
+    if (this.term) this.term.focus();
+    else this.tabs.overview.focus({ preventScroll: true });
   }
 }
