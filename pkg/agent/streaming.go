@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -21,6 +22,14 @@ var podResource = schema.GroupResource{Resource: "pods"}
 // PodLogDir is the directory holding every pod's logs, as
 // NAMESPACE_NAME_UID/CONTAINER/RESTARTCOUNT.log.
 func (a *Agent) PodLogDir() string { return a.agentDir("pods") }
+
+// NodePods lists the pods bound to this node, for the agent's /pods.
+func (a *Agent) NodePods() ([]*corev1.Pod, error) {
+	if a.pods == nil {
+		return nil, apierrors.NewServiceUnavailable("the node agent is starting")
+	}
+	return a.pods.List(labels.Everything())
+}
 
 // ContainerLogPath returns the CRI log file of the container's current
 // instance (or of the one before it, when previous).

@@ -54,6 +54,26 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req request)
 	switch o := obj.(type) {
 	case *corev1.Pod:
 		loc, err = podLocation(o, scheme, port)
+	case *corev1.Node:
+		np, ok := s.cfg.Streams.(NodeProxier)
+		if !ok {
+			writeError(w, apierrors.NewServiceUnavailable("nodes/proxy is not available: this server runs no node agent proxy"))
+			return
+		}
+		if port != "" && port != strconv.Itoa(int(o.Status.DaemonEndpoints.KubeletEndpoint.Port)) {
+			writeError(w, apierrors.NewServiceUnavailable(fmt.Sprintf("nodes/proxy reaches the node agent's port (%d) only", o.Status.DaemonEndpoints.KubeletEndpoint.Port)))
+			return
+		}
+		out := r.Clone(r.Context())
+		out.Header.Del("Authorization")
+		out.Header.Del("Impersonate-User")
+		out.Header.Del("Impersonate-Group")
+		path := proxyPath(r, req)
+		if path == "" {
+			path = "/"
+		}
+		np.ServeNodeProxy(w, out, o.Name, path)
+		return
 	case *corev1.Service:
 		if h := s.cfg.ServiceHandlers[o.Namespace+"/"+o.Name]; h != nil {
 			serveInProcess(w, r, req, o, port, h)

@@ -34,6 +34,12 @@ type PodStreamer interface {
 	ServePodStream(w http.ResponseWriter, r *http.Request, namespace, pod, subresource string)
 }
 
+// NodeProxier is optionally implemented by a PodStreamer: it serves
+// nodes/NAME/proxy/PATH by forwarding to the node's agent at PATH.
+type NodeProxier interface {
+	ServeNodeProxy(w http.ResponseWriter, r *http.Request, node, path string)
+}
+
 // Config is what a Server is built from.
 type Config struct {
 	Storage  storage.Backend

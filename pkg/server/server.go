@@ -483,3 +483,7 @@ type lateStreams struct{ p *proxy.Proxy }
 func (l *lateStreams) ServePodStream(w http.ResponseWriter, r *http.Request, namespace, pod, sub string) {
 	l.p.ServePodStream(w, r, namespace, pod, sub)
 }
+
+func (l *lateStreams) ServeNodeProxy(w http.ResponseWriter, r *http.Request, node, path string) {
+	l.p.ServeNodeProxy(w, r, node, path)
+}

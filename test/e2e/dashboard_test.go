@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,13 @@ func TestDashboardOnARealNode(t *testing.T) {
 		return err == nil && out == "True", out
 	})
 	pod := n.mustKubectl("get", "pods", "-l", "run=kubia", "-o", "jsonpath={.items[0].metadata.name}")
+	// nodes/proxy reaches the node's agent, as upstream's reaches the kubelet.
+	if out := n.mustKubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/healthz"); out != "ok" {
+		t.Errorf("nodes/proxy/healthz: %q, want ok", out)
+	}
+	if out := n.mustKubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/pods"); !strings.Contains(out, `"kind":"PodList"`) || !strings.Contains(out, `"name":"`+pod+`"`) {
+		t.Errorf("nodes/proxy/pods does not list %s: %.300s", pod, out)
+	}
 
 	// kubectl proxy and the browser share the node's namespace and its loopback.
 	browser.ServeKubectlProxy(t, exec.Command("nsenter", "--net=/run/netns/"+n.ns, harness.Binary(t), "kubectl",

@@ -1,15 +1,17 @@
-// Package server is the node agent's streaming API: the kubelet's
-// /containerLogs, /exec, /attach and /portForward paths, served to the API
-// server alone (a client certificate from the cluster CA with an allowed common
-// name). Logs are read from the CRI log files; exec, attach and port-forward
-// are joined to the container runtime's streaming server. It must not talk to
-// the CRI itself (the agent supplies a Runtime) nor serve anything else.
+// Package server is the node agent's API: the kubelet's /containerLogs,
+// /exec, /attach and /portForward paths, and its /healthz and /pods (what
+// nodes/proxy reaches), served to the API server alone (a client certificate
+// from the cluster CA with an allowed common name). Logs are read from the CRI
+// log files; exec, attach and port-forward are joined to the container
+// runtime's streaming server. It must not talk to the CRI itself (the agent
+// supplies a Runtime) nor serve anything else.
 package server
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -49,6 +52,12 @@ type Runtime interface {
 // following ends when the container restarts or its log file goes away.
 type RunningReporter interface {
 	ContainerRunning(ctx context.Context, namespace, pod, container string) (bool, error)
+}
+
+// PodLister is optionally implemented by a Runtime: the pods bound to its
+// node, which /pods answers as a PodList, as the kubelet's does.
+type PodLister interface {
+	NodePods() ([]*corev1.Pod, error)
 }
 
 // APIServerUser is the common name of the client certificate the API server
@@ -169,6 +178,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return true
 	}
 	switch {
+	case len(parts) == 1 && parts[0] == "healthz":
+		if route(http.MethodGet, http.MethodHead) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			_, _ = w.Write([]byte("ok"))
+		}
+	case len(parts) == 1 && parts[0] == "pods":
+		if route(http.MethodGet) {
+			s.servePods(w)
+		}
 	case len(parts) == 4 && parts[0] == "containerLogs":
 		if err := validNames(parts[1], parts[2], parts[3]); err != nil {
 			wire.WriteStatus(w, err)
@@ -199,6 +217,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("the node agent serves no %s", r.URL.Path),
 		}})
 	}
+}
+
+// servePods answers /pods: the node's pods as a v1 PodList.
+func (s *Server) servePods(w http.ResponseWriter) {
+	lister, ok := s.cfg.Runtime.(PodLister)
+	if !ok {
+		wire.WriteStatus(w, apierrors.NewServiceUnavailable("this node agent does not list its pods"))
+		return
+	}
+	pods, err := lister.NodePods()
+	if err != nil {
+		wire.WriteStatus(w, err)
+		return
+	}
+	list := corev1.PodList{TypeMeta: metav1.TypeMeta{Kind: "PodList", APIVersion: "v1"}}
+	for _, p := range pods {
+		list.Items = append(list.Items, *p)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(&list)
 }
 
 // authenticate admits a verified client certificate whose common name is

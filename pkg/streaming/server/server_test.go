@@ -4,11 +4,15 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/skiffhq/skiff/pkg/streaming/server"
 	"github.com/skiffhq/skiff/pkg/streaming/streamtest"
@@ -39,7 +43,10 @@ func TestRouting(t *testing.T) {
 		{"GET", "/containerLogs/ns/pod/c", nil, 200, ""},
 		{"POST", "/containerLogs/ns/pod/c", nil, 405, "MethodNotAllowed"},
 		{"GET", "/containerLogs/ns/pod", nil, 404, "serves no"},
-		{"GET", "/pods", nil, 404, "serves no"},
+		{"GET", "/metrics", nil, 404, "serves no"},
+		{"GET", "/healthz", nil, 200, "ok"},
+		{"POST", "/healthz", nil, 405, "MethodNotAllowed"},
+		{"GET", "/pods", nil, 503, "does not list its pods"},
 		{"GET", "/containerLogs/ns/pod/c?tailLines=-3", nil, 422, "tailLines"},
 		{"GET", "/containerLogs/NS/pod/c", nil, 400, "invalid namespace name"},
 		{"POST", "/exec/ns/pod/c?command=ls&output=1", nil, 400, "Upgrade request required"},
@@ -68,5 +75,28 @@ func TestRouting(t *testing.T) {
 	s.ServeHTTP(w, r)
 	if body, _ := io.ReadAll(w.Body); w.Code != 401 {
 		t.Errorf("without a certificate: %d %s", w.Code, body)
+	}
+}
+
+// listingRuntime is a Runtime that lists its node's pods.
+type listingRuntime struct {
+	*streamtest.Runtime
+	pods []*corev1.Pod
+}
+
+func (l listingRuntime) NodePods() ([]*corev1.Pod, error) { return l.pods, nil }
+
+// TestPods: /pods answers the node's pods as a PodList, as the kubelet's.
+func TestPods(t *testing.T) {
+	rt := listingRuntime{Runtime: streamtest.New(t), pods: []*corev1.Pod{{ObjectMeta: metav1.ObjectMeta{Name: "kubia", Namespace: "default"}}}}
+	s, err := server.New(server.Config{Runtime: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, asAPIServer(httptest.NewRequest("GET", "/pods", nil)))
+	var list corev1.PodList
+	if err := json.Unmarshal(w.Body.Bytes(), &list); err != nil || w.Code != 200 || list.Kind != "PodList" || len(list.Items) != 1 || list.Items[0].Name != "kubia" {
+		t.Errorf("/pods = %d %s (%v)", w.Code, w.Body, err)
 	}
 }
