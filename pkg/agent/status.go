@@ -33,6 +33,8 @@ func (a *Agent) podStatus(in statusInput) corev1.PodStatus {
 	pod := in.pod
 	old := pod.Status
 	st := corev1.PodStatus{
+		// The spec this status was computed from, as a kubelet reports it.
+		ObservedGeneration:         pod.Generation,
 		QOSClass:                   old.QOSClass,
 		NominatedNodeName:          old.NominatedNodeName,
 		StartTime:                  old.StartTime,
@@ -364,10 +366,18 @@ func (a *Agent) podConditions(pod *corev1.Pod, st *corev1.PodStatus, sandboxRead
 	now := metav1.NewTime(timeNow())
 	for i := range conds {
 		conds[i].LastTransitionTime = now
+		// The kubelet's conditions observe this generation; PodScheduled
+		// is the scheduler's, and keeps what it had.
+		if conds[i].Type != corev1.PodScheduled {
+			conds[i].ObservedGeneration = pod.Generation
+		}
 		for _, o := range pod.Status.Conditions {
 			if o.Type == conds[i].Type && o.Status == conds[i].Status {
 				conds[i].LastTransitionTime = o.LastTransitionTime
 				conds[i].LastProbeTime = o.LastProbeTime
+			}
+			if o.Type == corev1.PodScheduled && conds[i].Type == corev1.PodScheduled {
+				conds[i].ObservedGeneration = o.ObservedGeneration
 			}
 		}
 	}

@@ -145,6 +145,11 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 				ts := metav1.NewTime(now.Add(time.Duration(grace) * time.Second))
 				acc.SetDeletionTimestamp(&ts)
 				acc.SetDeletionGracePeriodSeconds(&grace)
+				// The object's controllers must now behave differently: a
+				// new generation, as upstream's (for kinds that keep one).
+				if g := acc.GetGeneration(); g > 0 {
+					acc.SetGeneration(g + 1)
+				}
 				changed = true
 			} else if cur := acc.GetDeletionGracePeriodSeconds(); graceful && (cur == nil || grace < *cur) {
 				// A shorter grace period may replace a longer one (kubectl delete --now).

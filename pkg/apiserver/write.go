@@ -410,7 +410,8 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	if res.Default != nil {
 		res.Default(obj)
 	}
-	if res.SpecChanged != nil && !status && res.SpecChanged(obj, oldObj) {
+	// A binding moves spec.nodeName without a new generation, as upstream's.
+	if res.SpecChanged != nil && mode == writeMain && res.SpecChanged(obj, oldObj) {
 		acc.SetGeneration(oldMeta.Generation + 1)
 	}
 	validate := res.ValidateUpdate

@@ -314,7 +314,8 @@ func (n *Node) stop(ctx context.Context, pod *corev1.Pod, key string) error {
 // the times.
 func isRunning(pod *corev1.Pod, ip netip.Addr) bool {
 	s := &pod.Status
-	if s.Phase != corev1.PodRunning || s.PodIP != ip.String() || len(s.ContainerStatuses) != len(pod.Spec.Containers) {
+	if s.Phase != corev1.PodRunning || s.PodIP != ip.String() || len(s.ContainerStatuses) != len(pod.Spec.Containers) ||
+		s.ObservedGeneration != pod.Generation {
 		return false
 	}
 	for _, c := range s.Conditions {
@@ -334,17 +335,21 @@ func (n *Node) runningStatus(pod *corev1.Pod, ip netip.Addr) corev1.PodStatus {
 		start = *old.StartTime
 	}
 	s := corev1.PodStatus{
-		Phase:             corev1.PodRunning,
-		HostIP:            n.opts.InternalIP,
-		HostIPs:           []corev1.HostIP{{IP: n.opts.InternalIP}},
-		PodIP:             ip.String(),
-		PodIPs:            []corev1.PodIP{{IP: ip.String()}},
-		StartTime:         &start,
-		QOSClass:          old.QOSClass,
-		NominatedNodeName: old.NominatedNodeName,
+		ObservedGeneration: pod.Generation,
+		Phase:              corev1.PodRunning,
+		HostIP:             n.opts.InternalIP,
+		HostIPs:            []corev1.HostIP{{IP: n.opts.InternalIP}},
+		PodIP:              ip.String(),
+		PodIPs:             []corev1.PodIP{{IP: ip.String()}},
+		StartTime:          &start,
+		QOSClass:           old.QOSClass,
+		NominatedNodeName:  old.NominatedNodeName,
 	}
 	for _, t := range []corev1.PodConditionType{corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.PodReady, corev1.ContainersReady, corev1.PodScheduled} {
 		c := corev1.PodCondition{Type: t, Status: corev1.ConditionTrue, LastTransitionTime: now}
+		if t != corev1.PodScheduled {
+			c.ObservedGeneration = pod.Generation
+		}
 		if prev := podCondition(&old, t); prev != nil && prev.Status == corev1.ConditionTrue {
 			c.LastTransitionTime = prev.LastTransitionTime
 			c.LastProbeTime = prev.LastProbeTime

@@ -41,6 +41,13 @@ func TestDashboardOnARealNode(t *testing.T) {
 		return err == nil && out == "True", out
 	})
 	pod := n.mustKubectl("get", "pods", "-l", "run=kubia", "-o", "jsonpath={.items[0].metadata.name}")
+	// A change of the pod's spec is a new generation, which the agent reports
+	// having seen.
+	n.mustKubectl("patch", "pod", pod, "-p", `{"spec":{"activeDeadlineSeconds":5000}}`)
+	n.eventually("the agent observes generation 2", 20*time.Second, func() (bool, string) {
+		out, err := n.kubectl("get", "pod", pod, "-o", "jsonpath={.metadata.generation} {.status.observedGeneration}")
+		return err == nil && out == "2 2", out
+	})
 	// nodes/proxy reaches the node's agent, as upstream's reaches the kubelet.
 	if out := n.mustKubectl("get", "--raw", "/api/v1/nodes/node-1/proxy/healthz"); out != "ok" {
 		t.Errorf("nodes/proxy/healthz: %q, want ok", out)

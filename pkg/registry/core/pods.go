@@ -5,6 +5,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -41,6 +42,11 @@ func pods(opts kind.Options) *apiserver.Resource {
 			p.Status.QOSClass = qosClass(&p.Spec)
 		}
 	}
+	// metadata.generation: 1 at creation, one more per change of the spec.
+	r.SpecChanged = func(obj, old runtime.Object) bool {
+		return !equality.Semantic.DeepEqual(obj.(*corev1.Pod).Spec, old.(*corev1.Pod).Spec)
+	}
+	r.PrepareForStatusUpdate = func(obj, old runtime.Object) { keepObservedGeneration(obj.(*corev1.Pod), old.(*corev1.Pod)) }
 	r.Validate = func(obj runtime.Object) field.ErrorList { return validation.ValidatePod(obj.(*corev1.Pod)) }
 	r.ValidateUpdate = func(obj, old runtime.Object) field.ErrorList {
 		return validation.ValidatePodUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
@@ -130,5 +136,27 @@ func podSubresources() []apiserver.Subresource {
 		{Name: "attach", Kind: v1.WithKind("PodAttachOptions"), Verbs: []string{"create", "get"}},
 		{Name: "portforward", Kind: v1.WithKind("PodPortForwardOptions"), Verbs: []string{"create", "get"}},
 		{Name: "proxy", Kind: v1.WithKind("PodProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}},
+	}
+}
+
+// keepObservedGeneration keeps the observedGeneration of the status and of
+// its conditions when a status update leaves them out (a client that does not
+// know the fields), as upstream's API server does.
+func keepObservedGeneration(p, old *corev1.Pod) {
+	if p.Status.ObservedGeneration == 0 {
+		p.Status.ObservedGeneration = old.Status.ObservedGeneration
+	}
+	before := map[corev1.PodConditionType][]int64{}
+	for _, c := range old.Status.Conditions {
+		before[c.Type] = append(before[c.Type], c.ObservedGeneration)
+	}
+	for i, c := range p.Status.Conditions {
+		var g int64
+		if gs := before[c.Type]; len(gs) > 0 {
+			g, before[c.Type] = gs[0], gs[1:]
+		}
+		if c.ObservedGeneration == 0 {
+			p.Status.Conditions[i].ObservedGeneration = g
+		}
 	}
 }
