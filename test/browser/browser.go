@@ -8,6 +8,7 @@ package browser
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -111,6 +112,30 @@ func (b *Browser) Screenshot(step string) {
 	b.t.Logf("screenshot: %s", path)
 }
 
+// Open navigates to the dashboard at url and waits for its app to start. A
+// start that has not come within 20 s is logged with the page's files as the
+// browser got them (name:HTTP status:ms), and the page is loaded again, at
+// most twice, before the test fails.
+func (b *Browser) Open(url string) {
+	b.t.Helper()
+	for attempt := 1; ; attempt++ {
+		b.Run("open the dashboard", 30*time.Second, chromedp.Navigate(url))
+		ctx, cancel := context.WithTimeout(b.Ctx, 21*time.Second)
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](`window.skiff && window.skiff.ready === true`,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second)))
+		cancel()
+		if err == nil {
+			return
+		}
+		files := Eval[string](b, "the page's files", `performance.getEntriesByType('resource').map(e => e.name.split('/').pop() + ':' + e.responseStatus + ':' + Math.round(e.duration)).join(' ')`)
+		b.Screenshot(fmt.Sprintf("the app did not start %d", attempt))
+		b.t.Logf("the dashboard's app did not start within 20 s (attempt %d); its files: %s", attempt, files)
+		if attempt == 3 {
+			b.t.Fatalf("the dashboard's app did not start after %d loads", attempt)
+		}
+	}
+}
+
 // Wait polls a JavaScript expression until it is true.
 func (b *Browser) Wait(what, expr string, d time.Duration) {
 	b.t.Helper()
@@ -153,10 +178,18 @@ func ServeKubectlProxy(t testing.TB, cmd *exec.Cmd) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if stderr.Len() > 0 {
+			t.Logf("kubectl proxy said:\n%s", stderr.Bytes())
+		}
+	})
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(out)

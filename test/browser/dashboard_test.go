@@ -51,8 +51,7 @@ func TestDashboardSeed(t *testing.T) {
 	c.MustRun(t, k, kubiaRC, "create", "-f", "-")
 	url := DashboardURL(t, c, k, KubectlProxy(t, c, k))
 
-	b.Run("open the dashboard", 20*time.Second, chromedp.Navigate(url))
-	b.Wait("the app starts", `window.skiff && window.skiff.ready === true`, 60*time.Second)
+	b.Open(url)
 	b.Screenshot("overview")
 	b.Run("open the pods", 10*time.Second, chromedp.Click(chromedp.CSS(`a[data-nav="pods"]`)))
 	b.Wait("the kubia pod Running", kubiaRunning+`.length === 1`, 30*time.Second)
@@ -126,8 +125,7 @@ func TestDashboardWithoutRights(t *testing.T) {
 		h.ServeHTTP(w, r.WithContext(apiserver.WithUser(r.Context(), node)))
 	})))
 	t.Cleanup(srv.Close)
-	b.Run("open the dashboard", 20*time.Second, chromedp.Navigate(srv.URL+"/dash/#/pods"))
-	b.Wait("the app starts", `window.skiff && window.skiff.ready === true`, 60*time.Second)
+	b.Open(srv.URL + "/dash/#/pods")
 	b.Wait("an explanation", `!!document.querySelector('.empty-state') && document.querySelector('.empty-state').textContent.includes('system:node:node-1')`, 20*time.Second)
 	text := Eval[string](b, "the explanation", `document.querySelector('.empty-state').textContent`)
 	if !strings.Contains(text, "pods") {

@@ -66,8 +66,7 @@ func TestDashboardOnARealNode(t *testing.T) {
 	}
 
 	b := browser.StartIn(t, "real-node", n.ns)
-	b.Run("open the dashboard", 30*time.Second, chromedp.Navigate("http://127.0.0.1:8001"+m[1]))
-	b.Wait("the app starts", `window.skiff && window.skiff.ready === true`, 60*time.Second)
+	b.Open("http://127.0.0.1:8001" + m[1])
 	b.Run("open "+pod, 20*time.Second,
 		chromedp.Click(chromedp.CSS(`a[data-nav="pods"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-row][data-name="`+pod+`"]`)),
