@@ -184,7 +184,8 @@ func (a *allocator) assign(v apiserver.View, svc, old *corev1.Service) error {
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
 		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = "", nil
-	} else if svc.Spec.ClusterIP != corev1.ClusterIPNone && (old == nil || old.Spec.ClusterIP != svc.Spec.ClusterIP) {
+	} else if svc.Spec.ClusterIP != corev1.ClusterIPNone && (old == nil || svc.Spec.ClusterIP == "" || old.Spec.ClusterIP != svc.Spec.ClusterIP) {
+		// New, moved, or none yet (an ExternalName Service that changed type).
 		if svc.Spec.ClusterIP == "" {
 			ip, err := a.nextIP(usedIPs)
 			if err != nil {
