@@ -157,7 +157,12 @@ func (a *Agent) removePods(ctx context.Context, match func(types.UID) bool, grac
 				g, _ = strconv.ParseInt(c.Annotations[annotationPodGracePeriod], 10, 64)
 			}
 			if _, err := a.runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.Id, Timeout: g}); err != nil && !isNotFound(err) {
-				errs = append(errs, err)
+				// A container that exited meanwhile (a crash loop's) fails
+				// the kill with its shim gone: stopped is what was wanted.
+				st, serr := a.runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.Id})
+				if serr == nil && st.GetStatus().GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING || serr != nil && !isNotFound(serr) {
+					errs = append(errs, err)
+				}
 			}
 		}
 		if err := a.removeSandboxes(ctx, []*runtimeapi.PodSandbox{sb}); err != nil {
