@@ -101,7 +101,6 @@ func (h *Handler) serveTicket(w http.ResponseWriter, r *http.Request, user apise
 		writeStatus(w, status(http.StatusMethodNotAllowed, metav1.StatusReasonMethodNotAllowed, "a terminal ticket is asked for with POST"))
 		return
 	}
-	var t ticket
 	var body struct{ Namespace, Pod, Container string }
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&body); err != nil {
 		writeStatus(w, status(http.StatusBadRequest, metav1.StatusReasonBadRequest, "a terminal ticket needs {\"namespace\", \"pod\", \"container\"}: "+err.Error()))
@@ -117,8 +116,7 @@ func (h *Handler) serveTicket(w http.ResponseWriter, r *http.Request, user apise
 		writeStatus(w, status(http.StatusBadRequest, metav1.StatusReasonBadRequest, fmt.Sprintf("pod %q: %s", body.Pod, errs[0])))
 		return
 	}
-	t = ticket{user: user, namespace: body.Namespace, pod: body.Pod, container: body.Container}
-	id, err := h.tickets.issue(t)
+	id, err := h.tickets.issue(ticket{user: user, namespace: body.Namespace, pod: body.Pod, container: body.Container})
 	if err != nil {
 		writeStatus(w, status(http.StatusTooManyRequests, metav1.StatusReasonTooManyRequests, err.Error()))
 		return
