@@ -16,7 +16,9 @@
 // Subcommands for sidecars and exec probes: `kubia get URL` prints the body and
 // exits 0 on a 2xx answer; `kubia poll URL` prints "hostname=H got=BODY" every
 // second; `kubia hostname` prints the hostname; `kubia env` the environment;
-// `kubia cat FILE...` the files.
+// `kubia cat FILE...` the files; `kubia fstype DIR` the file system's type
+// (tmpfs or other); `kubia stat PATH...` each path's mode, owner and group;
+// `kubia write FILE TEXT` writes a file; `kubia symlink TARGET LINK` makes a link.
 package main
 
 import (
@@ -59,6 +61,49 @@ func subcommand(cmd string, args []string) int {
 				return 1
 			}
 			os.Stdout.Write(b)
+		}
+		return 0
+	case "fstype":
+		var st syscall.Statfs_t
+		if len(args) != 1 || syscall.Statfs(args[0], &st) != nil {
+			fmt.Fprintln(os.Stderr, "usage: kubia fstype DIR")
+			return 1
+		}
+		if st.Type == 0x01021994 {
+			fmt.Println("tmpfs")
+		} else {
+			fmt.Printf("other(0x%x)\n", st.Type)
+		}
+		return 0
+	case "stat":
+		for _, f := range args {
+			var st syscall.Stat_t
+			if err := syscall.Stat(f, &st); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			info, _ := os.Stat(f)
+			fmt.Printf("%s %s %d %d\n", f, info.Mode(), st.Uid, st.Gid)
+		}
+		return 0
+	case "write":
+		if len(args) != 2 {
+			fmt.Fprintln(os.Stderr, "usage: kubia write FILE TEXT")
+			return 2
+		}
+		if err := os.WriteFile(args[0], []byte(args[1]), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return 0
+	case "symlink":
+		if len(args) != 2 {
+			fmt.Fprintln(os.Stderr, "usage: kubia symlink TARGET LINK")
+			return 2
+		}
+		if err := os.Symlink(args[0], args[1]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
 		return 0
 	case "get":

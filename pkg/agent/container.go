@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -29,7 +30,7 @@ func (a *Agent) containerConfig(ctx context.Context, refs *podRefs, pod *corev1.
 	if err != nil {
 		return nil, err
 	}
-	mounts, err := volumeMounts(c, volumes)
+	mounts, err := a.volumeMounts(pod, c, volumes, env)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +178,16 @@ func qosClass(pod *corev1.Pod) corev1.PodQOSClass {
 	return corev1.PodQOSBurstable
 }
 
+// podGroups are the supplemental groups of the pod's processes: the pod's
+// own, and its fsGroup (which owns its volumes), as upstream's kubelet.
+func podGroups(psc *corev1.PodSecurityContext) []int64 {
+	groups := psc.SupplementalGroups
+	if psc.FSGroup != nil && !slices.Contains(groups, *psc.FSGroup) {
+		groups = append(slices.Clip(groups), *psc.FSGroup)
+	}
+	return groups
+}
+
 func containerSecurity(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxContainerSecurityContext {
 	ns := &runtimeapi.NamespaceOption{Network: runtimeapi.NamespaceMode_POD, Pid: runtimeapi.NamespaceMode_CONTAINER, Ipc: runtimeapi.NamespaceMode_POD}
 	if pod.Spec.HostNetwork {
@@ -198,7 +209,7 @@ func containerSecurity(pod *corev1.Pod, c *corev1.Container) *runtimeapi.LinuxCo
 		if psc.RunAsGroup != nil {
 			sc.RunAsGroup = &runtimeapi.Int64Value{Value: *psc.RunAsGroup}
 		}
-		sc.SupplementalGroups = psc.SupplementalGroups
+		sc.SupplementalGroups = podGroups(psc)
 	}
 	if csc := c.SecurityContext; csc != nil {
 		if csc.Privileged != nil {

@@ -31,10 +31,19 @@ func (a *Agent) podCgroup(uid string) string { return a.opts.CgroupRoot + "/pod"
 
 // removePodFiles removes the pod's directory and its (empty by now) cgroups.
 func (a *Agent) removePodFiles(pod *corev1.Pod) {
-	if err := os.RemoveAll(a.podDir(pod)); err != nil {
-		a.log.Warn("removing pod directory", "pod", klogKey(pod), "err", err)
+	a.removePodDir(a.podDir(pod), string(pod.UID))
+}
+
+// removePodDir unmounts what the agent mounted below a pod's directory
+// (memory-backed emptyDirs, subPaths), then removes it and the pod's cgroups.
+func (a *Agent) removePodDir(dir, uid string) {
+	if err := unmountUnder(dir); err != nil {
+		a.log.Warn("unmounting the pod's volumes", "dir", dir, "err", err)
 	}
-	removePodCgroup(a.podCgroup(string(pod.UID)))
+	if err := os.RemoveAll(dir); err != nil {
+		a.log.Warn("removing pod directory", "dir", dir, "err", err)
+	}
+	removePodCgroup(a.podCgroup(uid))
 }
 
 // removePodCgroup removes the pod's cgroup directory from every hierarchy;

@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -171,8 +170,7 @@ func (a *Agent) removePods(ctx context.Context, match func(types.UID) bool, grac
 		}
 		dir := fmt.Sprintf("%s_%s_%s", sb.Labels[labelPodNamespace], sb.Labels[labelPodName], uid)
 		if uid != "" && !strings.Contains(dir, "/") {
-			_ = os.RemoveAll(filepath.Join(a.agentDir("pods"), dir))
-			removePodCgroup(a.podCgroup(string(uid)))
+			a.removePodDir(filepath.Join(a.agentDir("pods"), dir), string(uid))
 		}
 	}
 	if len(errs) > 0 {

@@ -61,7 +61,7 @@ func (a *Agent) sandboxConfig(pod *corev1.Pod, attempt uint32) *runtimeapi.PodSa
 		if psc.RunAsGroup != nil {
 			sc.RunAsGroup = &runtimeapi.Int64Value{Value: *psc.RunAsGroup}
 		}
-		sc.SupplementalGroups = psc.SupplementalGroups
+		sc.SupplementalGroups = podGroups(psc)
 		for _, s := range psc.Sysctls {
 			sysctls[s.Name] = s.Value
 		}

@@ -58,6 +58,7 @@ func (s *starter) start(ctx context.Context, spec *corev1.Container, restartCoun
 			return
 		}
 		s.volumes = vols
+		w.volumesAt = time.Now()
 	}
 	cfg, err := a.containerConfig(ctx, s.refs, pod, spec, imageRef, restartCount, init, w.ips, s.volumes)
 	if err != nil {

@@ -5,18 +5,20 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // prepareVolumes makes the pod's volumes exist on the node and returns the
-// host path of each by name. Config map, secret and downward API volumes are
-// written again at every container start (not kept in sync in between).
+// host path of each by name. Config map, secret, downward API and projected
+// volumes are written atomically (see writeAtomic); refreshVolumes keeps them
+// current while the pod runs.
 func (a *Agent) prepareVolumes(ctx context.Context, refs *podRefs, pod *corev1.Pod, podIPs []string) (map[string]string, error) {
 	paths := map[string]string{}
-	for _, v := range pod.Spec.Volumes {
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
 		var (
 			p   string
 			err error
@@ -24,22 +26,13 @@ func (a *Agent) prepareVolumes(ctx context.Context, refs *podRefs, pod *corev1.P
 		switch {
 		case v.EmptyDir != nil:
 			p = a.volumeDir(pod, "empty-dir", v.Name)
-			err = mkdirMode(p, 0o777)
+			err = a.prepareEmptyDir(pod, p, v.EmptyDir)
 		case v.HostPath != nil:
 			p = v.HostPath.Path
 			err = checkHostPath(v.HostPath)
-		case v.ConfigMap != nil:
-			p = a.volumeDir(pod, "configmap", v.Name)
-			err = a.writeConfigMapVolume(ctx, refs, p, v.ConfigMap)
-		case v.Secret != nil:
-			p = a.volumeDir(pod, "secret", v.Name)
-			err = a.writeSecretVolume(ctx, refs, p, v.Secret)
-		case v.DownwardAPI != nil:
-			p = a.volumeDir(pod, "downward-api", v.Name)
-			err = a.writeDownwardVolume(pod, p, v.DownwardAPI.Items, v.DownwardAPI.DefaultMode, podIPs)
-		case v.Projected != nil:
-			p = a.volumeDir(pod, "projected", v.Name)
-			err = a.writeProjectedVolume(ctx, refs, pod, p, v.Projected, podIPs)
+		case isProjection(v):
+			p = a.volumeDir(pod, projectionKind(v), v.Name)
+			_, err = a.writeProjection(ctx, refs, pod, v, p, podIPs)
 		default:
 			err = configErrorf("volume %q: this volume type is not supported by Skiff (emptyDir, hostPath, configMap, secret, downwardAPI and projected are)", v.Name)
 		}
@@ -51,24 +44,132 @@ func (a *Agent) prepareVolumes(ctx context.Context, refs *podRefs, pod *corev1.P
 	return paths, nil
 }
 
-// volumeMounts turns a container's volumeMounts into CRI mounts.
-func volumeMounts(c *corev1.Container, paths map[string]string) ([]*runtimeapi.Mount, error) {
+// refreshVolumes writes the pod's config map, secret, downward API and
+// projected volumes again from the current objects, as the kubelet does
+// while a pod runs; only what changed is written. withRefs false refreshes
+// only what the pod object alone determines (downward API items), so that
+// config maps and secrets are read at a slower pace than the pod syncs.
+func (a *Agent) refreshVolumes(ctx context.Context, refs *podRefs, pod *corev1.Pod, podIPs []string, withRefs bool) {
+	for i := range pod.Spec.Volumes {
+		v := &pod.Spec.Volumes[i]
+		if !isProjection(v) || (!withRefs && readsObjects(v)) {
+			continue
+		}
+		changed, err := a.writeProjection(ctx, refs, pod, v, a.volumeDir(pod, projectionKind(v), v.Name), podIPs)
+		if err != nil {
+			// As upstream: the files the pod has stay as they were.
+			a.log.Debug("refreshing volume", "pod", klogKey(pod), "volume", v.Name, "err", err)
+			continue
+		}
+		if changed {
+			a.log.Debug("volume updated", "pod", klogKey(pod), "volume", v.Name)
+		}
+	}
+}
+
+func isProjection(v *corev1.Volume) bool {
+	return v.ConfigMap != nil || v.Secret != nil || v.DownwardAPI != nil || v.Projected != nil
+}
+
+// readsObjects is true for a volume whose files come from other API objects.
+func readsObjects(v *corev1.Volume) bool {
+	if v.ConfigMap != nil || v.Secret != nil {
+		return true
+	}
+	if v.Projected != nil {
+		for _, s := range v.Projected.Sources {
+			if s.DownwardAPI == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func projectionKind(v *corev1.Volume) string {
+	switch {
+	case v.ConfigMap != nil:
+		return "configmap"
+	case v.Secret != nil:
+		return "secret"
+	case v.DownwardAPI != nil:
+		return "downward-api"
+	}
+	return "projected"
+}
+
+// writeProjection renders one config map, secret, downward API or projected
+// volume into dir.
+func (a *Agent) writeProjection(ctx context.Context, refs *podRefs, pod *corev1.Pod, v *corev1.Volume, dir string, podIPs []string) (bool, error) {
+	var (
+		files []volumeFile
+		mode  *int32
+		err   error
+	)
+	switch {
+	case v.ConfigMap != nil:
+		files, err = a.configMapFiles(ctx, refs, v.ConfigMap.Name, v.ConfigMap.Items, v.ConfigMap.Optional != nil && *v.ConfigMap.Optional)
+		mode = v.ConfigMap.DefaultMode
+	case v.Secret != nil:
+		files, err = a.secretFiles(ctx, refs, v.Secret.SecretName, v.Secret.Items, v.Secret.Optional != nil && *v.Secret.Optional)
+		mode = v.Secret.DefaultMode
+	case v.DownwardAPI != nil:
+		files, err = a.downwardFiles(pod, v.DownwardAPI.Items, podIPs)
+		mode = v.DownwardAPI.DefaultMode
+	case v.Projected != nil:
+		files, err = a.projectedFiles(ctx, refs, pod, v.Projected, podIPs)
+		mode = v.Projected.DefaultMode
+	}
+	if err != nil {
+		return false, err
+	}
+	return writeAtomic(dir, files, mode, volumeOwner{fsGroup: fsGroupOf(pod), readOnly: true})
+}
+
+func fsGroupOf(pod *corev1.Pod) *int64 {
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		return sc.FSGroup
+	}
+	return nil
+}
+
+// prepareEmptyDir makes an emptyDir: a directory open to every user in the
+// pod, on the node's disk or, for medium Memory, on a tmpfs of its own.
+func (a *Agent) prepareEmptyDir(pod *corev1.Pod, dir string, src *corev1.EmptyDirVolumeSource) error {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return err
+	}
+	if src.Medium == corev1.StorageMediumMemory {
+		if err := mountTmpfs(dir, memoryVolumeSize(pod, src)); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		return err
+	}
+	return volumeOwner{fsGroup: fsGroupOf(pod)}.ownDir(dir, 0o777)
+}
+
+// volumeMounts turns a container's volumeMounts into CRI mounts; a subPath
+// is bound at a path of the pod's own first (bindSubPath).
+func (a *Agent) volumeMounts(pod *corev1.Pod, c *corev1.Container, paths map[string]string, env []*runtimeapi.KeyValue) ([]*runtimeapi.Mount, error) {
 	var out []*runtimeapi.Mount
-	for _, m := range c.VolumeMounts {
+	for i := range c.VolumeMounts {
+		m := &c.VolumeMounts[i]
 		host, ok := paths[m.Name]
 		if !ok {
 			return nil, configErrorf("volumeMount %q: no volume of that name", m.Name)
 		}
-		if m.SubPath != "" {
-			if filepath.IsAbs(m.SubPath) || strings.Contains(m.SubPath, "..") {
-				return nil, configErrorf("volumeMount %q: subPath %q must be a relative path without ..", m.Name, m.SubPath)
+		sub, err := subPathOf(m, env)
+		if err != nil {
+			return nil, err
+		}
+		if sub != "" {
+			target := filepath.Join(a.podDir(pod), "_subpaths", c.Name, strconv.Itoa(i))
+			if err := bindSubPath(host, sub, target); err != nil {
+				return nil, fmt.Errorf("failed to prepare subPath for volumeMount %q of container %q: %w", m.Name, c.Name, err)
 			}
-			host = filepath.Join(host, m.SubPath)
-			if _, err := os.Stat(host); os.IsNotExist(err) {
-				if err := mkdirMode(host, 0o755); err != nil {
-					return nil, err
-				}
-			}
+			host = target
 		}
 		mount := &runtimeapi.Mount{ContainerPath: m.MountPath, HostPath: host, Readonly: m.ReadOnly}
 		if m.MountPropagation != nil {
@@ -141,39 +242,6 @@ type volumeFile struct {
 	mode *int32
 }
 
-// writeVolumeFiles replaces dir's content with files.
-func writeVolumeFiles(dir string, files []volumeFile, defaultMode *int32) error {
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, f := range files {
-		if filepath.IsAbs(f.path) || strings.Contains(f.path, "..") {
-			return configErrorf("invalid path %q in volume", f.path)
-		}
-		mode := int32(0o644)
-		if defaultMode != nil {
-			mode = *defaultMode
-		}
-		if f.mode != nil {
-			mode = *f.mode
-		}
-		p := filepath.Join(dir, f.path)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, f.data, os.FileMode(mode)); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, os.FileMode(mode)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func keyFiles(data map[string][]byte, items []corev1.KeyToPath, optional bool, what string) ([]volumeFile, error) {
 	var files []volumeFile
 	if len(items) == 0 {
@@ -224,22 +292,6 @@ func (a *Agent) secretFiles(ctx context.Context, refs *podRefs, name string, ite
 	return keyFiles(s.Data, items, optional, "Secret "+refs.ns+"/"+name)
 }
 
-func (a *Agent) writeConfigMapVolume(ctx context.Context, refs *podRefs, dir string, src *corev1.ConfigMapVolumeSource) error {
-	files, err := a.configMapFiles(ctx, refs, src.Name, src.Items, src.Optional != nil && *src.Optional)
-	if err != nil {
-		return err
-	}
-	return writeVolumeFiles(dir, files, src.DefaultMode)
-}
-
-func (a *Agent) writeSecretVolume(ctx context.Context, refs *podRefs, dir string, src *corev1.SecretVolumeSource) error {
-	files, err := a.secretFiles(ctx, refs, src.SecretName, src.Items, src.Optional != nil && *src.Optional)
-	if err != nil {
-		return err
-	}
-	return writeVolumeFiles(dir, files, src.DefaultMode)
-}
-
 func (a *Agent) downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeFile, podIPs []string) ([]volumeFile, error) {
 	var files []volumeFile
 	for _, it := range items {
@@ -263,15 +315,7 @@ func (a *Agent) downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeF
 	return files, nil
 }
 
-func (a *Agent) writeDownwardVolume(pod *corev1.Pod, dir string, items []corev1.DownwardAPIVolumeFile, mode *int32, podIPs []string) error {
-	files, err := a.downwardFiles(pod, items, podIPs)
-	if err != nil {
-		return err
-	}
-	return writeVolumeFiles(dir, files, mode)
-}
-
-func (a *Agent) writeProjectedVolume(ctx context.Context, refs *podRefs, pod *corev1.Pod, dir string, src *corev1.ProjectedVolumeSource, podIPs []string) error {
+func (a *Agent) projectedFiles(ctx context.Context, refs *podRefs, pod *corev1.Pod, src *corev1.ProjectedVolumeSource, podIPs []string) ([]volumeFile, error) {
 	var files []volumeFile
 	for _, s := range src.Sources {
 		var more []volumeFile
@@ -283,13 +327,15 @@ func (a *Agent) writeProjectedVolume(ctx context.Context, refs *podRefs, pod *co
 			more, err = a.secretFiles(ctx, refs, s.Secret.Name, s.Secret.Items, s.Secret.Optional != nil && *s.Secret.Optional)
 		case s.DownwardAPI != nil:
 			more, err = a.downwardFiles(pod, s.DownwardAPI.Items, podIPs)
+		case s.ServiceAccountToken != nil:
+			more, err = a.tokenFiles(ctx, refs, pod, s.ServiceAccountToken)
 		default:
-			err = configErrorf("projected volume source not supported by Skiff (configMap, secret and downwardAPI are)")
+			err = configErrorf("projected volume source not supported by Skiff (configMap, secret, downwardAPI and serviceAccountToken are)")
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		files = append(files, more...)
 	}
-	return writeVolumeFiles(dir, files, src.DefaultMode)
+	return files, nil
 }

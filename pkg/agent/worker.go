@@ -42,6 +42,10 @@ type podWorker struct {
 	ips        []string
 	ipsOf      string // the sandbox ips belongs to
 	failures   int    // consecutive sandbox failures
+	tokens     tokenCache
+	// volumesAt is when the pod's volumes were last written from the
+	// objects they show (zero: not yet written).
+	volumesAt time.Time
 }
 
 func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
@@ -54,6 +58,7 @@ func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
 		ctx:     ctx,
 		cancel:  cancel,
 		waiting: map[string]waiting{},
+		tokens:  tokenCache{},
 	}
 }
 
@@ -174,6 +179,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	}
 	if ready {
 		a.prober.sync(pod, w.probeTargets(pod, state, sandboxID))
+		w.refreshVolumes(ctx, pod)
 	}
 	if justExited(state) {
 		// The runtime learns some exit reasons (OOMKilled) just after the
@@ -189,6 +195,23 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		w.kick() // stop what is left
 	}
 	return false
+}
+
+// volumeRefreshPeriod is how often a running pod's config map, secret and
+// token volumes are read again; downward API volumes follow every sync.
+const volumeRefreshPeriod = 20 * time.Second
+
+// refreshVolumes keeps the volumes of a pod whose containers started
+// current with the objects they show.
+func (w *podWorker) refreshVolumes(ctx context.Context, pod *corev1.Pod) {
+	if w.volumesAt.IsZero() {
+		return
+	}
+	withRefs := time.Since(w.volumesAt) >= volumeRefreshPeriod
+	w.a.refreshVolumes(ctx, &podRefs{a: w.a, ns: pod.Namespace, tokens: w.tokens}, pod, w.ips, withRefs)
+	if withRefs {
+		w.volumesAt = time.Now()
+	}
 }
 
 // justExited is true when a container of the pod exited in the last few
@@ -260,7 +283,7 @@ func (w *podWorker) act(ctx context.Context, pod *corev1.Pod, state *podState) (
 			return sandboxID, true
 		}
 	}
-	s := &starter{w: w, pod: pod, sandboxID: sandboxID, attempt: attempt, refs: &podRefs{a: a, ns: pod.Namespace}}
+	s := &starter{w: w, pod: pod, sandboxID: sandboxID, attempt: attempt, refs: &podRefs{a: a, ns: pod.Namespace, tokens: w.tokens}}
 
 	// Init containers run one at a time, in order, each to success.
 	for i := range pod.Spec.InitContainers {

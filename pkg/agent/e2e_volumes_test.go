@@ -1,0 +1,196 @@
+package agent_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+)
+
+// TestVolumesAsUpstream: a memory emptyDir is a tmpfs; volume files belong to
+// the pod's fsGroup with group read access; subPathExpr expands the
+// container's environment and writes land in the volume; config map and
+// downward API volumes follow changes while the pod runs; and nothing stays
+// mounted once the pod is gone.
+func TestVolumesAsUpstream(t *testing.T) {
+	n := newTestNode(t, nil)
+	ctx := n.ctx()
+	cms := n.client.CoreV1().ConfigMaps("default")
+	if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "cfg"}, Data: map[string]string{"greeting": "hello", "one.txt": "first"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sec"}, Data: map[string][]byte{"password": []byte("s3cret")}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := kubiaPod("volumes", corev1.EnvVar{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}})
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(1000)), FSGroup: ptr.To(int64(1234))}
+	pod.Spec.Volumes = []corev1.Volume{
+		{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: ptr.To(resource.MustParse("8Mi"))}}},
+		{Name: "disk", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "cfg", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}},
+		{Name: "sec", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "sec", DefaultMode: ptr.To(int32(0o400))}}},
+		{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+			{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+		}}}},
+	}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{
+		{Name: "mem", MountPath: "/mem"},
+		{Name: "disk", MountPath: "/disk"},
+		{Name: "disk", MountPath: "/logs", SubPathExpr: "$(POD_NAME)/logs"},
+		{Name: "cfg", MountPath: "/cfg"},
+		{Name: "cfg", MountPath: "/etc/one.txt", SubPath: "one.txt"},
+		{Name: "sec", MountPath: "/sec"},
+		{Name: "info", MountPath: "/info"},
+	}
+	n.create(pod)
+	p := n.waitPod(pod.Name, 60*time.Second, "Running", running)
+
+	if got := n.exec(p, "kubia", "/kubia", "fstype", "/mem"); got != "tmpfs\n" {
+		t.Errorf("memory emptyDir: file system %q, want tmpfs", got)
+	}
+	if got := n.exec(p, "kubia", "/kubia", "fstype", "/disk"); got == "tmpfs\n" && !onTmpfs(n.dataDir) {
+		t.Errorf("default emptyDir is a tmpfs")
+	}
+	// defaultMode 0400 with an fsGroup: the group may read, as upstream.
+	if got := n.exec(p, "kubia", "/kubia", "stat", "/sec/password"); got != "/sec/password -r--r----- 0 1234\n" {
+		t.Errorf("secret file: %q", got)
+	}
+	if got := n.exec(p, "kubia", "/kubia", "cat", "/sec/password", "/etc/one.txt"); got != "s3cretfirst" {
+		t.Errorf("secret and subPath file read as uid 1000: %q", got)
+	}
+	n.exec(p, "kubia", "/kubia", "write", "/logs/app.log", "written through the subPath")
+	if got := n.exec(p, "kubia", "/kubia", "cat", "/disk/volumes/logs/app.log"); got != "written through the subPath" {
+		t.Errorf("subPathExpr: %q", got)
+	}
+	if got := n.exec(p, "kubia", "/kubia", "cat", "/info/labels"); got != `app="volumes"` {
+		t.Errorf("downward API labels: %q", got)
+	}
+
+	// Changes reach the running pod's files.
+	patch := []byte(`{"metadata":{"labels":{"tier":"web"}}}`)
+	if _, err := n.client.CoreV1().Pods("default").Patch(ctx, pod.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n.eventually(30*time.Second, "the labels file to change", func() bool {
+		return n.exec(p, "kubia", "/kubia", "cat", "/info/labels") == "app=\"volumes\"\ntier=\"web\""
+	})
+	cm, err := cms.Get(ctx, "cfg", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data = map[string]string{"greeting": "hello again", "one.txt": "second"}
+	if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n.eventually(45*time.Second, "the config map file to change", func() bool {
+		return n.exec(p, "kubia", "/kubia", "cat", "/cfg/greeting") == "hello again"
+	})
+	// A subPath shows the file as it was when the container started, as upstream.
+	if got := n.exec(p, "kubia", "/kubia", "cat", "/etc/one.txt"); got != "first" {
+		t.Errorf("subPath of a config map after an update: %q", got)
+	}
+
+	if err := n.client.CoreV1().Pods("default").Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(1))}); err != nil {
+		t.Fatal(err)
+	}
+	n.waitGone(pod.Name, 30*time.Second)
+	n.eventually(10*time.Second, "the pod's mounts to go", func() bool { return len(mountsBelow(t, n.dataDir)) == 0 })
+}
+
+// TestSubPathCannotLeaveVolume: a subPath that is a link out of its volume
+// (written there by an earlier container of the pod) fails the container's
+// start with CreateContainerConfigError instead of exposing the node's files,
+// and so does a subPathExpr that expands to an absolute path.
+func TestSubPathCannotLeaveVolume(t *testing.T) {
+	n := newTestNode(t, nil)
+	pod := kubiaPod("escape")
+	pod.Spec.Volumes = []corev1.Volume{{Name: "disk", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	initC := corev1.Container{Name: "link", Image: "luksa/kubia", ImagePullPolicy: corev1.PullIfNotPresent,
+		Command:      []string{"/kubia", "symlink", "/etc", "/disk/evil"},
+		VolumeMounts: []corev1.VolumeMount{{Name: "disk", MountPath: "/disk"}}}
+	pod.Spec.InitContainers = []corev1.Container{initC}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "disk", MountPath: "/host-etc", SubPath: "evil"}}
+	n.create(pod)
+	p := n.waitPod(pod.Name, 60*time.Second, "refused with CreateContainerConfigError", func(p *corev1.Pod) bool {
+		w := status(p, "kubia").State.Waiting
+		return w != nil && w.Reason == "CreateContainerConfigError"
+	})
+	if msg := status(p, "kubia").State.Waiting.Message; !strings.Contains(msg, "leaves its volume") {
+		t.Errorf("message: %q", msg)
+	}
+
+	abs := kubiaPod("absolute", corev1.EnvVar{Name: "DIR", Value: "/tmp"})
+	abs.Spec.Volumes = pod.Spec.Volumes
+	abs.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "disk", MountPath: "/logs", SubPathExpr: "$(DIR)"}}
+	n.create(abs)
+	p = n.waitPod(abs.Name, 60*time.Second, "refused with CreateContainerConfigError", func(p *corev1.Pod) bool {
+		w := status(p, "kubia").State.Waiting
+		return w != nil && w.Reason == "CreateContainerConfigError"
+	})
+	if msg := status(p, "kubia").State.Waiting.Message; !strings.Contains(msg, "must not be an absolute path") {
+		t.Errorf("message: %q", msg)
+	}
+}
+
+// eventually polls cond every half second until it holds, or fails the test.
+func (n *testNode) eventually(timeout time.Duration, what string, cond func() bool) {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			n.t.Fatalf("waited %s for %s", timeout, what)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// mountsBelow lists the mount points below dir.
+func mountsBelow(t *testing.T, dir string) []string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			out = append(out, fields[4])
+		}
+	}
+	return out
+}
+
+// onTmpfs is true when dir itself lives on a tmpfs (a test machine's /tmp).
+func onTmpfs(dir string) bool {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	best, fs := "", ""
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 10 {
+			continue
+		}
+		mp := fields[4]
+		if (dir == mp || strings.HasPrefix(dir, strings.TrimSuffix(mp, "/")+"/")) && len(mp) > len(best) {
+			for i, f := range fields {
+				if f == "-" && i+1 < len(fields) {
+					best, fs = mp, fields[i+1]
+				}
+			}
+		}
+	}
+	return fs == "tmpfs"
+}
