@@ -194,3 +194,59 @@ func onTmpfs(dir string) bool {
 	}
 	return fs == "tmpfs"
 }
+
+// TestSidecars: a restartable init container starts after the regular init
+// container succeeded and before the app, keeps running beside it (ready,
+// started), and is stopped once the app has exited for good, so that the pod
+// succeeds; init container statuses read as upstream's.
+func TestSidecars(t *testing.T) {
+	n := newTestNode(t, nil)
+	pod := kubiaPod("sidecar")
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	app := &pod.Spec.Containers[0]
+	app.Env = []corev1.EnvVar{{Name: "KUBIA_EXIT_AFTER", Value: "6s"}, {Name: "KUBIA_EXIT_CODE", Value: "0"}}
+	pod.Spec.InitContainers = []corev1.Container{
+		{Name: "setup", Image: "luksa/kubia", ImagePullPolicy: corev1.PullIfNotPresent, Command: []string{"/kubia", "hostname"}},
+		{Name: "poller", Image: "luksa/kubia", ImagePullPolicy: corev1.PullIfNotPresent,
+			Command:       []string{"/kubia", "poll", "http://127.0.0.1:8080/"},
+			RestartPolicy: ptr.To(corev1.ContainerRestartPolicyAlways),
+			StartupProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"/kubia", "hostname"}}}, PeriodSeconds: 1},
+		},
+	}
+	n.create(pod)
+	p := n.waitPod(pod.Name, 60*time.Second, "Running and Ready", func(p *corev1.Pod) bool { return running(p) && ready(p) })
+	setup, poller := p.Status.InitContainerStatuses[0], p.Status.InitContainerStatuses[1]
+	if setup.State.Terminated == nil || setup.State.Terminated.Reason != "Completed" || !setup.Ready {
+		t.Errorf("regular init container: %+v", setup)
+	}
+	if poller.State.Running == nil || !poller.Ready || poller.Started == nil || !*poller.Started {
+		t.Errorf("sidecar: %+v", poller)
+	}
+	if app := status(p, "kubia"); app.State.Running == nil || poller.State.Running.StartedAt.After(app.State.Running.StartedAt.Time) {
+		t.Errorf("app container %+v started before the sidecar %+v", app.State, poller.State)
+	}
+
+	p = n.waitPod(pod.Name, 60*time.Second, "Succeeded", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+	if st := p.Status.InitContainerStatuses[1].State.Terminated; st == nil {
+		t.Errorf("sidecar not stopped after the app: %+v", p.Status.InitContainerStatuses[1])
+	}
+	if logs := n.containerLog(p, "poller", 0); !strings.Contains(logs, "got=You've hit sidecar") {
+		t.Errorf("the sidecar never reached the app:\n%s", logs)
+	}
+}
+
+// TestActiveDeadline: a pod running past spec.activeDeadlineSeconds is
+// stopped and fails with reason DeadlineExceeded.
+func TestActiveDeadline(t *testing.T) {
+	n := newTestNode(t, nil)
+	pod := kubiaPod("deadline")
+	pod.Spec.ActiveDeadlineSeconds = ptr.To(int64(3))
+	n.create(pod)
+	p := n.waitPod(pod.Name, 60*time.Second, "Failed", func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodFailed })
+	if p.Status.Reason != "DeadlineExceeded" || p.Status.Message != "Pod was active on the node longer than the specified deadline" {
+		t.Errorf("reason %q, message %q", p.Status.Reason, p.Status.Message)
+	}
+	if st := status(p, "kubia").State.Terminated; st == nil {
+		n.waitPod(pod.Name, 30*time.Second, "its container stopped", func(p *corev1.Pod) bool { return status(p, "kubia").State.Terminated != nil })
+	}
+}

@@ -47,22 +47,42 @@ func (a *Agent) killContainer(ctx context.Context, pod *corev1.Pod, spec *corev1
 	return nil
 }
 
-// killAll stops every running container of the pod in parallel, with the
-// given grace period.
+// killAll stops every running container of the pod with the given grace
+// period, as upstream orders it: the app (and any regular init) containers
+// together first, so that their preStop hooks can still reach the sidecars,
+// then the sidecars one at a time, last started first, with what is left of
+// the grace period.
 func (a *Agent) killAll(ctx context.Context, pod *corev1.Pod, state *podState, grace int64) error {
+	deadline := time.Now().Add(time.Duration(grace) * time.Second)
 	var wg sync.WaitGroup
 	errs := make([]error, len(state.containers))
+	sidecars := map[string]string{} // name → running container ID
 	for i, c := range state.containers {
 		if c.state != runtimeapi.ContainerState_CONTAINER_RUNNING && c.state != runtimeapi.ContainerState_CONTAINER_CREATED {
+			continue
+		}
+		spec := specOf(pod, c.name)
+		if spec != nil && isSidecar(spec) {
+			sidecars[c.name] = c.id
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = a.killContainer(ctx, pod, specOf(pod, c.name), c.id, grace, "")
+			errs[i] = a.killContainer(ctx, pod, spec, c.id, grace, "")
 		}()
 	}
 	wg.Wait()
+	for i := len(pod.Spec.InitContainers) - 1; i >= 0; i-- {
+		spec := &pod.Spec.InitContainers[i]
+		if id, ok := sidecars[spec.Name]; ok {
+			left := max(int64(time.Until(deadline).Seconds()), minGracePeriod)
+			if grace == 0 {
+				left = 0
+			}
+			errs = append(errs, a.killContainer(ctx, pod, spec, id, left, ""))
+		}
+	}
 	return errors.Join(errs...)
 }
 

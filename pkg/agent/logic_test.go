@@ -162,6 +162,15 @@ func TestPodPhase(t *testing.T) {
 		}
 		return p
 	}
+	sidecarPod := func(policy corev1.RestartPolicy) *corev1.Pod {
+		p := pod(policy, true)
+		p.Spec.InitContainers[0].RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+		return p
+	}
+	notStarted := running
+	notStarted.Started = ptr.To(false)
+	started := running
+	started.Started = ptr.To(true)
 	for _, tc := range []struct {
 		name   string
 		pod    *corev1.Pod
@@ -181,6 +190,11 @@ func TestPodPhase(t *testing.T) {
 		{"init failed, never", pod(corev1.RestartPolicyNever, true), []corev1.ContainerStatus{exit(1)}, []corev1.ContainerStatus{waitingFresh}, corev1.PodFailed},
 		{"init done", pod(corev1.RestartPolicyAlways, true), []corev1.ContainerStatus{exit(0)}, []corev1.ContainerStatus{running}, corev1.PodRunning},
 		{"no status", pod(corev1.RestartPolicyAlways, false), nil, nil, corev1.PodPending},
+		{"sidecar not started", sidecarPod(corev1.RestartPolicyNever), []corev1.ContainerStatus{notStarted}, []corev1.ContainerStatus{waitingFresh}, corev1.PodPending},
+		{"sidecar started", sidecarPod(corev1.RestartPolicyNever), []corev1.ContainerStatus{started}, []corev1.ContainerStatus{running}, corev1.PodRunning},
+		{"app done, sidecar running", sidecarPod(corev1.RestartPolicyNever), []corev1.ContainerStatus{started}, []corev1.ContainerStatus{exit(0)}, corev1.PodRunning},
+		{"app done, sidecar stopped", sidecarPod(corev1.RestartPolicyNever), []corev1.ContainerStatus{exit(137)}, []corev1.ContainerStatus{exit(0)}, corev1.PodSucceeded},
+		{"sidecar restarting after init", sidecarPod(corev1.RestartPolicyAlways), []corev1.ContainerStatus{notStarted}, []corev1.ContainerStatus{running}, corev1.PodRunning},
 	} {
 		if got := podPhase(tc.pod, tc.init, tc.status); got != tc.want {
 			t.Errorf("%s: phase %s, want %s", tc.name, got, tc.want)

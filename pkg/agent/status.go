@@ -91,8 +91,10 @@ func (a *Agent) containerStatus(in statusInput, spec *corev1.Container, init boo
 	cs := corev1.ContainerStatus{Name: spec.Name, Image: spec.Image, Started: new(bool)}
 	w, hasWaiting := in.waiting[spec.Name]
 	if cur == nil || cur.status == nil {
+		// Upstream's default: every container of a pod with init
+		// containers waits as PodInitializing until it is created.
 		reason := "ContainerCreating"
-		if !init && !initDone(in) {
+		if len(in.pod.Spec.InitContainers) > 0 {
 			reason = "PodInitializing"
 		}
 		if hasWaiting {
@@ -117,11 +119,14 @@ func (a *Agent) containerStatus(in statusInput, spec *corev1.Container, init boo
 			started = in.probes.succeeded(cur.id, startupProbe)
 		}
 		*cs.Started = started
-		cs.Ready = started && (spec.ReadinessProbe == nil || in.probes.succeeded(cur.id, readinessProbe))
+		// A regular init container is ready once it has succeeded, not
+		// while it runs.
+		cs.Ready = (!init || isSidecar(spec)) && started && (spec.ReadinessProbe == nil || in.probes.succeeded(cur.id, readinessProbe))
 	case runtimeapi.ContainerState_CONTAINER_CREATED:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 	default:
 		cs.State.Terminated = a.terminated(in.pod, spec, cur)
+		cs.Ready = init && !isSidecar(spec) && s.ExitCode == 0
 	}
 	if prev != nil && prev.status != nil && prev.status.State == runtimeapi.ContainerState_CONTAINER_EXITED {
 		cs.LastTerminationState.Terminated = a.terminated(in.pod, spec, prev)
@@ -142,14 +147,11 @@ func (a *Agent) containerStatus(in statusInput, spec *corev1.Container, init boo
 	return cs
 }
 
-func initDone(in statusInput) bool {
-	for _, ic := range in.pod.Spec.InitContainers {
-		c, _ := in.state.latest(ic.Name)
-		if c == nil || c.status == nil || c.status.State != runtimeapi.ContainerState_CONTAINER_EXITED || c.status.ExitCode != 0 {
-			return false
-		}
-	}
-	return true
+// isSidecar is true for a restartable init container (restartPolicy
+// Always): it starts in order with the init containers and then runs beside
+// the app's containers for the pod's whole life.
+func isSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
 }
 
 // terminated is a finished container's state, with the termination message
@@ -224,36 +226,53 @@ func nsTime(ns int64) metav1.Time {
 	return metav1.NewTime(time.Unix(0, ns))
 }
 
-// podPhase is upstream's getPhase.
+// podPhase is upstream's getPhase: regular init containers must all have
+// succeeded, sidecars must have started (until the pod has initialized once),
+// and the app containers decide the rest; sidecars never make a pod fail or
+// succeed.
 func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus) corev1.PodPhase {
-	byName := func(list []corev1.ContainerStatus, name string) *corev1.ContainerStatus {
-		for i := range list {
-			if list[i].Name == name {
-				return &list[i]
+	pendingInit, pendingSidecars, failedInit := 0, 0, 0
+	unknown, running, waitingN, stopped, succeeded := 0, 0, 0, 0, 0
+	for i := range pod.Spec.InitContainers {
+		ic := &pod.Spec.InitContainers[i]
+		s := statusByName(initStatuses, ic.Name)
+		if isSidecar(ic) {
+			switch {
+			case s == nil:
+				unknown++
+			case s.State.Running != nil:
+				if s.Started == nil || !*s.Started {
+					pendingSidecars++
+				}
+				running++
+			case s.State.Terminated != nil, s.State.Waiting != nil && s.LastTerminationState.Terminated != nil:
+				// A sidecar that exited does not count.
+			case s.State.Waiting != nil:
+				pendingSidecars++
+				waitingN++
+			default:
+				pendingSidecars++
+				unknown++
 			}
+			continue
 		}
-		return nil
-	}
-	pendingInit, failedInit := 0, 0
-	for _, ic := range pod.Spec.InitContainers {
-		s := byName(initStatuses, ic.Name)
 		switch {
-		case s == nil:
+		case s == nil, s.State.Running != nil:
 			pendingInit++
-		case s.State.Running != nil:
-			pendingInit++
-		case s.State.Terminated != nil && s.State.Terminated.ExitCode == 0:
 		case s.State.Terminated != nil:
-			failedInit++
-		case s.State.Waiting != nil && s.LastTerminationState.Terminated != nil && s.LastTerminationState.Terminated.ExitCode != 0:
-			failedInit++
+			if s.State.Terminated.ExitCode != 0 {
+				failedInit++
+			}
+		case s.State.Waiting != nil && s.LastTerminationState.Terminated != nil:
+			if s.LastTerminationState.Terminated.ExitCode != 0 {
+				failedInit++
+			}
 		default:
 			pendingInit++
 		}
 	}
-	unknown, running, waitingN, stopped, succeeded := 0, 0, 0, 0, 0
 	for _, c := range pod.Spec.Containers {
-		s := byName(statuses, c.Name)
+		s := statusByName(statuses, c.Name)
 		switch {
 		case s == nil:
 			unknown++
@@ -278,13 +297,13 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus) 
 		return corev1.PodFailed
 	}
 	switch {
-	case pendingInit > 0 || failedInit > 0:
+	case pendingInit > 0 || failedInit > 0 || pendingSidecars > 0 && !anyAppStarted(statuses):
 		return corev1.PodPending
 	case waitingN > 0:
 		return corev1.PodPending
 	case running > 0 && unknown == 0:
 		return corev1.PodRunning
-	case stopped == len(pod.Spec.Containers) && stopped > 0:
+	case running == 0 && stopped > 0 && unknown == 0:
 		switch {
 		case pod.Spec.RestartPolicy == corev1.RestartPolicyAlways:
 			return corev1.PodRunning
@@ -296,6 +315,26 @@ func podPhase(pod *corev1.Pod, initStatuses, statuses []corev1.ContainerStatus) 
 		return corev1.PodRunning
 	}
 	return corev1.PodPending
+}
+
+func statusByName(list []corev1.ContainerStatus, name string) *corev1.ContainerStatus {
+	for i := range list {
+		if list[i].Name == name {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+// anyAppStarted is true once an app container has run: the pod has
+// initialized, and a sidecar restarting later does not make it Pending again.
+func anyAppStarted(statuses []corev1.ContainerStatus) bool {
+	for _, s := range statuses {
+		if s.State.Running != nil || s.State.Terminated != nil || s.LastTerminationState.Terminated != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // ownedCondition is true for the conditions the kubelet computes; others
@@ -316,29 +355,48 @@ func (a *Agent) podConditions(pod *corev1.Pod, st *corev1.PodStatus, sandboxRead
 		}
 		return c
 	}
+	// Initialized: regular init containers succeeded (ready) and sidecars
+	// started, or an app container has run already.
 	var notInit []string
-	for _, s := range st.InitContainerStatuses {
-		if s.State.Terminated == nil || s.State.Terminated.ExitCode != 0 {
-			notInit = append(notInit, s.Name)
+	for i := range pod.Spec.InitContainers {
+		ic := &pod.Spec.InitContainers[i]
+		s := statusByName(st.InitContainerStatuses, ic.Name)
+		if s == nil || isSidecar(ic) && (s.Started == nil || !*s.Started) || !isSidecar(ic) && !s.Ready {
+			notInit = append(notInit, ic.Name)
 		}
 	}
+	// ContainersReady: sidecars and app containers ready.
 	var unready []string
+	for i := range pod.Spec.InitContainers {
+		if ic := &pod.Spec.InitContainers[i]; isSidecar(ic) {
+			if s := statusByName(st.InitContainerStatuses, ic.Name); s == nil || !s.Ready {
+				unready = append(unready, ic.Name)
+			}
+		}
+	}
 	for _, s := range st.ContainerStatuses {
 		if !s.Ready {
 			unready = append(unready, s.Name)
 		}
 	}
 	completed := st.Phase == corev1.PodSucceeded
-	initOK := len(notInit) == 0 || completed
-	initReason, readyReason := "ContainersNotInitialized", "ContainersNotReady"
+	initOK := len(notInit) == 0 || completed || anyAppStarted(st.ContainerStatuses)
+	initCond := cond(corev1.PodInitialized, initOK, "ContainersNotInitialized", fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(notInit, " ")))
 	if completed {
+		initCond.Reason = "PodCompleted"
+	}
+	readyReason := "ContainersNotReady"
+	if isTerminal(st.Phase) {
 		readyReason = "PodCompleted"
+		if st.Phase == corev1.PodFailed {
+			readyReason = "PodFailed"
+		}
 	}
-	readyMsg := fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
-	if !initOK {
-		readyMsg = fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(notInit, " "))
+	readyMsg := ""
+	if len(unready) > 0 {
+		readyMsg = fmt.Sprintf("containers with unready status: [%s]", strings.Join(unready, " "))
 	}
-	containersReady := len(unready) == 0 && initOK && !isTerminal(st.Phase)
+	containersReady := len(unready) == 0 && !isTerminal(st.Phase)
 	ready := cond(corev1.PodReady, containersReady, readyReason, readyMsg)
 	if containersReady {
 		var missing []string
@@ -358,7 +416,7 @@ func (a *Agent) podConditions(pod *corev1.Pod, st *corev1.PodStatus, sandboxRead
 	}
 	conds := []corev1.PodCondition{
 		cond(corev1.PodReadyToStartContainers, sandboxReady, "", ""),
-		cond(corev1.PodInitialized, initOK, initReason, fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(notInit, " "))),
+		initCond,
 		ready,
 		cond(corev1.ContainersReady, containersReady, readyReason, readyMsg),
 		cond(corev1.PodScheduled, true, "", ""),

@@ -155,6 +155,9 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		}
 		return false
 	}
+	if w.pastDeadline(ctx, pod, state) {
+		return false
+	}
 	var sandboxID string
 	ready := false
 	if isTerminal(pod.Status.Phase) {
@@ -195,6 +198,41 @@ func (w *podWorker) sync(ctx context.Context) bool {
 		w.kick() // stop what is left
 	}
 	return false
+}
+
+// pastDeadline enforces spec.activeDeadlineSeconds, counted from the pod's
+// start on the node: a pod past it is stopped and failed with reason
+// DeadlineExceeded, as upstream's kubelet does. Otherwise it schedules a
+// sync for the moment the deadline passes (which a later update of the
+// field may move).
+func (w *podWorker) pastDeadline(ctx context.Context, pod *corev1.Pod, state *podState) bool {
+	d := pod.Spec.ActiveDeadlineSeconds
+	if d == nil || pod.Status.StartTime == nil || isTerminal(pod.Status.Phase) {
+		return false
+	}
+	left := time.Until(pod.Status.StartTime.Add(time.Duration(*d) * time.Second))
+	if left > 0 {
+		w.syncAfter(left)
+		return false
+	}
+	a := w.a
+	a.event(pod, corev1.EventTypeNormal, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+	if err := a.killAll(ctx, pod, state, gracePeriodOf(pod)); err != nil && ctx.Err() == nil {
+		w.log.Error("stopping a pod past its deadline", "err", err)
+	}
+	if state, err := a.podState(ctx, w.uid); err == nil {
+		st := a.podStatus(statusInput{pod: pod, state: state, podIPs: w.ips, probes: a.prober})
+		st.Phase, st.Reason, st.Message = corev1.PodFailed, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline"
+		st.Conditions = a.podConditions(pod, &st, false)
+		for _, c := range pod.Status.Conditions {
+			if !ownedCondition(c.Type) {
+				st.Conditions = append(st.Conditions, c)
+			}
+		}
+		w.post(ctx, pod, st)
+	}
+	w.kick() // stop the sandbox as for any finished pod
+	return true
 }
 
 // volumeRefreshPeriod is how often a running pod's config map, secret and
@@ -285,10 +323,27 @@ func (w *podWorker) act(ctx context.Context, pod *corev1.Pod, state *podState) (
 	}
 	s := &starter{w: w, pod: pod, sandboxID: sandboxID, attempt: attempt, refs: &podRefs{a: a, ns: pod.Namespace, tokens: w.tokens}}
 
-	// Init containers run one at a time, in order, each to success.
+	// Init containers run one at a time, in order: each regular one to
+	// success, each sidecar until it has started. Once an app container
+	// exists the pod has initialized: regular init containers never run
+	// again, and sidecars are only kept running.
+	initialized := anyAppContainerIn(pod, state, sandboxID)
+	finished := appsFinished(pod, state, sandboxID)
 	for i := range pod.Spec.InitContainers {
 		spec := &pod.Spec.InitContainers[i]
 		c := state.inSandbox(spec.Name, sandboxID)
+		if isSidecar(spec) {
+			if finished {
+				continue // stopped below, never restarted
+			}
+			if !w.syncSidecar(ctx, s, state, spec, c) && !initialized {
+				return sandboxID, true
+			}
+			continue
+		}
+		if initialized {
+			continue
+		}
 		switch {
 		case c == nil:
 			s.start(ctx, spec, nextRestartCount(state, spec.Name), true)
@@ -321,21 +376,7 @@ func (w *podWorker) act(ctx context.Context, pod *corev1.Pod, state *podState) (
 		}
 		switch c.state {
 		case runtimeapi.ContainerState_CONTAINER_RUNNING:
-			var why string
-			switch {
-			case c.hash != "" && c.hash != containerHash(spec):
-				why = fmt.Sprintf("Container %s definition changed, will be restarted", spec.Name)
-			case a.prober.failed(c.id, livenessProbe):
-				why = fmt.Sprintf("Container %s failed liveness probe, will be restarted", spec.Name)
-			case a.prober.failed(c.id, startupProbe):
-				why = fmt.Sprintf("Container %s failed startup probe, will be restarted", spec.Name)
-			}
-			if why != "" {
-				if err := a.killContainer(ctx, pod, spec, c.id, gracePeriodOf(pod), why); err != nil {
-					w.log.Error("killing container", "container", spec.Name, "err", err)
-				}
-				w.kick()
-			}
+			w.restartIfUnhealthy(ctx, pod, spec, c)
 		case runtimeapi.ContainerState_CONTAINER_CREATED:
 			// Created but never started: the agent stopped in between.
 			a.removeContainer(ctx, c.id)
@@ -350,7 +391,101 @@ func (w *podWorker) act(ctx context.Context, pod *corev1.Pod, state *podState) (
 			}
 		}
 	}
+	if finished {
+		// The app is done for good: its sidecars stop, last started first.
+		w.stopSidecars(ctx, pod, state, sandboxID)
+	}
 	return sandboxID, true
+}
+
+// syncSidecar starts, restarts (whatever the pod's restart policy, with
+// back-off) or checks one sidecar, and reports whether it has started:
+// running, with its postStart hook done and its startup probe passed.
+func (w *podWorker) syncSidecar(ctx context.Context, s *starter, state *podState, spec *corev1.Container, c *containerState) bool {
+	switch {
+	case c == nil:
+		s.start(ctx, spec, nextRestartCount(state, spec.Name), true)
+		return false
+	case c.state == runtimeapi.ContainerState_CONTAINER_RUNNING:
+		if w.restartIfUnhealthy(ctx, s.pod, spec, c) {
+			return false
+		}
+		return spec.StartupProbe == nil || w.a.prober.succeeded(c.id, startupProbe)
+	case c.state == runtimeapi.ContainerState_CONTAINER_CREATED:
+		w.a.removeContainer(ctx, c.id)
+		s.start(ctx, spec, c.restartCount, true)
+		return false
+	}
+	w.restarting[spec.Name] = true
+	if !w.inBackOff(s.pod, spec, c) {
+		s.start(ctx, spec, c.restartCount+1, true)
+	}
+	return false
+}
+
+// restartIfUnhealthy kills a running container whose spec changed or whose
+// liveness or startup probe failed (the next sync starts it again), and
+// reports whether it did.
+func (w *podWorker) restartIfUnhealthy(ctx context.Context, pod *corev1.Pod, spec *corev1.Container, c *containerState) bool {
+	a := w.a
+	var why string
+	switch {
+	case c.hash != "" && c.hash != containerHash(spec):
+		why = fmt.Sprintf("Container %s definition changed, will be restarted", spec.Name)
+	case a.prober.failed(c.id, livenessProbe):
+		why = fmt.Sprintf("Container %s failed liveness probe, will be restarted", spec.Name)
+	case a.prober.failed(c.id, startupProbe):
+		why = fmt.Sprintf("Container %s failed startup probe, will be restarted", spec.Name)
+	default:
+		return false
+	}
+	if err := a.killContainer(ctx, pod, spec, c.id, gracePeriodOf(pod), why); err != nil {
+		w.log.Error("killing container", "container", spec.Name, "err", err)
+	}
+	w.kick()
+	return true
+}
+
+// stopSidecars stops the pod's running sidecars one by one, in the reverse
+// of their order in the spec.
+func (w *podWorker) stopSidecars(ctx context.Context, pod *corev1.Pod, state *podState, sandboxID string) {
+	for i := len(pod.Spec.InitContainers) - 1; i >= 0; i-- {
+		spec := &pod.Spec.InitContainers[i]
+		if !isSidecar(spec) {
+			continue
+		}
+		if c := state.inSandbox(spec.Name, sandboxID); c != nil && c.state == runtimeapi.ContainerState_CONTAINER_RUNNING {
+			if err := w.a.killContainer(ctx, pod, spec, c.id, gracePeriodOf(pod), ""); err != nil {
+				w.log.Error("stopping sidecar", "container", spec.Name, "err", err)
+			}
+		}
+	}
+}
+
+// anyAppContainerIn is true when an app container was created in the
+// sandbox: the pod has initialized.
+func anyAppContainerIn(pod *corev1.Pod, state *podState, sandboxID string) bool {
+	for _, spec := range pod.Spec.Containers {
+		if state.inSandbox(spec.Name, sandboxID) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// appsFinished is true when every app container has exited for good under
+// the pod's restart policy (never under Always).
+func appsFinished(pod *corev1.Pod, state *podState, sandboxID string) bool {
+	if pod.Spec.RestartPolicy == corev1.RestartPolicyAlways || len(pod.Spec.Containers) == 0 {
+		return false
+	}
+	for _, spec := range pod.Spec.Containers {
+		c := state.inSandbox(spec.Name, sandboxID)
+		if c == nil || c.state != runtimeapi.ContainerState_CONTAINER_EXITED || shouldRestart(pod.Spec.RestartPolicy, c) {
+			return false
+		}
+	}
+	return true
 }
 
 // anyContainerCreated is true when an app container of the pod ever existed.
@@ -419,15 +554,24 @@ func (w *podWorker) inBackOff(pod *corev1.Pod, spec *corev1.Container, c *contai
 	return false
 }
 
-// probeTargets lists the pod's running containers in the sandbox.
+// probeTargets lists the pod's running sidecars and app containers in the
+// sandbox.
 func (w *podWorker) probeTargets(pod *corev1.Pod, state *podState, sandboxID string) []probeTarget {
 	var out []probeTarget
 	ip := ""
 	if len(w.ips) > 0 {
 		ip = w.ips[0]
 	}
+	specs := make([]*corev1.Container, 0, len(pod.Spec.Containers))
+	for i := range pod.Spec.InitContainers {
+		if isSidecar(&pod.Spec.InitContainers[i]) {
+			specs = append(specs, &pod.Spec.InitContainers[i])
+		}
+	}
 	for i := range pod.Spec.Containers {
-		spec := &pod.Spec.Containers[i]
+		specs = append(specs, &pod.Spec.Containers[i])
+	}
+	for _, spec := range specs {
 		c := state.inSandbox(spec.Name, sandboxID)
 		if c == nil || c.state != runtimeapi.ContainerState_CONTAINER_RUNNING || c.status == nil {
 			continue
