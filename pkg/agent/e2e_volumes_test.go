@@ -250,3 +250,39 @@ func TestActiveDeadline(t *testing.T) {
 		n.waitPod(pod.Name, 30*time.Second, "its container stopped", func(p *corev1.Pod) bool { return status(p, "kubia").State.Terminated != nil })
 	}
 }
+
+// TestEphemeralContainer: an ephemeral container added through
+// pods/ephemeralcontainers (what kubectl debug does) runs once in the pod,
+// in its target's process namespace, and is reported in
+// ephemeralContainerStatuses.
+func TestEphemeralContainer(t *testing.T) {
+	n := newTestNode(t, nil)
+	ctx := n.ctx()
+	pod := kubiaPod("debugged")
+	n.create(pod)
+	p := n.waitPod(pod.Name, 60*time.Second, "Running", running)
+	p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{
+		EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+			Name: "debugger", Image: "luksa/kubia", ImagePullPolicy: corev1.PullIfNotPresent,
+			Command:                  []string{"/kubia", "cat", "/proc/1/cmdline"},
+			TerminationMessagePolicy: corev1.TerminationMessageReadFile,
+		},
+		TargetContainerName: "kubia",
+	}}
+	if _, err := n.client.CoreV1().Pods("default").UpdateEphemeralContainers(ctx, pod.Name, p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p = n.waitPod(pod.Name, 60*time.Second, "the debugger finished", func(p *corev1.Pod) bool {
+		return len(p.Status.EphemeralContainerStatuses) == 1 && p.Status.EphemeralContainerStatuses[0].State.Terminated != nil
+	})
+	if st := p.Status.EphemeralContainerStatuses[0]; st.Name != "debugger" || st.State.Terminated.ExitCode != 0 {
+		t.Errorf("ephemeral container status: %+v", st)
+	}
+	// PID 1 in the target's namespace is the app, not the debugger.
+	if logs := n.containerLog(p, "debugger", 0); !strings.Contains(logs, "/kubia") || strings.Contains(logs, "cat") {
+		t.Errorf("debugger saw PID 1 as:\n%s", logs)
+	}
+	if !running(p) {
+		t.Errorf("the pod stopped running:\n%s", describe(p))
+	}
+}

@@ -20,6 +20,9 @@ type starter struct {
 	attempt   uint32
 	refs      *podRefs
 	volumes   map[string]string
+	// pidTarget, when set, is the container whose process namespace the
+	// next container joins (an ephemeral container's target).
+	pidTarget string
 }
 
 // start pulls the image, creates and starts one container, and records why
@@ -65,6 +68,10 @@ func (s *starter) start(ctx context.Context, spec *corev1.Container, restartCoun
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		fail("CreateContainerConfigError", err, 2*time.Second)
 		return
+	}
+	if s.pidTarget != "" {
+		ns := cfg.Linux.SecurityContext.NamespaceOptions
+		ns.Pid, ns.TargetId = runtimeapi.NamespaceMode_TARGET, s.pidTarget
 	}
 	created, err := a.runtime.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId:  s.sandboxID,

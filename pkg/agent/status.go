@@ -34,15 +34,14 @@ func (a *Agent) podStatus(in statusInput) corev1.PodStatus {
 	old := pod.Status
 	st := corev1.PodStatus{
 		// The spec this status was computed from, as a kubelet reports it.
-		ObservedGeneration:         pod.Generation,
-		QOSClass:                   old.QOSClass,
-		NominatedNodeName:          old.NominatedNodeName,
-		StartTime:                  old.StartTime,
-		HostIP:                     a.opts.NodeIP,
-		HostIPs:                    []corev1.HostIP{{IP: a.opts.NodeIP}},
-		Resize:                     old.Resize,
-		ResourceClaimStatuses:      old.ResourceClaimStatuses,
-		EphemeralContainerStatuses: old.EphemeralContainerStatuses,
+		ObservedGeneration:    pod.Generation,
+		QOSClass:              old.QOSClass,
+		NominatedNodeName:     old.NominatedNodeName,
+		StartTime:             old.StartTime,
+		HostIP:                a.opts.NodeIP,
+		HostIPs:               []corev1.HostIP{{IP: a.opts.NodeIP}},
+		Resize:                old.Resize,
+		ResourceClaimStatuses: old.ResourceClaimStatuses,
 	}
 	if st.StartTime == nil {
 		now := metav1.NewTime(timeNow())
@@ -65,6 +64,12 @@ func (a *Agent) podStatus(in statusInput) corev1.PodStatus {
 	}
 	for i := range pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, a.containerStatus(in, &pod.Spec.Containers[i], false))
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		spec := corev1.Container(pod.Spec.EphemeralContainers[i].EphemeralContainerCommon)
+		cs := a.containerStatus(in, &spec, false)
+		cs.Ready = false // never probed, never counted
+		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, cs)
 	}
 	st.Phase = podPhase(pod, st.InitContainerStatuses, st.ContainerStatuses)
 	if isTerminal(old.Phase) {

@@ -395,6 +395,23 @@ func (w *podWorker) act(ctx context.Context, pod *corev1.Pod, state *podState) (
 		// The app is done for good: its sidecars stop, last started first.
 		w.stopSidecars(ctx, pod, state, sandboxID)
 	}
+	// Ephemeral containers (kubectl debug) run once each, never again.
+	for i := range pod.Spec.EphemeralContainers {
+		e := &pod.Spec.EphemeralContainers[i]
+		if state.inSandbox(e.Name, sandboxID) != nil || !initialized {
+			continue
+		}
+		spec := corev1.Container(e.EphemeralContainerCommon)
+		if e.TargetContainerName != "" {
+			target := state.inSandbox(e.TargetContainerName, sandboxID)
+			if target == nil || target.state != runtimeapi.ContainerState_CONTAINER_RUNNING {
+				continue // its process namespace is not there (yet)
+			}
+			s.pidTarget = target.id
+		}
+		s.start(ctx, &spec, 0, false)
+		s.pidTarget = ""
+	}
 	return sandboxID, true
 }
 
@@ -505,12 +522,20 @@ func nextRestartCount(state *podState, name string) int {
 	return 0
 }
 
+// specOf finds a container of the pod by name: an app, init or ephemeral
+// container (the last as a Container, which it is field for field).
 func specOf(pod *corev1.Pod, name string) *corev1.Container {
 	for _, list := range [][]corev1.Container{pod.Spec.Containers, pod.Spec.InitContainers} {
 		for i := range list {
 			if list[i].Name == name {
 				return &list[i]
 			}
+		}
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		if e := &pod.Spec.EphemeralContainers[i]; e.Name == name {
+			c := corev1.Container(e.EphemeralContainerCommon)
+			return &c
 		}
 	}
 	return nil
