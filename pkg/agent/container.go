@@ -15,9 +15,18 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// containerHash identifies a container's spec: when it changes (a new image,
-// the one mutable field), the running container is replaced.
+// containerHash identifies a container's spec but for its resources: when
+// it changes (a new image), the running container is replaced; a change of
+// resources is resized in place (resize.go).
 func containerHash(c *corev1.Container) string {
+	cc := *c
+	cc.Resources, cc.ResizePolicy = corev1.ResourceRequirements{}, nil
+	return fullHash(&cc)
+}
+
+// fullHash is the hash of everything in the spec, which agents before
+// in-place resize recorded; a container carrying it is not replaced either.
+func fullHash(c *corev1.Container) string {
 	b, _ := json.Marshal(c)
 	h := fnv.New32a()
 	h.Write(b)
@@ -71,6 +80,7 @@ func (a *Agent) containerConfig(ctx context.Context, refs *podRefs, pod *corev1.
 			annotationTerminationPolicy: string(c.TerminationMessagePolicy),
 			annotationPodGracePeriod:    strconv.FormatInt(grace, 10),
 			annotationContainerPorts:    string(ports),
+			annotationResources:         resourcesAnnotation(c),
 		},
 		LogPath:   filepath.Join(c.Name, strconv.Itoa(restartCount)+".log"),
 		Stdin:     c.Stdin,

@@ -277,6 +277,19 @@ func (n *testNode) exec(p *corev1.Pod, container string, cmd ...string) string {
 	return string(resp.Stdout)
 }
 
+// tryExec runs a command in the pod's container and returns its output, or
+// an error when it could not run or exited non-zero.
+func (n *testNode) tryExec(p *corev1.Pod, container string, cmd ...string) (string, error) {
+	resp, err := n.cri.ExecSync(n.ctx(), &runtimeapi.ExecSyncRequest{ContainerId: containerID(n.t, p, container), Cmd: cmd, Timeout: 10})
+	if err != nil {
+		return "", err
+	}
+	if resp.ExitCode != 0 {
+		return "", fmt.Errorf("exit %d: %s", resp.ExitCode, resp.Stderr)
+	}
+	return string(resp.Stdout), nil
+}
+
 func containerID(t testing.TB, p *corev1.Pod, container string) string {
 	t.Helper()
 	for _, cs := range p.Status.ContainerStatuses {

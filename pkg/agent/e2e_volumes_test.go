@@ -286,3 +286,47 @@ func TestEphemeralContainer(t *testing.T) {
 		t.Errorf("the pod stopped running:\n%s", describe(p))
 	}
 }
+
+// TestResizeInPlace: a resize through pods/resize reaches the running
+// container's cgroups without a restart, and the container's status reports
+// the new resources; a resource whose resizePolicy is RestartContainer
+// restarts the container instead.
+func TestResizeInPlace(t *testing.T) {
+	n := newTestNode(t, nil)
+	ctx := n.ctx()
+	pod := kubiaPod("resized")
+	pod.Spec.Containers[0].Resources = corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+	}
+	n.create(pod)
+	p := n.waitPod(pod.Name, 60*time.Second, "Running", running)
+	if st := status(p, "kubia"); st.Resources == nil || st.Resources.Limits.Memory().String() != "64Mi" || st.AllocatedResources.Cpu().String() != "100m" {
+		t.Fatalf("status resources at start: %+v allocated %v", st.Resources, st.AllocatedResources)
+	}
+	memoryLimit := func() string {
+		for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+			if out, err := n.tryExec(p, "kubia", "/kubia", "cat", f); err == nil {
+				return strings.TrimSpace(out)
+			}
+		}
+		return "?"
+	}
+	if got := memoryLimit(); got != "67108864" {
+		t.Fatalf("memory limit in the container's cgroup: %s", got)
+	}
+	patch := []byte(`{"spec":{"containers":[{"name":"kubia","resources":{"requests":{"cpu":"150m","memory":"96Mi"},"limits":{"cpu":"300m","memory":"96Mi"}}}]}}`)
+	if _, err := n.client.CoreV1().Pods("default").Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "resize"); err != nil {
+		t.Fatal(err)
+	}
+	p = n.waitPod(pod.Name, 30*time.Second, "resized", func(p *corev1.Pod) bool {
+		st := status(p, "kubia")
+		return p.Status.ObservedGeneration == p.Generation && st.Resources != nil && st.Resources.Limits.Memory().String() == "96Mi"
+	})
+	if got := memoryLimit(); got != "100663296" {
+		t.Errorf("memory limit after the resize: %s", got)
+	}
+	if st := status(p, "kubia"); st.RestartCount != 0 || st.AllocatedResources.Cpu().String() != "150m" {
+		t.Errorf("after an in-place resize: restarts %d, allocated %v", st.RestartCount, st.AllocatedResources)
+	}
+}

@@ -25,6 +25,7 @@ type containerState struct {
 	sandboxID    string
 	restartCount int
 	hash         string
+	resources    string // annotationResources: CPU and memory at creation, JSON
 	init         bool
 	created      time.Time
 	state        runtimeapi.ContainerState
@@ -116,6 +117,7 @@ func containerFromCRI(c *runtimeapi.Container) *containerState {
 		sandboxID:    c.PodSandboxId,
 		restartCount: rc,
 		hash:         c.Annotations[annotationHash],
+		resources:    c.Annotations[annotationResources],
 		init:         c.Annotations[annotationInitContainer] == "true",
 		created:      time.Unix(0, c.CreatedAt),
 		state:        c.State,

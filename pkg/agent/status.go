@@ -25,6 +25,9 @@ type statusInput struct {
 	waiting      map[string]waiting // by container name
 	restarting   map[string]bool    // exited containers the worker will restart
 	probes       *prober
+	// resources reports what a running container's cgroups were given.
+	resources func(*containerState) (corev1.ResourceRequirements, bool)
+	resizeWhy string // why the pod's resize cannot be done, or ""
 }
 
 // podStatus computes the pod's status as upstream's kubelet does
@@ -77,6 +80,9 @@ func (a *Agent) podStatus(in statusInput) corev1.PodStatus {
 		st.Phase, st.Reason, st.Message = old.Phase, old.Reason, old.Message
 	}
 	st.Conditions = a.podConditions(pod, &st, in.sandboxReady && len(in.podIPs) > 0)
+	if c := resizeCondition(pod, in.resizeWhy); c != nil {
+		st.Conditions = append(st.Conditions, *c)
+	}
 	for _, c := range old.Conditions {
 		if !ownedCondition(c.Type) {
 			st.Conditions = append(st.Conditions, c)
@@ -119,6 +125,12 @@ func (a *Agent) containerStatus(in statusInput, spec *corev1.Container, init boo
 	switch s.State {
 	case runtimeapi.ContainerState_CONTAINER_RUNNING:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: nsTime(s.StartedAt)}
+		if in.resources != nil {
+			if r, ok := in.resources(cur); ok {
+				cs.Resources = &r
+				cs.AllocatedResources = allocated(spec.Resources.Requests, r.Requests)
+			}
+		}
 		started := true
 		if spec.StartupProbe != nil {
 			started = in.probes.succeeded(cur.id, startupProbe)
@@ -150,6 +162,27 @@ func (a *Agent) containerStatus(in statusInput, spec *corev1.Container, init boo
 		cs.State = corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: w.reason, Message: w.message}}
 	}
 	return cs
+}
+
+// allocated is a container's allocatedResources: its requests, with the
+// CPU and memory its cgroups were given.
+func allocated(requests, applied corev1.ResourceList) corev1.ResourceList {
+	var out corev1.ResourceList
+	for name, q := range requests {
+		if name != corev1.ResourceCPU && name != corev1.ResourceMemory {
+			if out == nil {
+				out = corev1.ResourceList{}
+			}
+			out[name] = q
+		}
+	}
+	for name, q := range applied {
+		if out == nil {
+			out = corev1.ResourceList{}
+		}
+		out[name] = q
+	}
+	return out
 }
 
 // isSidecar is true for a restartable init container (restartPolicy
@@ -346,7 +379,8 @@ func anyAppStarted(statuses []corev1.ContainerStatus) bool {
 // (DisruptionTarget, readiness gates) are kept as the API has them.
 func ownedCondition(t corev1.PodConditionType) bool {
 	switch t {
-	case corev1.PodScheduled, corev1.PodReady, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReadyToStartContainers:
+	case corev1.PodScheduled, corev1.PodReady, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReadyToStartContainers,
+		corev1.PodResizePending, corev1.PodResizeInProgress:
 		return true
 	}
 	return false

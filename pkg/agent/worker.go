@@ -43,6 +43,13 @@ type podWorker struct {
 	ipsOf      string // the sandbox ips belongs to
 	failures   int    // consecutive sandbox failures
 	tokens     tokenCache
+	// applied holds the CPU and memory given to running containers since
+	// they were created (in-place resizes), by container ID.
+	applied map[string]corev1.ResourceRequirements
+	// restartForResize names the containers stopped to be resized, which
+	// start again whatever the pod's restart policy.
+	restartForResize map[string]bool
+	resizeWhy        string // why the pod's resize cannot be done, or ""
 	// volumesAt is when the pod's volumes were last written from the
 	// objects they show (zero: not yet written).
 	volumesAt time.Time
@@ -59,6 +66,9 @@ func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
 		cancel:  cancel,
 		waiting: map[string]waiting{},
 		tokens:  tokenCache{},
+		applied: map[string]corev1.ResourceRequirements{},
+
+		restartForResize: map[string]bool{},
 	}
 }
 
@@ -192,6 +202,7 @@ func (w *podWorker) sync(ctx context.Context) bool {
 	st := a.podStatus(statusInput{
 		pod: pod, state: state, sandboxReady: ready, podIPs: w.ips,
 		waiting: w.waiting, restarting: w.restarting, probes: a.prober,
+		resources: w.appliedResources, resizeWhy: w.resizeWhy,
 	})
 	w.post(ctx, pod, st)
 	if isTerminal(st.Phase) && !isTerminal(pod.Status.Phase) {
@@ -367,6 +378,8 @@ func (w *podWorker) act(ctx context.Context, pod *corev1.Pod, state *podState) (
 		return sandboxID, true
 	}
 
+	w.pruneApplied(state)
+	w.resizeWhy = a.resizeInfeasible(pod)
 	for i := range pod.Spec.Containers {
 		spec := &pod.Spec.Containers[i]
 		c := state.inSandbox(spec.Name, sandboxID)
@@ -376,12 +389,19 @@ func (w *podWorker) act(ctx context.Context, pod *corev1.Pod, state *podState) (
 		}
 		switch c.state {
 		case runtimeapi.ContainerState_CONTAINER_RUNNING:
-			w.restartIfUnhealthy(ctx, pod, spec, c)
+			if !w.restartIfUnhealthy(ctx, pod, spec, c) && w.resizeWhy == "" {
+				w.resize(ctx, pod, spec, c)
+			}
 		case runtimeapi.ContainerState_CONTAINER_CREATED:
 			// Created but never started: the agent stopped in between.
 			a.removeContainer(ctx, c.id)
 			s.start(ctx, spec, c.restartCount, false)
 		default:
+			if w.restartForResize[spec.Name] {
+				delete(w.restartForResize, spec.Name)
+				s.start(ctx, spec, c.restartCount+1, false)
+				continue
+			}
 			if !shouldRestart(pod.Spec.RestartPolicy, c) {
 				continue
 			}
@@ -413,6 +433,19 @@ func (w *podWorker) act(ctx context.Context, pod *corev1.Pod, state *podState) (
 		s.pidTarget = ""
 	}
 	return sandboxID, true
+}
+
+// pruneApplied forgets the resources of containers that are gone.
+func (w *podWorker) pruneApplied(state *podState) {
+	for id := range w.applied {
+		found := false
+		for _, c := range state.containers {
+			found = found || c.id == id
+		}
+		if !found {
+			delete(w.applied, id)
+		}
+	}
 }
 
 // syncSidecar starts, restarts (whatever the pod's restart policy, with
@@ -447,7 +480,7 @@ func (w *podWorker) restartIfUnhealthy(ctx context.Context, pod *corev1.Pod, spe
 	a := w.a
 	var why string
 	switch {
-	case c.hash != "" && c.hash != containerHash(spec):
+	case c.hash != "" && c.hash != containerHash(spec) && c.hash != fullHash(spec):
 		why = fmt.Sprintf("Container %s definition changed, will be restarted", spec.Name)
 	case a.prober.failed(c.id, livenessProbe):
 		why = fmt.Sprintf("Container %s failed liveness probe, will be restarted", spec.Name)
