@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	nodev1 "k8s.io/api/node/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -328,5 +329,33 @@ func TestResizeInPlace(t *testing.T) {
 	}
 	if st := status(p, "kubia"); st.RestartCount != 0 || st.AllocatedResources.Cpu().String() != "150m" {
 		t.Errorf("after an in-place resize: restarts %d, allocated %v", st.RestartCount, st.AllocatedResources)
+	}
+}
+
+// TestRuntimeClassHandler: a pod's RuntimeClass picks the CRI runtime
+// handler its sandbox runs with; an unknown handler fails the sandbox with
+// an event that names it, and the pod stays Pending.
+func TestRuntimeClassHandler(t *testing.T) {
+	n := newTestNode(t, nil)
+	ctx := n.ctx()
+	for name, handler := range map[string]string{"runc": "runc", "missing": "no-such-handler"} {
+		if _, err := n.client.NodeV1().RuntimeClasses().Create(ctx, &nodev1.RuntimeClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Handler: handler}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := kubiaPod("with-runc")
+	good.Spec.RuntimeClassName = ptr.To("runc")
+	n.create(good)
+	n.waitPod(good.Name, 60*time.Second, "Running", running)
+
+	bad := kubiaPod("with-missing")
+	bad.Spec.RuntimeClassName = ptr.To("missing")
+	n.create(bad)
+	n.eventually(30*time.Second, "a FailedCreatePodSandBox event naming the handler", func() bool {
+		evs, err := n.client.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=with-missing,reason=FailedCreatePodSandBox"})
+		return err == nil && len(evs.Items) > 0 && strings.Contains(evs.Items[0].Message, "no-such-handler")
+	})
+	if p, err := n.client.CoreV1().Pods("default").Get(ctx, bad.Name, metav1.GetOptions{}); err != nil || p.Status.Phase != corev1.PodPending {
+		t.Errorf("pod with an unknown handler: %v %v", p.Status.Phase, err)
 	}
 }

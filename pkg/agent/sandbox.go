@@ -7,6 +7,7 @@ import (
 	"os"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -106,11 +107,29 @@ func (a *Agent) runSandbox(ctx context.Context, pod *corev1.Pod, attempt uint32)
 	if err := os.MkdirAll(a.podDir(pod), 0o755); err != nil {
 		return "", err
 	}
-	resp, err := a.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: a.sandboxConfig(pod, attempt)})
+	handler, err := a.runtimeHandler(ctx, pod)
+	if err != nil {
+		return "", err
+	}
+	resp, err := a.runtime.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: a.sandboxConfig(pod, attempt), RuntimeHandler: handler})
 	if err != nil {
 		return "", err
 	}
 	return resp.PodSandboxId, nil
+}
+
+// runtimeHandler is the CRI runtime handler of the pod's RuntimeClass ("" for
+// the runtime's default, when the pod names none).
+func (a *Agent) runtimeHandler(ctx context.Context, pod *corev1.Pod) (string, error) {
+	name := pod.Spec.RuntimeClassName
+	if name == nil || *name == "" {
+		return "", nil
+	}
+	rc, err := a.client.NodeV1().RuntimeClasses().Get(ctx, *name, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("looking up RuntimeClass %q: %w", *name, err)
+	}
+	return rc.Handler, nil
 }
 
 // sandboxIPs returns the pod's IPs from the sandbox (the node's for a pod on

@@ -218,8 +218,9 @@ func forbidden(a attributes, reason string) error {
 }
 
 // nodeReads are the kinds a node may get, list and watch whole: the ones
-// its agent, service proxy and pod network follow.
-var nodeReads = []string{"/nodes", "/services", "/endpoints", "discovery.k8s.io/endpointslices"}
+// its agent, service proxy and pod network follow, and the RuntimeClasses
+// its pods name.
+var nodeReads = []string{"/nodes", "/services", "/endpoints", "discovery.k8s.io/endpointslices", "node.k8s.io/runtimeclasses"}
 
 // decideNode is upstream's Node authorizer with its static node rules, and
 // NodeRestriction's checks that need only the stored object.
