@@ -18,6 +18,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/controller/disruption"
 	"github.com/skiffhq/skiff/pkg/controller/endpoints"
 	"github.com/skiffhq/skiff/pkg/controller/endpointslice"
+	"github.com/skiffhq/skiff/pkg/controller/endpointslicemirroring"
 	"github.com/skiffhq/skiff/pkg/controller/garbagecollector"
 	"github.com/skiffhq/skiff/pkg/controller/job"
 	"github.com/skiffhq/skiff/pkg/controller/namespace"
@@ -87,6 +88,7 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []b
 		rootcacert.New(client, factory, rootcacert.Options{CA: rootCA, Logger: named("rootcacert")}),
 		endpoints.New(client, factory, endpoints.Options{Workers: 8, Logger: named("endpoints")}),
 		endpointslice.New(client, factory, endpointslice.Options{Workers: 8, Logger: named("endpointslice")}),
+		endpointslicemirroring.New(client, factory, endpointslicemirroring.Options{Logger: named("endpointslicemirroring")}),
 		servicelb.New(client, factory, servicelb.Options{Pool: pool, Logger: named("servicelb")}),
 		nodeipam.New(client, factory, nodeipam.Options{ClusterCIDR: clusterNet, Logger: named("nodeipam")}),
 		nodelifecycle.New(client, factory, nodelifecycle.Options{GracePeriod: cfg.NodeMonitorGracePeriod, Logger: named("nodelifecycle")}),

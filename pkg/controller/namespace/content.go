@@ -57,12 +57,7 @@ func (c *Controller) deleteContent(ctx context.Context, ns *corev1.Namespace) (*
 			targets = append(targets, target{gvr: gv.WithResource(r.Name), verbs: r.Verbs})
 		}
 	}
-	results := make([]leftover, len(targets))
-	var wg sync.WaitGroup
-	for i, t := range targets {
-		wg.Go(func() { results[i] = c.deleteResource(ctx, ns.Name, t) })
-	}
-	wg.Wait()
+	results := c.deleteInOrder(ctx, ns.Name, targets)
 
 	var errs []error
 	for _, r := range results {
@@ -80,6 +75,33 @@ func (c *Controller) deleteContent(ctx context.Context, ns *corev1.Namespace) (*
 		return ns, fmt.Errorf("%w: %s", errContentRemains, left)
 	}
 	return ns, nil
+}
+
+// pods is the resource deleted before all others.
+var pods = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+
+// deleteInOrder deletes the pods first and, only once none is left, the other
+// resources (in parallel), so that no pod outlives the Secrets, ConfigMaps,
+// NetworkPolicies or ServiceAccounts it uses, as upstream's
+// OrderedNamespaceDeletion does. A failure to delete the pods also holds the
+// rest back. It reports what each resource it tried still holds.
+func (c *Controller) deleteInOrder(ctx context.Context, ns string, targets []target) []leftover {
+	var results []leftover
+	if i := slices.IndexFunc(targets, func(t target) bool { return t.gvr == pods }); i >= 0 {
+		r := c.deleteResource(ctx, ns, targets[i])
+		if r.err != nil || r.remaining > 0 {
+			return []leftover{r}
+		}
+		results = append(results, r)
+		targets = slices.Delete(slices.Clone(targets), i, i+1)
+	}
+	rest := make([]leftover, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() { rest[i] = c.deleteResource(ctx, ns, t) })
+	}
+	wg.Wait()
+	return append(results, rest...)
 }
 
 // deleteResource deletes every object of one resource in the namespace (a

@@ -216,11 +216,64 @@ func TestNamespaceWaitsForFinalizersAndReportsThem(t *testing.T) {
 	if _, err := cms.Patch(ctx, "keep", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	controllertest.Eventually(t, "the namespace gone once its last object is", func() (bool, string) {
-		_, err := nss.Get(ctx, "held", metav1.GetOptions{})
+	waitGone(t, c, dyn, "held")
+}
+
+// waitGone waits for the namespace to go once its last object has, and checks
+// that nothing of it is left.
+func waitGone(t *testing.T, c *harness.Cluster, dyn dynamic.Interface, ns string) {
+	t.Helper()
+	controllertest.Eventually(t, "namespace "+ns+" gone", func() (bool, string) {
+		_, err := c.Client.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
-	if left := content(t, c, dyn, "held"); len(left) != 0 {
-		t.Errorf("left: %v", left)
+	if left := content(t, c, dyn, ns); len(left) != 0 {
+		t.Errorf("left in %s: %v", ns, left)
 	}
+}
+
+// TestPodsAreDeletedFirst: while a pod of a terminating namespace remains,
+// nothing else in it is deleted (upstream's OrderedNamespaceDeletion, checked
+// by the conformance test "namespace deletion should delete pod first").
+func TestPodsAreDeletedFirst(t *testing.T) {
+	c, dyn := start(t)
+	ctx := context.Background()
+	nss := c.Client.CoreV1().Namespaces()
+	if _, err := nss.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ordered"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pods, cms := c.Client.CoreV1().Pods("ordered"), c.Client.CoreV1().ConfigMaps("ordered")
+	if _, err := pods.Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app", Finalizers: []string{"example.com/hold"}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "pause"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nss.Delete(ctx, "ordered", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.Eventually(t, "the namespace waiting on its pod", func() (bool, string) {
+		ns, err := nss.Get(ctx, "ordered", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		// The conformance test waits for the content-failure condition to be
+		// there at all before it looks.
+		rem, failed := condition(ns, corev1.NamespaceContentRemaining), condition(ns, corev1.NamespaceDeletionContentFailure)
+		return rem.Message == "Some resources are remaining: pods. has 1 resource instances" && failed.Type != "", fmt.Sprintf("%+v", ns.Status)
+	})
+	pod, err := pods.Get(ctx, "app", metav1.GetOptions{})
+	if err != nil || pod.DeletionTimestamp == nil {
+		t.Fatalf("pod while the namespace waits: %v, deletionTimestamp %v; want it being deleted", err, pod.DeletionTimestamp)
+	}
+	if _, err := cms.Get(ctx, "settings", metav1.GetOptions{}); err != nil {
+		t.Errorf("ConfigMap while a pod remains: %v, want it kept", err)
+	}
+	if _, err := pods.Patch(ctx, "app", types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, c, dyn, "ordered")
 }
