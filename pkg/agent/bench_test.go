@@ -23,9 +23,27 @@ import (
 // Run it with -benchtime 30x:
 //
 //	go test -run '^$' -bench PodStartup -benchtime 30x ./pkg/agent
-func BenchmarkPodStartup(b *testing.B) {
+func BenchmarkPodStartup(b *testing.B) { benchmarkPodStartup(b, false) }
+
+// BenchmarkPodStartupSidecar is BenchmarkPodStartup with the pod shape
+// issue 17 measures: a sidecar (a restartable init container, started before
+// the app) and a projected volume of a config map, a secret and downward API
+// items. Its floor starts the sandbox and two containers, in order.
+func BenchmarkPodStartupSidecar(b *testing.B) { benchmarkPodStartup(b, true) }
+
+func benchmarkPodStartup(b *testing.B, sidecar bool) {
 	n := newTestNode(b, nil)
 	ctx := context.Background()
+	containers := 1
+	if sidecar {
+		containers = 2
+		if _, err := n.client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Data: map[string]string{"k": "v"}}, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := n.client.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bench"}, Data: map[string][]byte{"s": []byte("v")}}, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	img, err := n.cri.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: &runtimeapi.ImageSpec{Image: images.DemoRef}})
 	if err != nil || img.Image == nil {
 		b.Fatalf("demo image: %v", err)
@@ -34,10 +52,14 @@ func BenchmarkPodStartup(b *testing.B) {
 	var floor, viaAgent []time.Duration
 	var sandboxes []string
 	for i := 0; b.Loop(); i++ {
-		d, id := floorStart(b, n, img.Image.Id, fmt.Sprintf("floor-%d", i))
+		d, id := floorStart(b, n, img.Image.Id, fmt.Sprintf("floor-%d", i), containers)
 		floor = append(floor, d)
 		sandboxes = append(sandboxes, id)
-		viaAgent = append(viaAgent, agentStart(b, pods, fmt.Sprintf("bench-%d", i)))
+		pod := kubiaPod(fmt.Sprintf("bench-%d", i))
+		if sidecar {
+			withSidecarAndProjection(pod)
+		}
+		viaAgent = append(viaAgent, agentStart(b, pods, pod))
 	}
 	b.StopTimer()
 	report(b, "floor", floor)
@@ -48,8 +70,25 @@ func BenchmarkPodStartup(b *testing.B) {
 	}
 }
 
-// floorStart starts a kubia pod with three CRI calls.
-func floorStart(b *testing.B, n *testNode, image, uid string) (time.Duration, string) {
+// withSidecarAndProjection adds a kubia sidecar that polls the app, and a
+// projected volume, to pod.
+func withSidecarAndProjection(pod *corev1.Pod) {
+	always := corev1.ContainerRestartPolicyAlways
+	pod.Spec.InitContainers = []corev1.Container{{
+		Name: "poller", Image: "luksa/kubia", ImagePullPolicy: corev1.PullIfNotPresent,
+		Command: []string{"/kubia", "poll", "http://127.0.0.1:8080/"}, RestartPolicy: &always,
+	}}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "info", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+		{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "bench"}}},
+		{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "bench"}}},
+		{DownwardAPI: &corev1.DownwardAPIProjection{Items: []corev1.DownwardAPIVolumeFile{{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}},
+	}}}}}
+	pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "info", MountPath: "/info"}}
+}
+
+// floorStart starts a kubia pod with a sandbox and containers containers,
+// in order, with the fewest CRI calls.
+func floorStart(b *testing.B, n *testNode, image, uid string, containers int) (time.Duration, string) {
 	ctx := context.Background()
 	sb := &runtimeapi.PodSandboxConfig{
 		Metadata:     &runtimeapi.PodSandboxMetadata{Name: uid, Namespace: "bench", Uid: uid},
@@ -66,35 +105,39 @@ func floorStart(b *testing.B, n *testNode, image, uid string) (time.Duration, st
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := n.cri.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
-		PodSandboxId:  run.PodSandboxId,
-		SandboxConfig: sb,
-		Config: &runtimeapi.ContainerConfig{
-			Metadata: &runtimeapi.ContainerMetadata{Name: "kubia"},
-			Image:    &runtimeapi.ImageSpec{Image: image},
-			LogPath:  "kubia/0.log",
-			Labels:   map[string]string{"io.kubernetes.pod.uid": uid},
-		},
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := n.cri.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
-		b.Fatal(err)
+	for i := range containers {
+		name := fmt.Sprintf("c%d", i)
+		c, err := n.cri.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+			PodSandboxId:  run.PodSandboxId,
+			SandboxConfig: sb,
+			Config: &runtimeapi.ContainerConfig{
+				Metadata: &runtimeapi.ContainerMetadata{Name: name},
+				Image:    &runtimeapi.ImageSpec{Image: image},
+				LogPath:  name + "/0.log",
+				Labels:   map[string]string{"io.kubernetes.pod.uid": uid},
+			},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := n.cri.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: c.ContainerId}); err != nil {
+			b.Fatal(err)
+		}
 	}
 	return time.Since(start), run.PodSandboxId
 }
 
-// agentStart creates a kubia pod and waits for a watch to report it Running.
-func agentStart(b *testing.B, pods typedcorev1.PodInterface, name string) time.Duration {
+// agentStart creates the pod and waits for a watch to report it Running.
+func agentStart(b *testing.B, pods typedcorev1.PodInterface, pod *corev1.Pod) time.Duration {
 	ctx := context.Background()
+	name := pod.Name
 	w, err := pods.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer w.Stop()
 	start := time.Now()
-	if _, err := pods.Create(ctx, kubiaPod(name), metav1.CreateOptions{}); err != nil {
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	timeout := time.After(time.Minute)
