@@ -35,7 +35,7 @@ func buildDiscovery(reg *Registry) *discoveryDocs {
 		}
 		l.APIResources = append(l.APIResources, metav1.APIResource{
 			Name: r.Name, SingularName: r.Singular, Namespaced: r.Namespaced, Kind: r.GVK.Kind,
-			Verbs: allVerbs, ShortNames: r.ShortNames, Categories: r.Categories,
+			Verbs: r.Verbs(), ShortNames: r.ShortNames, Categories: r.Categories,
 		})
 		if r.Status {
 			l.APIResources = append(l.APIResources, metav1.APIResource{

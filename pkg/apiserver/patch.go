@@ -17,7 +17,7 @@ import (
 // (requestTimeoutUpperBound in its patch handler): past it, 504.
 const patchTimeout = 34 * time.Second
 
-func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request, status bool) {
+func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request, mode writeMode) {
 	pt := types.PatchType(mediaType(r))
 	switch pt {
 	case types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType:
@@ -45,10 +45,6 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request,
 	ctx, cancel := context.WithTimeout(r.Context(), patchTimeout)
 	defer cancel()
 	var warnings []string
-	mode := writeMain
-	if status {
-		mode = writeStatus
-	}
 	raw, _, err := s.updateWith(wantProtobuf(r), req, mode, dryRun, func(old runtime.Object) (runtime.Object, error) {
 		original, err := encodeJSON(old, req.res.GVK)
 		if err != nil {
@@ -70,5 +66,5 @@ func (s *Server) servePatch(w http.ResponseWriter, r *http.Request, req request,
 		return
 	}
 	warn(w, warnings)
-	respond(w, http.StatusOK, raw)
+	s.answerWrite(w, r, req.res, http.StatusOK, raw)
 }

@@ -51,36 +51,73 @@ const (
 	outputYAML
 )
 
-// negotiate reads the Accept header the way kubectl and client-go write it.
+// negotiate reads the Accept header of a request whose answer was found
+// acceptable (see negotiateAccept).
 func negotiate(r *http.Request) outputKind {
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+	out, _ := negotiateAccept(r.Header.Get("Accept"), true)
+	return out
+}
+
+// mediaTypes are what this server answers in, in upstream's words.
+const mediaTypes = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
+
+// negotiateAccept picks the answer to an Accept header as upstream does: the
+// first clause the endpoint can answer wins, tables only where it prints them;
+// a header none of whose clauses it can answer is not acceptable (406). No
+// header means JSON.
+func negotiateAccept(accept string, tables bool) (outputKind, bool) {
+	if accept == "" {
+		return outputObject, true
+	}
+	for part := range strings.SplitSeq(accept, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
+		if err != nil || params["q"] == "0" {
 			continue
 		}
-		if mt != "application/json" && mt != "application/yaml" && mt != "*/*" && mt != "application/vnd.kubernetes.protobuf" {
-			continue
-		}
-		switch params["as"] {
-		case "":
-			switch mt {
-			case protobufType:
-				return outputProtobuf
-			case "application/yaml":
-				return outputYAML
-			}
-			return outputObject
-		case "Table":
-			if params["g"] == "meta.k8s.io" && (params["v"] == "v1" || params["v"] == "v1beta1") {
-				return outputTable
-			}
-		case "PartialObjectMetadata", "PartialObjectMetadataList":
-			if params["g"] == "meta.k8s.io" && params["v"] == "v1" {
-				return outputPartialMetadata
-			}
+		if out, ok := acceptClause(mt, params, tables); ok {
+			return out, true
 		}
 	}
-	return outputObject
+	return outputObject, false
+}
+
+func acceptClause(mt string, params map[string]string, tables bool) (outputKind, bool) {
+	out := outputObject
+	switch mt {
+	case "application/json", "application/*", "*/*":
+	case protobufType:
+		out = outputProtobuf
+	case "application/yaml":
+		out = outputYAML
+	default:
+		return 0, false
+	}
+	if s := params["stream"]; s != "" && (s != "watch" || out == outputYAML) {
+		return 0, false
+	}
+	as := params["as"]
+	if as == "" && params["g"] == "" && params["v"] == "" {
+		return out, true
+	}
+	// Tables and metadata are served as JSON.
+	if out != outputObject || params["g"] != "meta.k8s.io" || (params["v"] != "v1" && params["v"] != "v1beta1") {
+		return 0, false
+	}
+	switch as {
+	case "Table":
+		return outputTable, tables
+	case "PartialObjectMetadata", "PartialObjectMetadataList":
+		return outputPartialMetadata, true
+	}
+	return 0, false
+}
+
+// notAcceptable is upstream's answer to an Accept header it cannot satisfy.
+func notAcceptable() error {
+	return &apierrors.StatusError{ErrStatus: metav1.Status{
+		Status: metav1.StatusFailure, Code: http.StatusNotAcceptable, Reason: metav1.StatusReasonNotAcceptable,
+		Message: "only the following media types are accepted: " + mediaTypes,
+	}}
 }
 
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
@@ -101,7 +138,7 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
 		writeError(w, err)
 		return
 	}
-	switch negotiate(r) {
+	switch req.output {
 	case outputTable:
 		t := s.table(r, req.res, []*entry{e}, time.Now())
 		t.ResourceVersion = strconv.FormatInt(e.rev, 10)
@@ -289,7 +326,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, req request) 
 		}
 	}
 	lm := metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10), Continue: cont, RemainingItemCount: remaining}
-	switch negotiate(r) {
+	switch req.output {
 	case outputTable:
 		t := s.table(r, req.res, items, time.Now())
 		t.ListMeta = lm

@@ -15,7 +15,9 @@ type request struct {
 	namespace   string
 	name        string
 	subresource string
-	watch       bool // legacy /watch/ path or ?watch=true
+	watch       bool       // legacy /watch/ path or ?watch=true
+	part        *Part      // what a write through a part subresource changes
+	output      outputKind // the answer the Accept header asked for
 }
 
 // namespaceSubresources are the paths below /namespaces/NAME that are not a
@@ -103,10 +105,38 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		// /api/v1/namespaces/NAME addresses the namespace itself.
 		req.namespace = ""
 	}
+	var ok bool
+	if req.output, ok = acceptable(r, req); !ok {
+		writeError(w, notAcceptable())
+		return
+	}
 	s.dispatch(w, r, req)
 }
 
+// connectSubresources answer in their own media types (logs, streams,
+// proxied bodies), whatever the Accept header says.
+var connectSubresources = sets.New("log", "exec", "attach", "portforward", "proxy")
+
+// acceptable returns the answer the request's Accept header asks for, and
+// whether its endpoint gives it: tables come from the kind and the views of
+// its objects.
+func acceptable(r *http.Request, req request) (outputKind, bool) {
+	sub := strings.SplitN(req.subresource, "/", 2)[0]
+	if connectSubresources.Has(sub) {
+		return outputObject, true
+	}
+	objectView := sub == "" || sub == "status"
+	if sr := req.res.subresource(sub); sr != nil && sr.Part != nil {
+		objectView = true
+	}
+	return negotiateAccept(r.Header.Get("Accept"), objectView && req.res.Cells != nil)
+}
+
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req request) {
+	if req.res.Review != nil {
+		s.serveReview(w, r, req)
+		return
+	}
 	if req.subresource != "" {
 		s.serveSubresource(w, r, req)
 		return
@@ -132,13 +162,13 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, req request) {
 			writeError(w, methodNotSupported(r, req))
 			return
 		}
-		s.serveUpdate(w, r, req, false)
+		s.serveUpdate(w, r, req, writeMain)
 	case http.MethodPatch:
 		if req.name == "" {
 			writeError(w, methodNotSupported(r, req))
 			return
 		}
-		s.servePatch(w, r, req, false)
+		s.servePatch(w, r, req, writeMain)
 	case http.MethodDelete:
 		if req.name == "" {
 			s.serveDeleteCollection(w, r, req)
@@ -158,16 +188,7 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req re
 	sub := strings.SplitN(req.subresource, "/", 2)[0]
 	switch sub {
 	case "status":
-		switch r.Method {
-		case http.MethodGet:
-			s.serveGet(w, r, req)
-		case http.MethodPut:
-			s.serveUpdate(w, r, req, true)
-		case http.MethodPatch:
-			s.servePatch(w, r, req, true)
-		default:
-			writeError(w, methodNotSupported(r, req))
-		}
+		s.serveWholeObject(w, r, req, writeStatus)
 	case "scale":
 		s.serveScale(w, r, req)
 	case "binding":
@@ -201,6 +222,26 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req re
 		}
 		s.cfg.Streams.ServePodStream(w, r, req.namespace, req.name, sub)
 	default:
+		if sr := req.res.subresource(sub); sr != nil && sr.Part != nil && sub == req.subresource {
+			req.part = sr.Part
+			s.serveWholeObject(w, r, req, writePart)
+			return
+		}
 		writeError(w, apierrors.NewNotFound(req.res.groupResource(), req.name+"/"+req.subresource))
+	}
+}
+
+// serveWholeObject serves a subresource that reads the whole object and
+// writes one part of it (status, or a Part).
+func (s *Server) serveWholeObject(w http.ResponseWriter, r *http.Request, req request, mode writeMode) {
+	switch r.Method {
+	case http.MethodGet:
+		s.serveGet(w, r, req)
+	case http.MethodPut:
+		s.serveUpdate(w, r, req, mode)
+	case http.MethodPatch:
+		s.servePatch(w, r, req, mode)
+	default:
+		writeError(w, methodNotSupported(r, req))
 	}
 }

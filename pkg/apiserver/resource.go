@@ -87,6 +87,19 @@ type Resource struct {
 
 	// Subresources served besides status (e.g. "binding", "scale", "log").
 	Subresources []Subresource
+
+	// Review, when set, makes the kind a question put to the server rather
+	// than a stored object (access reviews): a create answers with what Review
+	// returns, after Validate, and no other verb is served.
+	Review func(ctx context.Context, a Authorizer, obj runtime.Object) (runtime.Object, error)
+}
+
+// Verbs are the verbs discovery lists for the kind.
+func (r *Resource) Verbs() []string {
+	if r.Review != nil {
+		return []string{"create"}
+	}
+	return allVerbs
 }
 
 // View reads the server's current objects (what allocators consult).
@@ -108,6 +121,21 @@ type Subresource struct {
 	Kind schema.GroupVersionKind // kind served, for discovery
 	// Verbs for discovery.
 	Verbs []string
+	// Part, when set, serves get, update and patch of the whole object at
+	// this path, through which a write changes only one part of the object
+	// (pods/ephemeralcontainers, pods/resize).
+	Part *Part
+}
+
+// Part is what a write through a part subresource may change: the rest of the
+// object, metadata and status included, is kept from storage, as upstream's
+// strategies for these subresources keep it.
+type Part struct {
+	// Take copies the part from obj, as the client sent it, into stored, a
+	// copy of the stored object.
+	Take func(stored, obj runtime.Object)
+	// Validate checks the object that results against the stored one.
+	Validate func(obj, old runtime.Object) field.ErrorList
 }
 
 // GroupVersion is "v1" for the core group and "group/version" otherwise.
@@ -136,12 +164,16 @@ func (r *Resource) hasSubresource(name string) bool {
 	if name == "status" {
 		return r.Status
 	}
-	for _, s := range r.Subresources {
-		if s.Name == name {
-			return true
+	return r.subresource(name) != nil
+}
+
+func (r *Resource) subresource(name string) *Subresource {
+	for i := range r.Subresources {
+		if r.Subresources[i].Name == name {
+			return &r.Subresources[i]
 		}
 	}
-	return false
+	return nil
 }
 
 // Registry indexes resources by group/version and by plural name.

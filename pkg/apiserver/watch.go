@@ -32,8 +32,8 @@ type watchParams struct {
 }
 
 // parseWatchParams reads a watch's list options (see listOptions).
-func parseWatchParams(r *http.Request, res *Resource, opts metainternalversion.ListOptions) (watchParams, error) {
-	p := watchParams{output: negotiate(r), includeObjectMode: r.URL.Query().Get("includeObject")}
+func parseWatchParams(r *http.Request, res *Resource, output outputKind, opts metainternalversion.ListOptions) (watchParams, error) {
+	p := watchParams{output: output, includeObjectMode: r.URL.Query().Get("includeObject")}
 	p.bookmarks = opts.AllowWatchBookmarks
 	rv, ferr := parseResourceVersion(opts.ResourceVersion)
 	if ferr != nil {
@@ -74,7 +74,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request)
 		writeError(w, err)
 		return
 	}
-	p, err := parseWatchParams(r, req.res, opts)
+	p, err := parseWatchParams(r, req.res, req.output, opts)
 	if err != nil {
 		writeError(w, err)
 		return

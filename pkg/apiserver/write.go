@@ -3,6 +3,7 @@ package apiserver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -94,7 +95,24 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request, req request
 		return
 	}
 	warn(w, warnings)
-	respond(w, http.StatusCreated, raw)
+	s.answerWrite(w, r, req.res, http.StatusCreated, raw)
+}
+
+// answerWrite answers a write with the object it left, or with that object's
+// one-row table when the client asked for a table, as upstream answers.
+func (s *Server) answerWrite(w http.ResponseWriter, r *http.Request, res *Resource, code int, raw []byte) {
+	if negotiate(r) == outputTable && res.Cells != nil && !bytes.HasPrefix(raw, protobufMagic) {
+		obj := res.New()
+		if err := json.Unmarshal(raw, obj); err == nil {
+			if e, err := newEntry("", res, obj, nil, 0); err == nil {
+				t := s.table(r, res, []*entry{e}, time.Now())
+				t.ResourceVersion = objectMeta(obj).ResourceVersion
+				writeObject(w, code, t)
+				return
+			}
+		}
+	}
+	respond(w, code, raw)
 }
 
 // Create stores a new object as a POST would (used by the server's own bootstrap).
@@ -248,7 +266,7 @@ func copyField(dst, src runtime.Object, name string) {
 	}
 }
 
-func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req request, status bool) {
+func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req request, mode writeMode) {
 	fv, dryRun, body, err := readWrite(r)
 	if err != nil {
 		writeError(w, err)
@@ -269,10 +287,6 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req request
 		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
 		return
 	}
-	mode := writeMain
-	if status {
-		mode = writeStatus
-	}
 	raw, code, err := s.updateWith(wantProtobuf(r), req, mode, dryRun, func(old runtime.Object) (runtime.Object, error) {
 		return obj.DeepCopyObject(), nil
 	})
@@ -281,7 +295,7 @@ func (s *Server) serveUpdate(w http.ResponseWriter, r *http.Request, req request
 		return
 	}
 	warn(w, warnings)
-	respond(w, code, raw)
+	s.answerWrite(w, r, req.res, code, raw)
 }
 
 // mutateFunc computes the new object from the stored one (nil when creating).
@@ -317,7 +331,7 @@ func (s *Server) updateWith(ctx context.Context, req request, mode writeMode, dr
 		if err != nil {
 			return nil, 0, err
 		}
-		raw, err := s.update(ctx, res, old, oldObj, obj, mode, dryRun)
+		raw, err := s.update(ctx, res, old, oldObj, obj, mode, req.part, dryRun)
 		if errors.Is(err, errRetry) && attempt < maxRetries {
 			// Someone wrote between our read and our write: make sure the cache
 			// has their write, then try again on top of it.
@@ -348,11 +362,12 @@ const (
 	writeMain   writeMode = iota // the resource: status is kept from storage
 	writeStatus                  // the status subresource: spec is kept
 	writeWhole                   // server-side subresources (binding, finalize)
+	writePart                    // a part subresource: the rest is kept
 )
 
 // update validates and stores obj over old, whose object is oldObj. Both objects
-// are the caller's; update changes obj.
-func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, obj runtime.Object, mode writeMode, dryRun bool) ([]byte, error) {
+// are the caller's; update changes obj. part is what a writePart changes.
+func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, obj runtime.Object, mode writeMode, part *Part, dryRun bool) ([]byte, error) {
 	status := mode == writeStatus
 	acc, err := meta.Accessor(obj)
 	if err != nil {
@@ -379,6 +394,15 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	case uid != oldMeta.UID:
 		// A UID in the body is a precondition, as upstream treats it.
 		return nil, preconditionFailed(res, name, "UID", string(uid), string(oldMeta.UID))
+	}
+	if mode == writePart {
+		// The preconditions were the client's; all else but the part is stored.
+		kept := oldObj.DeepCopyObject()
+		part.Take(kept, obj)
+		obj = kept
+		if acc, err = meta.Accessor(obj); err != nil {
+			return nil, apierrors.NewBadRequest(err.Error())
+		}
 	}
 	if ts := acc.GetCreationTimestamp(); ts.IsZero() {
 		acc.SetCreationTimestamp(oldMeta.CreationTimestamp)
@@ -411,13 +435,15 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 		res.Default(obj)
 	}
 	// A binding moves spec.nodeName without a new generation, as upstream's.
-	if res.SpecChanged != nil && mode == writeMain && res.SpecChanged(obj, oldObj) {
+	if res.SpecChanged != nil && (mode == writeMain || mode == writePart) && res.SpecChanged(obj, oldObj) {
 		acc.SetGeneration(oldMeta.Generation + 1)
 	}
 	validate := res.ValidateUpdate
 	switch {
 	case status && res.ValidateStatusUpdate != nil:
 		validate = res.ValidateStatusUpdate
+	case mode == writePart:
+		validate = part.Validate
 	case mode == writeWhole:
 		// Binding and finalize change what clients may not, and check their own input.
 		validate = nil

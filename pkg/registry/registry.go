@@ -12,11 +12,13 @@ import (
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
 	"github.com/skiffhq/skiff/pkg/registry/apps"
+	"github.com/skiffhq/skiff/pkg/registry/authorization"
 	"github.com/skiffhq/skiff/pkg/registry/batch"
 	"github.com/skiffhq/skiff/pkg/registry/coordination"
 	"github.com/skiffhq/skiff/pkg/registry/core"
 	"github.com/skiffhq/skiff/pkg/registry/discovery"
 	"github.com/skiffhq/skiff/pkg/registry/kind"
+	"github.com/skiffhq/skiff/pkg/registry/node"
 	"github.com/skiffhq/skiff/pkg/registry/policy"
 )
 
@@ -28,9 +30,11 @@ type Options = kind.Options
 var groups = []func(kind.Options) []*apiserver.Resource{
 	core.Resources,
 	apps.Resources,
+	authorization.Resources,
 	batch.Resources,
 	policy.Resources,
 	coordination.Resources,
+	node.Resources,
 	discovery.Resources,
 }
 

@@ -26,6 +26,13 @@ func TestEveryKindIsWellFormed(t *testing.T) {
 			if r.Name != strings.ToLower(r.Name) || r.Singular == "" || r.Singular != strings.ToLower(r.Singular) {
 				t.Errorf("names %q, %q: want lower-case plural and singular", r.Name, r.Singular)
 			}
+			if r.Review != nil {
+				// A question to the server: created, answered, never stored or listed.
+				if r.Validate == nil || r.NewList != nil || r.Columns != nil {
+					t.Error("a review kind wants validation, and no list or table")
+				}
+				return
+			}
 			for obj, kind := range map[runtime.Object]string{r.New(): r.GVK.Kind, r.NewList(): r.GVK.Kind + "List"} {
 				gvks, _, err := scheme.Scheme.ObjectKinds(obj)
 				if err != nil || len(gvks) != 1 || gvks[0] != r.GVK.GroupVersion().WithKind(kind) {

@@ -25,7 +25,10 @@ func (l *lazyOpenAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		for _, res := range l.reg.Resources() {
 			k := openapi.Kind{
 				GVK: res.GVK, Resource: res.Name, Namespaced: res.Namespaced,
-				Object: res.New(), List: res.NewList(),
+				Object: res.New(), Verbs: res.Verbs(),
+			}
+			if res.NewList != nil { // review kinds have no list
+				k.List = res.NewList()
 			}
 			if res.Status {
 				k.Subresources = append(k.Subresources, "status")

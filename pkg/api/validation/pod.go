@@ -36,6 +36,7 @@ func ValidatePod(p *corev1.Pod) field.ErrorList {
 		errs = append(errs, field.Forbidden(specPath.Child("nodeName"), "cannot be set until all schedulingGates have been cleared"))
 	}
 	errs = append(errs, validatePodIPs(p)...)
+	errs = append(errs, validateHostSysctls(&p.Spec, specPath.Child("securityContext", "sysctls"))...)
 	return errs
 }
 
@@ -53,11 +54,16 @@ func validatePodMetadataAndSpec(p *corev1.Pod) field.ErrorList {
 func validateImageWhitespace(containers []corev1.Container, fldPath *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	for i, c := range containers {
-		if len(c.Image) != len(strings.TrimSpace(c.Image)) {
-			errs = append(errs, field.Invalid(fldPath.Index(i).Child("image"), c.Image, "must not have leading or trailing whitespace"))
-		}
+		errs = append(errs, validateImageNoWhitespace(c.Image, fldPath.Index(i).Child("image"))...)
 	}
 	return errs
+}
+
+func validateImageNoWhitespace(image string, fldPath *field.Path) field.ErrorList {
+	if len(image) != len(strings.TrimSpace(image)) {
+		return field.ErrorList{field.Invalid(fldPath, image, "must not have leading or trailing whitespace")}
+	}
+	return nil
 }
 
 // ValidatePodTemplateSpec validates the pod template embedded in a controller.
@@ -82,6 +88,15 @@ func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podOptions)
 	grace := spec.TerminationGracePeriodSeconds
 	errs = append(errs, validateContainers(spec.Containers, volumes, grace, fldPath.Child("containers"))...)
 	errs = append(errs, validateInitContainers(spec.InitContainers, spec.Containers, volumes, grace, fldPath.Child("initContainers"))...)
+	errs = append(errs, validateEphemeralContainers(spec.EphemeralContainers, spec.Containers, spec.InitContainers, volumes, fldPath.Child("ephemeralContainers"))...)
+	for _, l := range []struct {
+		name       string
+		containers []corev1.Container
+	}{{"containers", spec.Containers}, {"initContainers", spec.InitContainers}} {
+		for i, c := range l.containers {
+			errs = append(errs, validateResizePolicy(c.ResizePolicy, fldPath.Child(l.name).Index(i).Child("resizePolicy"), spec.RestartPolicy)...)
+		}
+	}
 	errs = append(errs, validateHostNetwork(spec, fldPath, opts)...)
 	errs = append(errs, validateRestartPolicy(spec.RestartPolicy, fldPath.Child("restartPolicy"))...)
 	errs = append(errs, validateDNSPolicy(spec.DNSPolicy, fldPath.Child("dnsPolicy"))...)
@@ -196,6 +211,7 @@ func validatePodSecurityContext(sc *corev1.PodSecurityContext, fldPath *field.Pa
 	for i, g := range sc.SupplementalGroups {
 		errs = append(errs, invalidEach(fldPath.Child("supplementalGroups").Index(i), g, validation.IsValidGroupID(g))...)
 	}
+	errs = append(errs, validateSysctls(sc.Sysctls, fldPath.Child("sysctls"))...)
 	return errs
 }
 

@@ -199,7 +199,7 @@ func TestValidatePod(t *testing.T) {
 			invalid("spec.tolerations[5].key", ""),
 		}},
 		{"ephemeral containers on create", func(p *corev1.Pod) {
-			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox"}}}
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{debugContainer("debug")}
 		}, []e{forbidden("spec.ephemeralContainers", "cannot be set on create")}},
 		{"node name with scheduling gates", func(p *corev1.Pod) {
 			p.Spec.NodeName = "node-1"

@@ -22,7 +22,7 @@ func TestValidatePodTemplate(t *testing.T) {
 	expectErrs(t, ValidatePodTemplate(pt))
 
 	pt.Template.Labels = map[string]string{"app": "not valid"}
-	pt.Template.Spec.EphemeralContainers = []corev1.EphemeralContainer{{}}
+	pt.Template.Spec.EphemeralContainers = []corev1.EphemeralContainer{debugContainer("debugger")}
 	expectErrs(t, ValidatePodTemplate(pt),
 		invalid("template.labels", ""),
 		forbidden("template.spec.ephemeralContainers", "ephemeral containers not allowed in pod template"),

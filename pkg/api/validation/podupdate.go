@@ -82,7 +82,7 @@ func ValidatePodUpdate(newPod, oldPod *corev1.Pod) field.ErrorList {
 	}
 	if !apiequality.Semantic.DeepEqual(*munged, oldPod.Spec) {
 		errs = append(errs, field.Forbidden(specPath, fmt.Sprintf("pod updates may not change fields other than %s\n%v",
-			strings.Join(updatablePodSpecFields, ","), specDiff(oldPod.Spec, *munged))))
+			strings.Join(updatablePodSpecFields, ","), jsonDiff(oldPod.Spec, *munged))))
 	}
 	return errs
 }
@@ -134,11 +134,11 @@ func validateOnlyDeletedSchedulingGates(newGates, oldGates []corev1.PodSchedulin
 	return nil
 }
 
-// specDiff shows, line by line of their JSON, how two pod specs differ:
-// "-" for the stored spec, "+" for the update.
-func specDiff(oldSpec, newSpec corev1.PodSpec) string {
-	a, errA := json.MarshalIndent(oldSpec, "", "  ")
-	b, errB := json.MarshalIndent(newSpec, "", "  ")
+// jsonDiff shows, line by line of their JSON, how two values differ:
+// "-" for the stored one, "+" for the update.
+func jsonDiff(stored, update any) string {
+	a, errA := json.MarshalIndent(stored, "", "  ")
+	b, errB := json.MarshalIndent(update, "", "  ")
 	if errA != nil || errB != nil {
 		return ""
 	}

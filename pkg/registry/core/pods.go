@@ -39,7 +39,7 @@ func pods(opts kind.Options) *apiserver.Resource {
 		p := obj.(*corev1.Pod)
 		defaults.Pod(p, podOpts)
 		if p.Status.QOSClass == "" {
-			p.Status.QOSClass = qosClass(&p.Spec)
+			p.Status.QOSClass = validation.PodQOSClass(&p.Spec)
 		}
 	}
 	// metadata.generation: 1 at creation, one more per change of the spec.
@@ -48,6 +48,7 @@ func pods(opts kind.Options) *apiserver.Resource {
 	}
 	r.PrepareForStatusUpdate = func(obj, old runtime.Object) { keepObservedGeneration(obj.(*corev1.Pod), old.(*corev1.Pod)) }
 	r.Validate = func(obj runtime.Object) field.ErrorList { return validation.ValidatePod(obj.(*corev1.Pod)) }
+	r.BeforeCreate = admitRuntimeClass
 	r.ValidateUpdate = func(obj, old runtime.Object) field.ErrorList {
 		return validation.ValidatePodUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
 	}
@@ -85,48 +86,6 @@ func pods(opts kind.Options) *apiserver.Resource {
 	return r
 }
 
-// qosClass is upstream's QoS classification of a pod spec.
-func qosClass(spec *corev1.PodSpec) corev1.PodQOSClass {
-	requests, limits := corev1.ResourceList{}, corev1.ResourceList{}
-	guaranteed := true
-	containers := append(append([]corev1.Container{}, spec.Containers...), spec.InitContainers...)
-	for _, c := range containers {
-		for name, q := range c.Resources.Requests {
-			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
-				if !q.IsZero() {
-					requests[name] = q
-				}
-			}
-		}
-		found := 0
-		for name, q := range c.Resources.Limits {
-			if name == corev1.ResourceCPU || name == corev1.ResourceMemory {
-				if !q.IsZero() {
-					limits[name] = q
-					found++
-				}
-			}
-		}
-		if found < 2 {
-			guaranteed = false
-		}
-		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-			req, hasReq := c.Resources.Requests[name]
-			lim, hasLim := c.Resources.Limits[name]
-			if hasReq && (!hasLim || req.Cmp(lim) != 0) {
-				guaranteed = false
-			}
-		}
-	}
-	if len(requests) == 0 && len(limits) == 0 {
-		return corev1.PodQOSBestEffort
-	}
-	if guaranteed {
-		return corev1.PodQOSGuaranteed
-	}
-	return corev1.PodQOSBurstable
-}
-
 func podSubresources() []apiserver.Subresource {
 	return []apiserver.Subresource{
 		{Name: "binding", Kind: v1.WithKind("Binding"), Verbs: []string{"create"}},
@@ -136,7 +95,49 @@ func podSubresources() []apiserver.Subresource {
 		{Name: "attach", Kind: v1.WithKind("PodAttachOptions"), Verbs: []string{"create", "get"}},
 		{Name: "portforward", Kind: v1.WithKind("PodPortForwardOptions"), Verbs: []string{"create", "get"}},
 		{Name: "proxy", Kind: v1.WithKind("PodProxyOptions"), Verbs: []string{"create", "delete", "get", "patch", "update"}},
+		{Name: "ephemeralcontainers", Kind: v1.WithKind("Pod"), Verbs: []string{"get", "patch", "update"}, Part: &apiserver.Part{
+			Take: func(stored, obj runtime.Object) {
+				stored.(*corev1.Pod).Spec.EphemeralContainers = obj.(*corev1.Pod).Spec.EphemeralContainers
+			},
+			Validate: func(obj, old runtime.Object) field.ErrorList {
+				return validation.ValidatePodEphemeralContainersUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
+			},
+		}},
+		{Name: "resize", Kind: v1.WithKind("Pod"), Verbs: []string{"get", "patch", "update"}, Part: &apiserver.Part{
+			Take: func(stored, obj runtime.Object) { takeResize(stored.(*corev1.Pod), obj.(*corev1.Pod)) },
+			Validate: func(obj, old runtime.Object) field.ErrorList {
+				return validation.ValidatePodResize(obj.(*corev1.Pod), old.(*corev1.Pod))
+			},
+		}},
 	}
+}
+
+// takeResize takes the containers' resources and resize policies from a
+// pods/resize write, as upstream's. A write that adds, removes, renames or
+// reorders containers has its whole spec taken, for validation to refuse.
+func takeResize(stored, p *corev1.Pod) {
+	if !sameContainerNames(stored.Spec.Containers, p.Spec.Containers) || !sameContainerNames(stored.Spec.InitContainers, p.Spec.InitContainers) {
+		stored.Spec = p.Spec
+		return
+	}
+	for _, l := range [][2][]corev1.Container{{stored.Spec.Containers, p.Spec.Containers}, {stored.Spec.InitContainers, p.Spec.InitContainers}} {
+		for i := range l[0] {
+			l[0][i].Resources = l[1][i].Resources
+			l[0][i].ResizePolicy = l[1][i].ResizePolicy
+		}
+	}
+}
+
+func sameContainerNames(a, b []corev1.Container) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name {
+			return false
+		}
+	}
+	return true
 }
 
 // keepObservedGeneration keeps the observedGeneration of the status and of

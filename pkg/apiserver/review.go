@@ -1,0 +1,68 @@
+package apiserver
+
+import (
+	"context"
+	"net/http"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+)
+
+// Authorizer answers whether the user a request comes from may do something:
+// what access reviews ask of the server.
+type Authorizer interface {
+	Decide(ctx context.Context, a Access) (allowed bool, reason string)
+}
+
+// Access is one thing a user may or may not do: a verb on a resource, or on a
+// path when Resource is empty.
+type Access struct {
+	Verb                                          string
+	Group, Resource, Subresource, Namespace, Name string
+	Path                                          string
+}
+
+// Decide implements Authorizer with the server's own authorization.
+func (s *Server) Decide(ctx context.Context, a Access) (bool, string) {
+	u, _ := UserFrom(ctx)
+	return s.decide(attributes{
+		user: u, verb: a.Verb, resourceRequest: a.Resource != "",
+		group: a.Group, resource: a.Resource, subresource: a.Subresource,
+		namespace: a.Namespace, name: a.Name, path: a.Path,
+	})
+}
+
+// serveReview answers a create of a review kind with the review's answer;
+// nothing is stored.
+func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, req request) {
+	if r.Method != http.MethodPost || req.name != "" || req.subresource != "" {
+		writeError(w, methodNotSupported(r, req))
+		return
+	}
+	fv, _, body, err := readWrite(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	obj := req.res.New()
+	warnings, err := decodeInto(body, mediaType(r), req.res.GVK, obj, fv)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if req.res.Validate != nil {
+		if errs := req.res.Validate(obj); len(errs) > 0 {
+			acc, _ := meta.Accessor(obj)
+			writeError(w, apierrors.NewInvalid(req.res.GVK.GroupKind(), acc.GetName(), errs))
+			return
+		}
+	}
+	answer, err := req.res.Review(r.Context(), s, obj)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	answer.GetObjectKind().SetGroupVersionKind(req.res.GVK)
+	warn(w, warnings)
+	writeObject(w, http.StatusCreated, answer)
+}
