@@ -381,9 +381,28 @@ func (n *Node) runningStatus(pod *corev1.Pod, ip netip.Addr) corev1.PodStatus {
 		cs.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: cs.State.Running.StartedAt}}
 		cs.Ready = true
 		cs.Started = &started
+		// A hollow container "applies" its spec's resources at once, so
+		// that an in-place resize (pods/resize) completes as on a node.
+		cs.Resources = &corev1.ResourceRequirements{Requests: cpuAndMemory(c.Resources.Requests), Limits: cpuAndMemory(c.Resources.Limits)}
+		cs.AllocatedResources = cpuAndMemory(c.Resources.Requests)
 		s.ContainerStatuses = append(s.ContainerStatuses, cs)
 	}
 	return s
+}
+
+// cpuAndMemory keeps the CPU and memory of l (nil when it has neither), what
+// a container's status reports of its resources.
+func cpuAndMemory(l corev1.ResourceList) corev1.ResourceList {
+	var out corev1.ResourceList
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if q, ok := l[name]; ok {
+			if out == nil {
+				out = corev1.ResourceList{}
+			}
+			out[name] = q
+		}
+	}
+	return out
 }
 
 // previous is the container's status from an earlier post (same container ID

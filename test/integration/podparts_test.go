@@ -2,8 +2,10 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -125,4 +127,39 @@ func TestInvalidSysctls(t *testing.T) {
 			t.Errorf("error names the valid %s: %s", s, msg)
 		}
 	}
+}
+
+// TestResizeOnHollowNode: a running pod's resize through pods/resize is
+// accepted (its node reports the resources it applied), completes, and the
+// container's status then reports the new resources.
+func TestResizeOnHollowNode(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{HollowNodes: 1})
+	ctx := context.Background()
+	pods := c.Client.CoreV1().Pods("default")
+	cpu := func(q string) corev1.ResourceList { return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)} }
+	if _, err := pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox",
+		Resources: corev1.ResourceRequirements{Requests: cpu("100m"), Limits: cpu("200m")}}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the pod running with its resources reported", 30*time.Second, func() (bool, string) {
+		p, err := pods.Get(ctx, "r", metav1.GetOptions{})
+		if err != nil || p.Status.Phase != corev1.PodRunning || len(p.Status.ContainerStatuses) != 1 {
+			return false, fmt.Sprint(err)
+		}
+		r := p.Status.ContainerStatuses[0].Resources
+		return r != nil && r.Limits.Cpu().String() == "200m", fmt.Sprintf("%+v", r)
+	})
+	patch := []byte(`{"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"150m"},"limits":{"cpu":"300m"}}}]}}`)
+	if _, err := pods.Patch(ctx, "r", types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "resize"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the resize reported done", 30*time.Second, func() (bool, string) {
+		p, err := pods.Get(ctx, "r", metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		st := p.Status.ContainerStatuses[0]
+		return p.Status.ObservedGeneration == p.Generation && st.Resources.Limits.Cpu().String() == "300m" && st.AllocatedResources.Cpu().String() == "150m",
+			fmt.Sprintf("generation %d observed %d, %+v", p.Generation, p.Status.ObservedGeneration, st.Resources)
+	})
 }
