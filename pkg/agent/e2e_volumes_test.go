@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"os"
 	"strings"
@@ -202,6 +203,7 @@ func onTmpfs(dir string) bool {
 // succeeds; init container statuses read as upstream's.
 func TestSidecars(t *testing.T) {
 	n := newTestNode(t, nil)
+	ctx := n.ctx()
 	pod := kubiaPod("sidecar")
 	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
 	app := &pod.Spec.Containers[0]
@@ -216,6 +218,10 @@ func TestSidecars(t *testing.T) {
 	}
 	n.create(pod)
 	p := n.waitPod(pod.Name, 60*time.Second, "Running and Ready", func(p *corev1.Pod) bool { return running(p) && ready(p) })
+	var metrics bytes.Buffer
+	if err := n.agent.WriteMetrics(ctx, &metrics); err != nil || !strings.Contains(metrics.String(), `kubelet_running_containers{container_state="running"} 2`) || !strings.Contains(metrics.String(), "kubelet_running_pods 1\n") {
+		t.Errorf("metrics (%v):\n%s", err, metrics.String())
+	}
 	setup, poller := p.Status.InitContainerStatuses[0], p.Status.InitContainerStatuses[1]
 	if setup.State.Terminated == nil || setup.State.Terminated.Reason != "Completed" || !setup.Ready {
 		t.Errorf("regular init container: %+v", setup)

@@ -59,18 +59,41 @@ func run(t *testing.T, e remotecommand.Executor, opts *corev1.PodExecOptions, st
 	return execResult{stdout.String(), stderr.String(), err}
 }
 
+// transports are the two ways a client runs exec and attach: SPDY/3.1 (every
+// kubectl) and WebSocket v5.channel.k8s.io (kubectl 1.30+, tried first).
+var transports = []string{"spdy", "websocket"}
+
+// exec runs an exec or attach with client-go's executor for transport.
+func (c *chain) exec(t *testing.T, transport, pod, subresource string, opts *corev1.PodExecOptions, stdin io.Reader, sizes remotecommand.TerminalSizeQueue) execResult {
+	t.Helper()
+	if transport == "spdy" {
+		return c.spdyExec(t, pod, subresource, opts, stdin, sizes)
+	}
+	e, err := remotecommand.NewWebSocketExecutor(c.config, http.MethodGet, c.execURL(pod, subresource, opts).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run(t, e, opts, stdin, sizes)
+}
+
 func TestExec(t *testing.T) {
+	for _, transport := range transports {
+		t.Run(transport, func(t *testing.T) { testExec(t, transport) })
+	}
+}
+
+func testExec(t *testing.T, transport string) {
 	c := newChain(t)
 	c.running(pod("kubia", "main"))
 
 	t.Run("output", func(t *testing.T) {
-		got := c.spdyExec(t, "kubia", "exec", &corev1.PodExecOptions{Command: []string{"echo", "hello", "world"}, Stdout: true, Stderr: true}, nil, nil)
+		got := c.exec(t, transport, "kubia", "exec", &corev1.PodExecOptions{Command: []string{"echo", "hello", "world"}, Stdout: true, Stderr: true}, nil, nil)
 		if got.err != nil || got.stdout != "hello world\n" || got.stderr != "" {
 			t.Fatalf("exec echo = %+v, want stdout %q", got, "hello world\n")
 		}
 	})
 	t.Run("exit code", func(t *testing.T) {
-		got := c.spdyExec(t, "kubia", "exec", &corev1.PodExecOptions{Command: []string{"exit", "3", "boom"}, Stdout: true, Stderr: true}, nil, nil)
+		got := c.exec(t, transport, "kubia", "exec", &corev1.PodExecOptions{Command: []string{"exit", "3", "boom"}, Stdout: true, Stderr: true}, nil, nil)
 		var exitErr exec.CodeExitError
 		if !errors.As(got.err, &exitErr) || exitErr.Code != 3 {
 			t.Fatalf("exec exit 3: err = %v (%T), want CodeExitError with code 3", got.err, got.err)
@@ -81,20 +104,20 @@ func TestExec(t *testing.T) {
 	})
 	t.Run("stdin", func(t *testing.T) {
 		in := strings.Repeat("some input line\n", 5000)
-		got := c.spdyExec(t, "kubia", "exec", &corev1.PodExecOptions{Command: []string{"cat"}, Stdin: true, Stdout: true, Stderr: true}, strings.NewReader(in), nil)
+		got := c.exec(t, transport, "kubia", "exec", &corev1.PodExecOptions{Command: []string{"cat"}, Stdin: true, Stdout: true, Stderr: true}, strings.NewReader(in), nil)
 		if got.err != nil || got.stdout != in {
 			t.Fatalf("exec cat: err %v, %d bytes out, want the %d bytes of stdin back", got.err, len(got.stdout), len(in))
 		}
 	})
 	t.Run("tty resize", func(t *testing.T) {
 		sizes := &sizeQueue{sizes: []remotecommand.TerminalSize{{Width: 132, Height: 43}}}
-		got := c.spdyExec(t, "kubia", "exec", &corev1.PodExecOptions{Command: []string{"winsize"}, Stdin: true, Stdout: true, TTY: true}, strings.NewReader(""), sizes)
+		got := c.exec(t, transport, "kubia", "exec", &corev1.PodExecOptions{Command: []string{"winsize"}, Stdin: true, Stdout: true, TTY: true}, strings.NewReader(""), sizes)
 		if got.err != nil || got.stdout != "132x43\n" {
 			t.Fatalf("exec winsize with a tty = %+v, want %q", got, "132x43\n")
 		}
 	})
 	t.Run("attach", func(t *testing.T) {
-		got := c.spdyExec(t, "kubia", "attach", &corev1.PodExecOptions{Stdin: true, Stdout: true, Stderr: true}, strings.NewReader("typed\n"), nil)
+		got := c.exec(t, transport, "kubia", "attach", &corev1.PodExecOptions{Stdin: true, Stdout: true, Stderr: true}, strings.NewReader("typed\n"), nil)
 		if got.err != nil || got.stdout != "attached to main\ntyped\n" {
 			t.Fatalf("attach = %+v", got)
 		}
@@ -149,42 +172,6 @@ func (q *sizeQueue) Next() *remotecommand.TerminalSize {
 	return &s
 }
 
-// TestExecWebSocketFallsBack drives exec the way kubectl 1.30+ does: WebSocket
-// (v5.channel.k8s.io) first, SPDY when that upgrade fails.
-func TestExecWebSocketFallsBack(t *testing.T) {
-	c := newChain(t)
-	c.running(pod("kubia", "main"))
-	opts := &corev1.PodExecOptions{Command: []string{"echo", "over", "spdy"}, Stdout: true, Stderr: true}
-	u := c.execURL("kubia", "exec", opts)
-
-	ws, err := remotecommand.NewWebSocketExecutor(c.config, http.MethodGet, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := run(t, ws, opts, nil, nil)
-	if !streamhttp.IsUpgradeFailure(got.err) {
-		t.Fatalf("WebSocket exec: err = %v, want an upgrade failure (which makes kubectl fall back)", got.err)
-	}
-	if !strings.Contains(got.err.Error(), "not supported") {
-		t.Errorf("WebSocket refusal %q does not say why", got.err)
-	}
-
-	spdyExec, err := remotecommand.NewSPDYExecutor(c.config, http.MethodPost, u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fallback, err := remotecommand.NewFallbackExecutor(ws, spdyExec, func(err error) bool {
-		return streamhttp.IsUpgradeFailure(err) || streamhttp.IsHTTPSProxyError(err)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = run(t, fallback, opts, nil, nil)
-	if got.err != nil || got.stdout != "over spdy\n" {
-		t.Fatalf("fallback exec = %+v", got)
-	}
-}
-
 func TestPortForward(t *testing.T) {
 	c := newChain(t)
 	c.running(pod("kubia", "main"))
@@ -200,6 +187,14 @@ func TestPortForward(t *testing.T) {
 		dialer streamhttp.Dialer
 	}{
 		{"spdy", spdyDialer},
+		{"websocket", func() streamhttp.Dialer {
+			// No fallback: this works only if the tunnel is served.
+			tunnel, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, c.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tunnel
+		}()},
 		{"websocket then spdy", func() streamhttp.Dialer {
 			tunnel, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, c.config)
 			if err != nil {

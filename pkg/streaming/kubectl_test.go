@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -286,30 +287,46 @@ func TestKubectl(t *testing.T) {
 			if !strings.Contains(errOut, "boom") || !strings.Contains(errOut, "command terminated with exit code 3") {
 				t.Errorf("exec exit 3 stderr = %q", errOut)
 			}
-			check("attach -i", "typed\n", "attached to kubia\ntyped\n", 0, "attach", "-i", pod)
 
-			seen := strings.Join(kc.upgrades.take(), ", ")
-			// kubectl 1.30+ tries exec and attach over WebSocket first, 1.31+
-			// port-forward too; the refusal must send them to SPDY.
+			// kubectl 1.30+ speaks exec and attach over WebSocket, 1.31+
+			// port-forward too; each must be served so, with no fallback to
+			// SPDY. Older ones speak SPDY/3.1 only.
 			minor, known := minorOf(k)
-			if got := strings.Contains(seen, "exec websocket"); known && got != (minor >= 30) {
-				t.Errorf("kubectl %s tried exec over WebSocket: %v (upgrades: %s)", k.Version, got, seen)
+			expect := func(subresource string, websocketSince int) {
+				t.Helper()
+				seen := kc.upgrades.take()
+				want := "spdy/3.1"
+				if minor >= websocketSince {
+					want = "websocket"
+				}
+				got := protocolsOf(seen, subresource)
+				if len(got) == 0 || known && (len(got) != 1 || got[0] != want) {
+					t.Errorf("kubectl %s %s upgrades: %q, want only %s (all upgrades: %q)", k.Version, subresource, got, want, seen)
+				}
+				t.Logf("kubectl %s upgrades: %q", k.Version, seen)
 			}
-			if !strings.Contains(seen, "exec spdy/3.1") {
-				t.Errorf("no SPDY exec reached the proxy: %s", seen)
-			}
-			t.Logf("kubectl %s upgrades: %s", k.Version, seen)
+			expect("exec", 30)
+			check("attach -i", "typed\n", "attached to kubia\ntyped\n", 0, "attach", "-i", pod)
+			expect("attach", 30)
 
 			portForward(t, kc, k, pod)
-			seen = strings.Join(kc.upgrades.take(), ", ")
-			if got := strings.Contains(seen, "portforward websocket"); known && got != (minor >= 31) {
-				t.Errorf("kubectl %s tried port-forward over WebSocket: %v (upgrades: %s)", k.Version, got, seen)
-			}
-			t.Logf("kubectl %s port-forward upgrades: %s", k.Version, seen)
+			expect("portforward", 31)
 
 			followLogs(t, kc, k, pod)
 		})
 	}
+}
+
+// protocolsOf are the distinct upgrade protocols upgradeLog saw for
+// subresource.
+func protocolsOf(seen []string, subresource string) []string {
+	var protocols []string
+	for _, s := range seen {
+		if p, ok := strings.CutPrefix(s, subresource+" "); ok && !slices.Contains(protocols, p) {
+			protocols = append(protocols, p)
+		}
+	}
+	return protocols
 }
 
 // portForward runs `kubectl port-forward pod/P :8080` and echoes through it.

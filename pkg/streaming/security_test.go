@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	portforwardconsts "k8s.io/apimachinery/pkg/util/portforward"
+	"k8s.io/client-go/tools/portforward"
 
 	"github.com/skiffhq/skiff/pkg/pki"
 	"github.com/skiffhq/skiff/pkg/streaming/server"
@@ -26,13 +29,24 @@ import (
 const spdyExecRequest = "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer secret-token-for-the-api-server\r\n" +
 	"Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\nContent-Length: 0\r\n\r\n"
 
-// rawUpgrade sends an upgrade request (plus anything in extra, pipelined) on a
-// fresh connection and returns the response and the connection.
+// webSocketRequest is a WebSocket handshake offering the subprotocol %s.
+const webSocketRequest = "GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer secret-token-for-the-api-server\r\n" +
+	"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+	"Sec-WebSocket-Protocol: %s\r\n\r\n"
+
+// rawUpgrade sends an SPDY exec upgrade request (plus anything in extra,
+// pipelined) on a fresh connection and returns the response and the
+// connection.
 func rawUpgrade(t *testing.T, conn net.Conn, path, host, extra string) (*http.Response, *bufio.Reader) {
 	t.Helper()
+	return rawRequest(t, conn, fmt.Sprintf(spdyExecRequest, path, host)+extra)
+}
+
+// rawRequest sends req on conn and reads the answer.
+func rawRequest(t *testing.T, conn net.Conn, req string) (*http.Response, *bufio.Reader) {
+	t.Helper()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	req := strings.Replace(strings.Replace(spdyExecRequest, "%s", path, 1), "%s", host, 1)
-	if _, err := io.WriteString(conn, req+extra); err != nil {
+	if _, err := io.WriteString(conn, req); err != nil {
 		t.Fatal(err)
 	}
 	br := bufio.NewReader(conn)
@@ -92,25 +106,31 @@ func TestFailedUpgradeClosesConnection(t *testing.T) {
 		{"redirect", http.StatusBadGateway, "the backend attempted to redirect this request, which is not permitted"},
 		{"ok", http.StatusBadGateway, "invalid upgrade response: status code 200"},
 	} {
-		t.Run(tc.path, func(t *testing.T) {
-			c.rt.URLFor = func(streamtest.Request) (string, error) { return misbehaving.URL + "/" + tc.path, nil }
-			conn, err := tls.Dial("tcp", front, c.front.Client().Transport.(*http.Transport).TLSClientConfig)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			// A second request pipelined after the upgrade must never be answered.
-			smuggled := "GET /api/v1/namespaces/default/pods/kubia/log HTTP/1.1\r\nHost: x\r\n\r\n"
-			resp, br := rawUpgrade(t, conn, "/api/v1/namespaces/default/pods/kubia/exec?command=echo&stdout=true", front, smuggled)
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-			if resp.StatusCode != tc.wantCode || !strings.Contains(string(body), tc.wantBody) {
-				t.Errorf("answer = %d %s; want %d containing %q", resp.StatusCode, body, tc.wantCode, tc.wantBody)
-			}
-			if loc := resp.Header.Get("Location"); loc != "" {
-				t.Errorf("a redirect's Location reached the client: %s", loc)
-			}
-			assertClosed(t, conn, br, resp)
-		})
+		for _, up := range []struct{ name, request string }{
+			{"spdy exec", fmt.Sprintf(spdyExecRequest, "/api/v1/namespaces/default/pods/kubia/exec?command=echo&stdout=true", front)},
+			{"websocket exec", fmt.Sprintf(webSocketRequest, "/api/v1/namespaces/default/pods/kubia/exec?command=echo&stdout=true", front, "v5.channel.k8s.io")},
+			{"websocket port-forward", fmt.Sprintf(webSocketRequest, "/api/v1/namespaces/default/pods/kubia/portforward?ports=8080", front, "SPDY/3.1+portforward.k8s.io")},
+		} {
+			t.Run(tc.path+" "+up.name, func(t *testing.T) {
+				c.rt.URLFor = func(streamtest.Request) (string, error) { return misbehaving.URL + "/" + tc.path, nil }
+				conn, err := tls.Dial("tcp", front, c.front.Client().Transport.(*http.Transport).TLSClientConfig)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				// A second request pipelined after the upgrade must never be answered.
+				smuggled := "GET /api/v1/namespaces/default/pods/kubia/log HTTP/1.1\r\nHost: x\r\n\r\n"
+				resp, br := rawRequest(t, conn, up.request+smuggled)
+				body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+				if resp.StatusCode != tc.wantCode || !strings.Contains(string(body), tc.wantBody) {
+					t.Errorf("answer = %d %s; want %d containing %q", resp.StatusCode, body, tc.wantCode, tc.wantBody)
+				}
+				if loc := resp.Header.Get("Location"); loc != "" {
+					t.Errorf("a redirect's Location reached the client: %s", loc)
+				}
+				assertClosed(t, conn, br, resp)
+			})
+		}
 	}
 	if n := trapped.Load(); n != 0 {
 		t.Errorf("the redirect target was contacted %d times", n)
@@ -186,17 +206,38 @@ func TestProxyHopToAgent(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "redirect") {
 		t.Errorf("logs from a redirecting agent: err = %v, want a refusal to redirect", err)
 	}
-	got := c.spdyExec(t, "kubia", "exec", &corev1.PodExecOptions{Command: []string{"echo"}, Stdout: true}, nil, nil)
-	if got.err == nil || !strings.Contains(got.err.Error(), "redirect") {
-		t.Errorf("exec via a redirecting agent: err = %v, want a refusal to redirect", got.err)
+	for _, transport := range transports {
+		got := c.exec(t, transport, "kubia", "exec", &corev1.PodExecOptions{Command: []string{"echo"}, Stdout: true}, nil, nil)
+		if got.err == nil || !strings.Contains(got.err.Error(), "redirect") {
+			t.Errorf("%s exec via a redirecting agent: err = %v, want a refusal to redirect", transport, got.err)
+		}
+	}
+	u := c.client.CoreV1().RESTClient().Post().Namespace("default").Resource("pods").Name("kubia").SubResource("portforward").URL()
+	tunnel, err := portforward.NewSPDYOverWebsocketDialerForStreaming(u, c.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn, _, err := tunnel.Dial(portforwardconsts.PortForwardV1Name); err == nil || !strings.Contains(err.Error(), "redirect") {
+		if conn != nil {
+			conn.Close()
+		}
+		t.Errorf("WebSocket port-forward via a redirecting agent: err = %v, want a refusal to redirect", err)
 	}
 	if n := trapped.Load(); n != 0 {
 		t.Errorf("the redirect target was contacted %d times", n)
 	}
 	fa.mu.Lock()
 	defer fa.mu.Unlock()
-	if len(fa.headers) != 2 {
-		t.Fatalf("agent saw %d requests, want 2", len(fa.headers))
+	if len(fa.headers) != 4 {
+		t.Fatalf("agent saw %d requests, want 4", len(fa.headers))
+	}
+	// The WebSocket requests reach the agent as the SPDY upgrades it speaks,
+	// with nothing of the client's handshake.
+	for i, want := range map[int]string{2: "v4.channel.k8s.io", 3: "portforward.k8s.io"} {
+		h := fa.headers[i]
+		if h.Get("Upgrade") != "SPDY/3.1" || h.Get("X-Stream-Protocol-Version") != want || h.Get("Sec-Websocket-Key") != "" || h.Get("Sec-Websocket-Protocol") != "" {
+			t.Errorf("request %d from a WebSocket client reached the agent with %v; want a SPDY/3.1 upgrade offering %s", i, h, want)
+		}
 	}
 	for i, h := range fa.headers {
 		if h.Get("Authorization") != "" {

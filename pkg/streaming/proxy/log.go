@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,11 +12,23 @@ import (
 
 	"github.com/skiffhq/skiff/pkg/streaming/internal/podopts"
 	"github.com/skiffhq/skiff/pkg/streaming/internal/wire"
+	"github.com/skiffhq/skiff/pkg/streaming/internal/wsbridge"
 )
 
 // serveLog streams GET pods/NAME/log from the agent's /containerLogs,
-// flushing every chunk as it arrives so that follow is live.
+// flushing every chunk as it arrives so that follow is live. A WebSocket
+// request gets the same bytes in messages once the agent answered 200; any
+// error before is a plain Status, as upstream answers.
 func (p *Proxy) serveLog(w http.ResponseWriter, r *http.Request, namespace, name string) {
+	websocket := wire.UpgradeProtocol(r) == wire.WebSocket
+	var protocol string
+	if websocket {
+		var err error
+		if protocol, err = wsbridge.LogProtocol(r); err != nil {
+			wire.WriteStatus(w, err)
+			return
+		}
+	}
 	opts, err := podopts.Log(r.URL.Query(), name)
 	if err != nil {
 		wire.WriteStatus(w, err)
@@ -35,6 +48,10 @@ func (p *Proxy) serveLog(w http.ResponseWriter, r *http.Request, namespace, name
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if pod.Spec.NodeName == "" {
 		// Upstream answers an unscheduled pod's log with an empty body.
+		if websocket {
+			wsbridge.ServeLog(w, r, protocol, http.NoBody)
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -49,7 +66,11 @@ func (p *Proxy) serveLog(w http.ResponseWriter, r *http.Request, namespace, name
 		Path:     fmt.Sprintf("/containerLogs/%s/%s/%s", namespace, name, container),
 		RawQuery: podopts.LogQuery(opts).Encode(),
 	}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
+	// A WebSocket client's departure is seen by the bridge, not by r's
+	// context (its connection is hijacked): cancelling ends the agent's side.
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		wire.WriteStatus(w, err)
 		return
@@ -69,6 +90,10 @@ func (p *Proxy) serveLog(w http.ResponseWriter, r *http.Request, namespace, name
 		wire.WriteStatus(w, wire.StatusFromResponse(resp.StatusCode, body))
 		return
 	}
+	if websocket {
+		wsbridge.ServeLog(w, r, protocol, cancelOnClose{resp.Body, cancel})
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
@@ -85,6 +110,18 @@ func (p *Proxy) serveLog(w http.ResponseWriter, r *http.Request, namespace, name
 			return
 		}
 	}
+}
+
+// cancelOnClose is a response body whose Close also ends its request, so
+// that a Read blocked on a follower's next line returns.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error {
+	c.cancel()
+	return c.ReadCloser.Close()
 }
 
 func badGateway(msg string) error {

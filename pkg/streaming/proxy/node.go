@@ -13,7 +13,7 @@ import (
 // ServeNodeProxy serves nodes/NAME/proxy/PATH as upstream's API server does
 // for the kubelet: the request goes to the node's agent at PATH, with the API
 // server's client certificate (never the caller's credentials). The agent
-// answers its /healthz and /pods there. Upgrades are not carried, and an
+// answers its /healthz, /pods and /metrics there. Upgrades are not carried, and an
 // agent's redirect is answered with a 502, never relayed (CVE-2020-8559).
 func (p *Proxy) ServeNodeProxy(w http.ResponseWriter, r *http.Request, node, path string) {
 	if wire.UpgradeProtocol(r) != wire.NoUpgrade {

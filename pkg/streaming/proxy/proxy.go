@@ -1,10 +1,10 @@
 // Package proxy serves the streaming pod subresources inside the API server
 // (pods/log, exec, attach, portforward): it finds the pod's node and forwards the
 // request to that node's agent over TLS with the API server's client
-// certificate, at the kubelet's own paths. Upgrades are joined byte for byte
-// only after the agent answered 101; any other answer ends the client
-// connection. It must not follow redirects, pass the caller's credentials on,
-// or carry WebSocket upgrades (refused, so kubectl falls back to SPDY/3.1).
+// certificate, at the kubelet's own paths. SPDY/3.1 upgrades are joined byte
+// for byte, and WebSocket ones translated to SPDY (wsbridge), only after the
+// agent answered 101; any other answer ends the client connection with a
+// Status. It must not follow redirects or pass the caller's credentials on.
 package proxy
 
 import (
@@ -29,6 +29,7 @@ import (
 
 	"github.com/skiffhq/skiff/pkg/streaming/internal/podopts"
 	"github.com/skiffhq/skiff/pkg/streaming/internal/wire"
+	"github.com/skiffhq/skiff/pkg/streaming/internal/wsbridge"
 )
 
 // Getter reads pods and nodes.
@@ -131,16 +132,9 @@ func (p *Proxy) ServePodStream(w http.ResponseWriter, r *http.Request, namespace
 			p.serveLog(w, r, namespace, name)
 		}
 	case "exec", "attach", "portforward":
-		if !allow(http.MethodGet, http.MethodPost) {
-			return
+		if allow(http.MethodGet, http.MethodPost) {
+			p.serveUpgrade(w, r, namespace, name, subresource)
 		}
-		// An upgrade that is not carried through ends the connection.
-		w.Header().Set("Connection", "close")
-		if wire.UpgradeProtocol(r) != wire.SPDY {
-			wire.RefuseUpgrade(w, r, "pods/"+subresource)
-			return
-		}
-		p.serveUpgrade(w, r, namespace, name, subresource)
 	default:
 		// pods/proxy (HTTP to the pod's IP) is not carried by this path.
 		wire.WriteStatus(w, &apierrors.StatusError{ErrStatus: metav1.Status{
@@ -150,43 +144,96 @@ func (p *Proxy) ServePodStream(w http.ResponseWriter, r *http.Request, namespace
 	}
 }
 
+// serveUpgrade carries exec, attach and portforward to the agent: SPDY/3.1
+// byte for byte, WebSocket through the bridge that translates it to SPDY.
 func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, namespace, name, subresource string) {
-	pod, err := p.getter.GetPod(r.Context(), namespace, name)
-	if err != nil {
-		wire.WriteStatus(w, err)
-		return
-	}
-	q := r.URL.Query()
-	var path string
-	var query url.Values
-	if subresource == "portforward" {
-		ports, err := podopts.Ports(q, "ports")
+	// An upgrade that is not carried through ends the connection.
+	w.Header().Set("Connection", "close")
+	// How the client is served is settled first: nothing is looked up, nor
+	// is the agent dialled, for an upgrade that would be refused.
+	var serve func(target *url.URL, streams podopts.Streams)
+	switch wire.UpgradeProtocol(r) {
+	case wire.SPDY:
+		serve = func(target *url.URL, _ podopts.Streams) { p.relay.Upgrade(w, r, target) }
+	case wire.WebSocket:
+		if subresource == "portforward" {
+			protocols, err := wsbridge.TunnelProtocols(r)
+			if err != nil {
+				wire.WriteStatus(w, err)
+				return
+			}
+			serve = func(target *url.URL, _ podopts.Streams) {
+				wsbridge.ServeTunnel(w, r, protocols, p.spdyHop(r, target))
+			}
+			break
+		}
+		protocol, err := wsbridge.ExecProtocol(r)
 		if err != nil {
 			wire.WriteStatus(w, err)
 			return
 		}
-		path, query = fmt.Sprintf("/portForward/%s/%s", namespace, name), podopts.PortsQuery(ports)
-	} else {
-		container, command, streams := podopts.Exec(q)
-		if container, err = containerFor(pod, container); err != nil {
-			wire.WriteStatus(w, err)
-			return
+		serve = func(target *url.URL, streams podopts.Streams) {
+			wsbridge.ServeExec(w, r, protocol, streams, p.spdyHop(r, target))
 		}
-		if subresource == "attach" {
-			command = nil
-		}
-		path, query = fmt.Sprintf("/%s/%s/%s/%s", subresource, namespace, name, container), podopts.NodeQuery(command, streams)
-	}
-	if pod.Spec.NodeName == "" {
-		wire.WriteStatus(w, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name)))
+	default:
+		wire.RefuseUpgrade(w, r, "pods/"+subresource)
 		return
 	}
-	host, err := p.agentHost(r.Context(), pod.Spec.NodeName)
+	target, streams, err := p.streamTarget(r, namespace, name, subresource)
 	if err != nil {
 		wire.WriteStatus(w, err)
 		return
 	}
-	p.relay.Upgrade(w, r, &url.URL{Scheme: "https", Host: host, Path: path, RawQuery: query.Encode()})
+	serve(target, streams)
+}
+
+// streamTarget is the agent URL of an exec, attach or portforward, and the
+// streams an exec or attach asks for.
+func (p *Proxy) streamTarget(r *http.Request, namespace, name, subresource string) (*url.URL, podopts.Streams, error) {
+	pod, err := p.getter.GetPod(r.Context(), namespace, name)
+	if err != nil {
+		return nil, podopts.Streams{}, err
+	}
+	q := r.URL.Query()
+	var path string
+	var query url.Values
+	var streams podopts.Streams
+	if subresource == "portforward" {
+		ports, err := podopts.Ports(q, "ports")
+		if err != nil {
+			return nil, streams, err
+		}
+		path, query = fmt.Sprintf("/portForward/%s/%s", namespace, name), podopts.PortsQuery(ports)
+	} else {
+		container, command, s := podopts.Exec(q)
+		if container, err = containerFor(pod, container); err != nil {
+			return nil, streams, err
+		}
+		if subresource == "attach" {
+			command = nil
+		}
+		path, query, streams = fmt.Sprintf("/%s/%s/%s/%s", subresource, namespace, name, container), podopts.NodeQuery(command, s), s
+	}
+	if pod.Spec.NodeName == "" {
+		return nil, streams, apierrors.NewBadRequest(fmt.Sprintf("pod %s does not have a host assigned", name))
+	}
+	host, err := p.agentHost(r.Context(), pod.Spec.NodeName)
+	if err != nil {
+		return nil, streams, err
+	}
+	return &url.URL{Scheme: "https", Host: host, Path: path, RawQuery: query.Encode()}, streams, nil
+}
+
+// spdyHop opens the SPDY/3.1 upgrade to the agent that the WebSocket bridge
+// speaks for r's client: the same request the relay would send, with the
+// bridge's protocol offer.
+func (p *Proxy) spdyHop(r *http.Request, target *url.URL) wsbridge.Hop {
+	return func(ctx context.Context, protocols ...string) (*wire.Switched, error) {
+		h := wire.Forwarded(r)
+		h["X-Stream-Protocol-Version"] = protocols
+		h.Set("Upgrade", "SPDY/3.1")
+		return p.relay.Switch(ctx, http.MethodPost, target, h)
+	}
 }
 
 // containerFor applies the API server's rules for the container of a log,

@@ -1,5 +1,5 @@
 // Package server is the node agent's API: the kubelet's /containerLogs,
-// /exec, /attach and /portForward paths, and its /healthz and /pods (what
+// /exec, /attach and /portForward paths, and its /healthz, /pods and /metrics (what
 // nodes/proxy reaches), served to the API server alone (a client certificate
 // from the cluster CA with an allowed common name). Logs are read from the CRI
 // log files; exec, attach and port-forward are joined to the container
@@ -8,12 +8,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -58,6 +60,12 @@ type RunningReporter interface {
 // node, which /pods answers as a PodList, as the kubelet's does.
 type PodLister interface {
 	NodePods() ([]*corev1.Pod, error)
+}
+
+// MetricsWriter is optionally implemented by a Runtime: it writes the
+// node's metrics for /metrics, in the Prometheus text format.
+type MetricsWriter interface {
+	WriteMetrics(ctx context.Context, w io.Writer) error
 }
 
 // APIServerUser is the common name of the client certificate the API server
@@ -187,6 +195,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if route(http.MethodGet) {
 			s.servePods(w)
 		}
+	case len(parts) == 1 && parts[0] == "metrics":
+		if route(http.MethodGet) {
+			s.serveMetrics(w, r)
+		}
 	case len(parts) == 4 && parts[0] == "containerLogs":
 		if err := validNames(parts[1], parts[2], parts[3]); err != nil {
 			wire.WriteStatus(w, err)
@@ -217,6 +229,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("the node agent serves no %s", r.URL.Path),
 		}})
 	}
+}
+
+// serveMetrics answers /metrics: the node's kubelet metrics, in the
+// Prometheus text format.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	m, ok := s.cfg.Runtime.(MetricsWriter)
+	if !ok {
+		wire.WriteStatus(w, apierrors.NewServiceUnavailable("this node agent serves no metrics"))
+		return
+	}
+	var buf bytes.Buffer
+	if err := m.WriteMetrics(r.Context(), &buf); err != nil {
+		wire.WriteStatus(w, apierrors.NewServiceUnavailable(err.Error()))
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, _ = w.Write(buf.Bytes())
 }
 
 // servePods answers /pods: the node's pods as a v1 PodList.
