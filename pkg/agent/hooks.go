@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,17 +34,9 @@ func (a *Agent) runHook(ctx context.Context, pod *corev1.Pod, spec *corev1.Conta
 		if host == "" && len(podIPs) > 0 {
 			host = podIPs[0]
 		}
-		scheme := strings.ToLower(string(h.HTTPGet.Scheme))
-		if scheme == "" {
-			scheme = "http"
-		}
-		u := url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port)), Path: h.HTTPGet.Path}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		req, err := httpGetRequest(ctx, h.HTTPGet, host, port)
 		if err != nil {
 			return err
-		}
-		for _, hd := range h.HTTPGet.HTTPHeaders {
-			req.Header.Set(hd.Name, hd.Value)
 		}
 		resp, err := a.dialer.HTTPClient(0).Do(req)
 		if err != nil {

@@ -315,3 +315,20 @@ func TestFinalPhase(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPGetRequest: an httpGet probe's or hook's path may carry a query,
+// which reaches the server as a query (upstream's lifecycle hook tests call
+// /echo?msg=poststart), and a Host header sets the request's host.
+func TestHTTPGetRequest(t *testing.T) {
+	g := &corev1.HTTPGetAction{Path: "/dial?host=10.0.0.1&request=echo%3Fmsg%3Dprestop", HTTPHeaders: []corev1.HTTPHeader{{Name: "Host", Value: "example"}, {Name: "X-A", Value: "b"}}}
+	req, err := httpGetRequest(context.Background(), g, "10.42.0.5", 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := req.URL.String(); got != "http://10.42.0.5:8080/dial?host=10.0.0.1&request=echo%3Fmsg%3Dprestop" {
+		t.Errorf("URL %s", got)
+	}
+	if req.Host != "example" || req.Header.Get("X-A") != "b" {
+		t.Errorf("host %q, headers %v", req.Host, req.Header)
+	}
+}

@@ -86,6 +86,35 @@ func (p *prober) failed(containerID string, kind probeKind) bool {
 	return w != nil && w.result == resultFailure
 }
 
+// httpGetRequest is the request of an httpGet probe or hook: its path may
+// carry a query, and a Host header sets the request's host, as upstream's.
+func httpGetRequest(ctx context.Context, g *corev1.HTTPGetAction, host string, port int) (*http.Request, error) {
+	scheme := strings.ToLower(string(g.Scheme))
+	if scheme == "" {
+		scheme = "http"
+	}
+	path := g.Path
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port))}
+	if p, err := url.Parse(path); err == nil {
+		u.Path, u.RawQuery = p.Path, p.RawQuery
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range g.HTTPHeaders {
+		if strings.EqualFold(h.Name, "Host") {
+			req.Host = h.Value
+			continue
+		}
+		req.Header.Set(h.Name, h.Value)
+	}
+	return req, nil
+}
+
 // probeTarget is what a probe worker needs of its pod and container.
 type probeTarget struct {
 	uid       types.UID
@@ -261,35 +290,15 @@ func (a *Agent) httpProbe(ctx context.Context, g *corev1.HTTPGetAction, t probeT
 	if err != nil {
 		return err
 	}
-	scheme := strings.ToLower(string(g.Scheme))
-	if scheme == "" {
-		scheme = "http"
-	}
-	host := orDefault(g.Host, t.podIP)
-	path := g.Path
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
-	u := &url.URL{Scheme: scheme, Host: net.JoinHostPort(host, strconv.Itoa(port))}
-	if p, err := url.Parse(path); err == nil {
-		u.Path, u.RawQuery = p.Path, p.RawQuery
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := httpGetRequest(ctx, g, orDefault(g.Host, t.podIP), port)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("User-Agent", "kube-probe/1.33")
 	req.Header.Set("Accept", "*/*")
-	for _, h := range g.HTTPHeaders {
-		if strings.EqualFold(h.Name, "Host") {
-			req.Host = h.Value
-			continue
-		}
-		req.Header.Set(h.Name, h.Value)
-	}
 	resp, err := a.dialer.HTTPClient(0).Do(req)
 	if err != nil {
-		return fmt.Errorf("Get %q: %v", u.String(), err)
+		return fmt.Errorf("Get %q: %v", req.URL.String(), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode >= 400 {
