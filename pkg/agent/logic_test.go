@@ -332,3 +332,16 @@ func TestHTTPGetRequest(t *testing.T) {
 		t.Errorf("host %q, headers %v", req.Host, req.Header)
 	}
 }
+
+// TestKeepExtended: extended resources others advertise on the node survive
+// the agent's status posts; the node's own resources are the agent's.
+func TestKeepExtended(t *testing.T) {
+	l := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2")}
+	keepExtended(l, corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("64"), "example.com/fakecpu": resource.MustParse("1k"),
+		"kubernetes.io/foo": resource.MustParse("1"), "hugepages-2Mi": resource.MustParse("1Gi"),
+	})
+	if len(l) != 2 || l.Cpu().String() != "2" || l.Name("example.com/fakecpu", resource.DecimalSI).String() != "1k" {
+		t.Errorf("kept %v", l)
+	}
+}

@@ -129,9 +129,16 @@ func (a *Agent) nodeStatus(ctx context.Context, old *corev1.NodeStatus) (*corev1
 		capacity[corev1.ResourceEphemeralStorage] = *resource.NewQuantity(int64(fs.Blocks)*fs.Bsize, resource.BinarySI)
 	}
 	hostname, _ := os.Hostname()
+	allocatable := capacity.DeepCopy()
+	if old != nil {
+		// Extended resources (example.com/foo) others advertise for this
+		// node stay, as a kubelet keeps what it does not manage.
+		keepExtended(capacity, old.Capacity)
+		keepExtended(allocatable, old.Allocatable)
+	}
 	st := &corev1.NodeStatus{
 		Capacity:    capacity,
-		Allocatable: capacity.DeepCopy(),
+		Allocatable: allocatable,
 		Phase:       "",
 		Addresses: []corev1.NodeAddress{
 			{Type: corev1.NodeInternalIP, Address: a.opts.NodeIP},
@@ -180,6 +187,17 @@ func (a *Agent) nodeStatus(ctx context.Context, old *corev1.NodeStatus) (*corev1
 		st.VolumesInUse, st.VolumesAttached, st.Config = old.VolumesInUse, old.VolumesAttached, old.Config
 	}
 	return st, nil
+}
+
+// keepExtended copies into l the extended resources of old it lacks: names
+// with a domain outside kubernetes.io, as upstream defines them.
+func keepExtended(l, old corev1.ResourceList) {
+	for name, q := range old {
+		domain, _, found := strings.Cut(string(name), "/")
+		if _, ok := l[name]; !ok && found && !strings.Contains(domain, "kubernetes.io") {
+			l[name] = q
+		}
+	}
 }
 
 // runtimeProblem says why the runtime is not ready ("" when it is).
@@ -278,7 +296,8 @@ func statusEquivalent(a, b *corev1.NodeStatus) bool {
 	x, y := strip(a), strip(b)
 	return reflect.DeepEqual(x.Conditions, y.Conditions) && reflect.DeepEqual(x.Addresses, y.Addresses) &&
 		reflect.DeepEqual(x.NodeInfo, y.NodeInfo) && x.Capacity.Cpu().Equal(*y.Capacity.Cpu()) &&
-		x.Capacity.Memory().Equal(*y.Capacity.Memory()) && reflect.DeepEqual(x.Images, y.Images)
+		x.Capacity.Memory().Equal(*y.Capacity.Memory()) && reflect.DeepEqual(x.Images, y.Images) &&
+		len(x.Capacity) == len(y.Capacity) && len(x.Allocatable) == len(y.Allocatable)
 }
 
 // heartbeat renews the Lease every HeartbeatInterval and re-posts the node
