@@ -20,6 +20,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/registry/kind"
 	"github.com/skiffhq/skiff/pkg/registry/node"
 	"github.com/skiffhq/skiff/pkg/registry/policy"
+	"github.com/skiffhq/skiff/pkg/registry/scheduling"
 )
 
 // Options are the cluster settings that shape defaults and allocation.
@@ -35,6 +36,7 @@ var groups = []func(kind.Options) []*apiserver.Resource{
 	policy.Resources,
 	coordination.Resources,
 	node.Resources,
+	scheduling.Resources,
 	discovery.Resources,
 }
 

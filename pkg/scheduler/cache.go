@@ -37,6 +37,17 @@ type nodeInfo struct {
 	nonzero    resources
 	ports      map[portKey]map[string]int // protocol+port -> host IP -> users
 	priorities map[int32]int              // how many pods of each priority
+
+	// nominated are the pending pods preemption made room for here: a pod
+	// that matters less must not take their place (see fitsWithNominated).
+	nominated []nominee
+}
+
+// nominee is a pending pod nominated to a node.
+type nominee struct {
+	uid             types.UID
+	namespace, name string
+	info            *podInfo // counted()
 }
 
 type portKey struct {
@@ -167,9 +178,10 @@ func (n *nodeInfo) hasLowerPriority(p int32) bool {
 
 // podState is a pod the cache counts on a node.
 type podState struct {
-	info    *podInfo // counted(): without the pod object
-	node    string
-	assumed bool // placed by this scheduler; the API has not shown it bound yet
+	info            *podInfo // counted(): without the pod object
+	namespace, name string   // to find the object again, for preemption
+	node            string
+	assumed         bool // placed by this scheduler; the API has not shown it bound yet
 }
 
 // cache is the scheduler's picture of the cluster. The scheduling cycle holds mu
@@ -181,13 +193,16 @@ type cache struct {
 	pods  map[types.UID]*podState
 	// owners counts each controller's pods per node, for spreading.
 	owners map[types.UID]map[string]int
+	// nominations maps each nominated pod to its node (nodeInfo.nominated).
+	nominations map[types.UID]string
 }
 
 func newCache() *cache {
 	return &cache{
-		nodes:  map[string]*nodeInfo{},
-		pods:   map[types.UID]*podState{},
-		owners: map[types.UID]map[string]int{},
+		nodes:       map[string]*nodeInfo{},
+		pods:        map[types.UID]*podState{},
+		owners:      map[types.UID]map[string]int{},
+		nominations: map[types.UID]string{},
 	}
 }
 
@@ -254,7 +269,7 @@ func (c *cache) placeLocked(pi *podInfo, node string, sign int) {
 			}
 		}
 	}
-	if sign < 0 && n.node == nil && n.pods == 0 {
+	if sign < 0 && n.node == nil && n.pods == 0 && len(n.nominated) == 0 {
 		delete(c.nodes, node)
 	}
 }
@@ -265,8 +280,9 @@ func (c *cache) assumeLocked(pi *podInfo, node string) {
 	if old := c.pods[pi.pod.UID]; old != nil {
 		c.placeLocked(old.info, old.node, -1)
 	}
-	c.pods[pi.pod.UID] = &podState{info: pi.counted(), node: node, assumed: true}
+	c.pods[pi.pod.UID] = &podState{info: pi.counted(), namespace: pi.pod.Namespace, name: pi.pod.Name, node: node, assumed: true}
 	c.placeLocked(pi, node, +1)
+	c.unnominateLocked(pi.pod.UID)
 }
 
 // forget undoes assume after a failed binding, unless the API has meanwhile
@@ -290,8 +306,9 @@ func (c *cache) setPod(pi *podInfo) {
 	if old := c.pods[uid]; old != nil {
 		c.placeLocked(old.info, old.node, -1)
 	}
-	c.pods[uid] = &podState{info: pi.counted(), node: node}
+	c.pods[uid] = &podState{info: pi.counted(), namespace: pi.pod.Namespace, name: pi.pod.Name, node: node}
 	c.placeLocked(pi, node, +1)
+	c.unnominateLocked(uid)
 }
 
 // removePod stops counting a pod (deleted, finished, or never bound after all).
@@ -314,4 +331,50 @@ func (c *cache) isAssumed(uid types.UID) bool {
 	defer c.mu.Unlock()
 	ps := c.pods[uid]
 	return ps != nil && ps.assumed
+}
+
+// nominateLocked records that preemption made room for a pending pod on a
+// node, replacing any earlier nomination of it.
+func (c *cache) nominateLocked(pi *podInfo, node string) {
+	c.unnominateLocked(pi.pod.UID)
+	n := c.nodeLocked(node)
+	n.nominated = append(n.nominated, nominee{uid: pi.pod.UID, namespace: pi.pod.Namespace, name: pi.pod.Name, info: pi.counted()})
+	c.nominations[pi.pod.UID] = node
+}
+
+// nominate is nominateLocked for the informer's handlers.
+func (c *cache) nominate(pi *podInfo, node string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nominations[pi.pod.UID] != node {
+		c.nominateLocked(pi, node)
+	}
+}
+
+// unnominate forgets a pod's nomination (bound, deleted, or replaced).
+func (c *cache) unnominate(uid types.UID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.unnominateLocked(uid)
+}
+
+func (c *cache) unnominateLocked(uid types.UID) {
+	name, ok := c.nominations[uid]
+	if !ok {
+		return
+	}
+	delete(c.nominations, uid)
+	n := c.nodes[name]
+	if n == nil {
+		return
+	}
+	for i := range n.nominated {
+		if n.nominated[i].uid == uid {
+			n.nominated = append(n.nominated[:i], n.nominated[i+1:]...)
+			break
+		}
+	}
+	if n.node == nil && n.pods == 0 && len(n.nominated) == 0 {
+		delete(c.nodes, name)
+	}
 }

@@ -25,9 +25,9 @@ func BenchmarkScheduleCycle(b *testing.B) {
 		}
 		pi := testPod(fmt.Sprintf("p%d", i), container("10m", "16Mi"), owned("rc"))
 		s.cache.mu.Lock()
-		node, msg := s.pickNodeLocked(pi)
+		node, _ := s.pickNodeLocked(pi)
 		if node == "" {
-			b.Fatal(msg)
+			b.Fatal("no node fits")
 		}
 		s.cache.assumeLocked(pi, node)
 		s.cache.mu.Unlock()

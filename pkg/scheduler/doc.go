@@ -15,9 +15,17 @@
 // with upstream's wording, wait with back-off, and are retried when the cluster
 // changes.
 //
+// A pod that fits nowhere may preempt, as upstream's DefaultPreemption: on the
+// node where evicting the fewest and least important pods of lower priority
+// makes it fit (sparing PodDisruptionBudgets where it can), those pods get the
+// DisruptionTarget condition and are deleted gracefully, and the pod is
+// nominated to the node (status.nominatedNodeName), which keeps the room for it
+// against pods of lower priority. Preemption runs only for a pod that fits
+// nowhere, so it costs nothing while every pod fits.
+//
 // It must not talk to storage or the API server's internals (it is an ordinary
-// client-go program that could run out of process), must not write any part of a
-// pod other than through pods/binding and the PodScheduled condition in
-// pods/status, and does not preempt: it reports what preemption would find but
-// never evicts a pod.
+// client-go program that could run out of process), and must not write any
+// part of a pod other than through pods/binding, the PodScheduled and
+// DisruptionTarget conditions and nominatedNodeName in pods/status, and the
+// deletion of the pods it preempts.
 package scheduler

@@ -20,6 +20,7 @@ const (
 	msgNotHelpful     = "Preemption is not helpful for scheduling"
 	msgNoVictims      = "No preemption victims found for incoming pod"
 	msgPreemptNever   = "preemption: not eligible due to preemptionPolicy=Never."
+	msgTerminating    = "preemption: not eligible due to a terminating pod on the nominated node."
 	preemptionPrefix  = "preemption: "
 	noNodesAvailable  = "0/%d nodes are available:"
 	bindPluginFailure = "running Bind plugin \"DefaultBinder\": %v"
@@ -63,6 +64,27 @@ func fits(pi *podInfo, n *nodeInfo, why *[]string) (ok, resolvable bool) {
 		return false, true
 	}
 	return fitsResources(pi, n, why), true
+}
+
+// fitsWithNominated is fits with the pods nominated to the node that matter
+// at least as much as pi counted there, as upstream counts them: the room
+// preemption made for a pod is kept for it.
+func fitsWithNominated(pi *podInfo, n *nodeInfo, why *[]string) (ok, resolvable bool) {
+	if len(n.nominated) == 0 {
+		return fits(pi, n, why)
+	}
+	var added []*podInfo
+	for _, nom := range n.nominated {
+		if nom.uid != pi.pod.UID && nom.info.priority >= pi.priority {
+			n.addPod(nom.info, +1)
+			added = append(added, nom.info)
+		}
+	}
+	ok, resolvable = fits(pi, n, why)
+	for _, info := range added {
+		n.addPod(info, -1)
+	}
+	return ok, resolvable
 }
 
 func explain(why *[]string, reason string) {
@@ -141,10 +163,12 @@ type nodeVerdict struct {
 
 // fitErrorMessage builds upstream's FailedScheduling message:
 //
-//	0/N nodes are available: <count> <reason>, .... preemption: <what preemption found>
+//	0/N nodes are available: <count> <reason>, .... <postFilter>
 //
-// The reason counts are sorted as strings, count included, like upstream's.
-func fitErrorMessage(pi *podInfo, verdicts []nodeVerdict) string {
+// where postFilter is what preemption reports when it found nothing to do
+// ("preemption: ..."), or "" when it nominated a node. The reason counts are
+// sorted as strings, count included, like upstream's.
+func fitErrorMessage(verdicts []nodeVerdict, postFilter string) string {
 	total := len(verdicts)
 	counts := map[string]int{}
 	for _, v := range verdicts {
@@ -157,7 +181,9 @@ func fitErrorMessage(pi *podInfo, verdicts []nodeVerdict) string {
 	if hist := histogram(counts); hist != "" {
 		b.WriteString(" " + hist + ".")
 	}
-	b.WriteString(" " + preemptionMessage(pi, verdicts))
+	if postFilter != "" {
+		b.WriteString(" " + postFilter)
+	}
 	return b.String()
 }
 
@@ -173,8 +199,8 @@ func histogram(counts map[string]int) string {
 // preemptionMessage is what upstream's DefaultPreemption reports when it finds
 // nothing to preempt. Nodes rejected for reasons preemption cannot change are
 // "not helpful"; the others are tried without their lower-priority pods, and
-// with none there are "no victims". This scheduler does not preempt, so a node
-// whose lower-priority pods are in the way keeps its filter reasons.
+// with none there are "no victims"; a node where the pod does not fit even
+// without them keeps its filter reasons.
 func preemptionMessage(pi *podInfo, verdicts []nodeVerdict) string {
 	if p := pi.pod.Spec.PreemptionPolicy; p != nil && *p == corev1.PreemptNever {
 		return msgPreemptNever

@@ -304,12 +304,12 @@ func TestFitErrorMessage(t *testing.T) {
 	want := "0/14 nodes are available: 10 node(s) had untolerated taint {a: }, 2 Insufficient cpu, " +
 		"2 node(s) didn't match Pod's node affinity/selector. preemption: 0/14 nodes are available: " +
 		"1 Insufficient cpu, 1 No preemption victims found for incoming pod, 12 Preemption is not helpful for scheduling."
-	if got := fitErrorMessage(pod, verdicts); got != want {
+	if got := fitErrorMessage(verdicts, preemptionMessage(pod, verdicts)); got != want {
 		t.Errorf("message\n got %q\nwant %q", got, want)
 	}
 	pod.pod.Spec.PreemptionPolicy = ptr.To(corev1.PreemptNever)
 	want = "0/1 nodes are available: 1 Insufficient cpu. preemption: not eligible due to preemptionPolicy=Never."
-	if got := fitErrorMessage(pod, verdicts[2:3]); got != want {
+	if got := fitErrorMessage(verdicts[2:3], preemptionMessage(pod, verdicts[2:3])); got != want {
 		t.Errorf("message\n got %q\nwant %q", got, want)
 	}
 }

@@ -31,7 +31,19 @@ func (s *Scheduler) onPodAdd(obj any) {
 			s.cache.setPod(newPodInfo(pod))
 		}
 	case s.schedulable(pod):
-		s.queue.add(newPodInfo(pod))
+		pi := newPodInfo(pod)
+		s.keepNomination(pi)
+		s.queue.add(pi)
+	}
+}
+
+// keepNomination takes a pending pod's status.nominatedNodeName into the
+// cache (a scheduler that restarted learns its nominations back). The cache
+// may know a nomination the API does not show yet, so an empty one is not
+// taken as a withdrawal.
+func (s *Scheduler) keepNomination(pi *podInfo) {
+	if node := pi.pod.Status.NominatedNodeName; node != "" {
+		s.cache.nominate(pi, node)
 	}
 }
 
@@ -52,7 +64,9 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj any) {
 			}
 			return
 		}
+		// A pod preemption evicted is marked when its deletion starts.
 		if old.Spec.NodeName == pod.Spec.NodeName && !s.cache.isAssumed(pod.UID) &&
+			(old.DeletionTimestamp == nil) == (pod.DeletionTimestamp == nil) &&
 			equality.Semantic.DeepEqual(old.Spec.Containers, pod.Spec.Containers) &&
 			equality.Semantic.DeepEqual(old.OwnerReferences, pod.OwnerReferences) {
 			return // a status update: nothing the scheduler counts changed
@@ -62,7 +76,11 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj any) {
 	}
 	if !s.schedulable(pod) {
 		s.queue.remove(pod.UID)
+		s.cache.unnominate(pod.UID)
 		return
+	}
+	if old.Status.NominatedNodeName != pod.Status.NominatedNodeName {
+		s.keepNomination(newPodInfo(pod))
 	}
 	if !specChanged(old, pod) {
 		// A status update, such as this scheduler's own PodScheduled condition:
@@ -97,6 +115,7 @@ func (s *Scheduler) onPodDelete(obj any) {
 		return
 	}
 	s.queue.remove(pod.UID)
+	s.cache.unnominate(pod.UID)
 	if s.cache.removePod(pod.UID) {
 		s.queue.moveAll()
 	}

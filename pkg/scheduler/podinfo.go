@@ -14,6 +14,8 @@ type podInfo struct {
 	ports    []hostPort
 	owner    types.UID // UID of the controlling ownerReference, if any
 	priority int32
+	// preempted: the pod is terminating because a scheduler preempted it.
+	preempted bool
 
 	// Node constraints; nil when the pod has none of that kind.
 	selector  nodeSelector // required node affinity
@@ -32,6 +34,9 @@ func newPodInfo(pod *corev1.Pod) *podInfo {
 	}
 	if pod.Spec.Priority != nil {
 		pi.priority = *pod.Spec.Priority
+	}
+	if pod.DeletionTimestamp != nil {
+		pi.preempted = preemptedByScheduler(pod)
 	}
 	if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil {
 		if req := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution; req != nil {

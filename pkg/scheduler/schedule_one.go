@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -10,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // Event reasons, as upstream.
@@ -33,9 +31,21 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 	qp.info = pi
 
 	s.cache.mu.Lock()
-	node, msg := s.pickNodeLocked(pi)
-	if node != "" {
+	node, verdicts := s.pickNodeLocked(pi)
+	var msg string
+	var plan *preemption
+	var lowerNominees []nominee
+	switch {
+	case node != "":
 		s.cache.assumeLocked(pi, node)
+	case len(verdicts) == 0:
+		msg = msgNoNodes
+	default:
+		var postFilter string
+		if plan, postFilter = s.preemptLocked(pi, verdicts); plan != nil {
+			lowerNominees = s.nominateLocked(pi, plan)
+		}
+		msg = fitErrorMessage(verdicts, postFilter)
 	}
 	s.cache.mu.Unlock()
 
@@ -43,7 +53,11 @@ func (s *Scheduler) scheduleOne(ctx context.Context) bool {
 		s.log.Debug("pod unschedulable", "pod", pi.key(), "message", msg)
 		s.queue.failed(qp, cycle, true, func() *podInfo { return s.stillPending(pi) })
 		s.recorder.Event(pi.pod, corev1.EventTypeWarning, eventFailedScheduling, msg)
-		s.submit(ctx, func(ctx context.Context) { s.setUnschedulable(ctx, pi.pod, corev1.PodReasonUnschedulable, msg) })
+		if plan != nil {
+			s.submit(ctx, func(ctx context.Context) { s.preempt(ctx, pi.pod, plan, lowerNominees, msg) })
+		} else {
+			s.submit(ctx, func(ctx context.Context) { s.setUnschedulable(ctx, pi.pod, corev1.PodReasonUnschedulable, msg, "") })
+		}
 		return true
 	}
 	s.submit(ctx, func(ctx context.Context) { s.bind(ctx, qp, cycle, node) })
@@ -74,15 +88,15 @@ func (s *Scheduler) pendingPod(pod *corev1.Pod) *corev1.Pod {
 }
 
 // pickNodeLocked filters every node, scores the ones that fit and returns the
-// best (ties broken at random), or "" and the FailedScheduling message.
-func (s *Scheduler) pickNodeLocked(pi *podInfo) (string, string) {
+// best (ties broken at random), or "" and why each node was rejected.
+func (s *Scheduler) pickNodeLocked(pi *podInfo) (string, []nodeVerdict) {
 	nodes := s.cache.list
 	if len(nodes) == 0 {
-		return "", msgNoNodes
+		return "", nil
 	}
 	cands := s.cands[:0]
 	for _, n := range nodes {
-		if ok, _ := fits(pi, n, nil); ok {
+		if ok, _ := fitsWithNominated(pi, n, nil); ok {
 			cands = append(cands, candidate{node: n})
 		}
 	}
@@ -92,12 +106,12 @@ func (s *Scheduler) pickNodeLocked(pi *podInfo) (string, string) {
 		for i, n := range nodes {
 			v := &verdicts[i]
 			v.node = n
-			_, v.resolvable = fits(pi, n, &v.reasons)
+			_, v.resolvable = fitsWithNominated(pi, n, &v.reasons)
 		}
-		return "", fitErrorMessage(pi, verdicts)
+		return "", verdicts
 	}
 	if len(cands) == 1 {
-		return cands[0].node.name, ""
+		return cands[0].node.name, nil
 	}
 	for i := range cands {
 		s.cache.prepareLocked(pi, &cands[i])
@@ -115,7 +129,7 @@ func (s *Scheduler) pickNodeLocked(pi *podInfo) (string, string) {
 			}
 		}
 	}
-	return cands[best].node.name, ""
+	return cands[best].node.name, nil
 }
 
 // bind writes the binding. On failure the pod is forgotten, which frees its
@@ -142,12 +156,14 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, cycle int64, node s
 		return // deleted or bound meanwhile: nothing to report on
 	}
 	s.recorder.Event(pod, corev1.EventTypeWarning, eventFailedScheduling, msg)
-	s.setUnschedulable(ctx, pod, corev1.PodReasonSchedulerError, msg)
+	s.setUnschedulable(ctx, pod, corev1.PodReasonSchedulerError, msg, "")
 }
 
 // setUnschedulable records why a pod is still pending in its PodScheduled
-// condition (through pods/status), unless the condition already says so.
-func (s *Scheduler) setUnschedulable(ctx context.Context, pod *corev1.Pod, reason, msg string) {
+// condition (through pods/status), and the node preemption made room on in
+// status.nominatedNodeName (unless nominated is ""), unless the status
+// already says so.
+func (s *Scheduler) setUnschedulable(ctx context.Context, pod *corev1.Pod, reason, msg, nominated string) {
 	if pod = s.pendingPod(pod); pod == nil {
 		return
 	}
@@ -158,19 +174,17 @@ func (s *Scheduler) setUnschedulable(ctx context.Context, pod *corev1.Pod, reaso
 			continue
 		}
 		if c.Status == cond.Status {
-			if c.Reason == cond.Reason && c.Message == cond.Message {
+			if c.Reason == cond.Reason && c.Message == cond.Message && (nominated == "" || nominated == pod.Status.NominatedNodeName) {
 				return
 			}
 			cond.LastTransitionTime = c.LastTransitionTime
 		}
 	}
-	patch, err := json.Marshal(map[string]any{
-		"status": map[string]any{"conditions": []corev1.PodCondition{cond}},
-	})
-	if err != nil {
-		return
+	status := map[string]any{"conditions": []corev1.PodCondition{cond}}
+	if nominated != "" {
+		status["nominatedNodeName"] = nominated
 	}
-	_, err = s.client.CoreV1().Pods(pod.Namespace).Patch(ctx, pod.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}, "status")
+	err := s.patchStatus(ctx, pod, status)
 	if err != nil && ctx.Err() == nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		s.log.Debug("updating PodScheduled condition", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	listerscorev1 "k8s.io/client-go/listers/core/v1"
+	listerspolicyv1 "k8s.io/client-go/listers/policy/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 )
@@ -66,6 +67,7 @@ type Scheduler struct {
 	log    *slog.Logger
 
 	pods     listerscorev1.PodLister
+	pdbs     listerspolicyv1.PodDisruptionBudgetLister // what preemption should not break
 	synced   []toolscache.InformerSynced
 	cache    *cache
 	queue    *queue
@@ -87,6 +89,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 		opts:     opts,
 		log:      opts.Logger,
 		pods:     factory.Core().V1().Pods().Lister(),
+		pdbs:     factory.Policy().V1().PodDisruptionBudgets().Lister(),
 		cache:    newCache(),
 		queue:    newQueue(opts.InitialBackoff, opts.MaxBackoff),
 		tasks:    make(chan func(context.Context), 4096),
@@ -109,7 +112,8 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	if err != nil {
 		return nil, fmt.Errorf("registering the node handler: %w", err)
 	}
-	s.synced = []toolscache.InformerSynced{podReg.HasSynced, nodeReg.HasSynced}
+	pdbs := factory.Policy().V1().PodDisruptionBudgets().Informer()
+	s.synced = []toolscache.InformerSynced{podReg.HasSynced, nodeReg.HasSynced, pdbs.HasSynced}
 	return s, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
+	schedulingvalidation "github.com/skiffhq/skiff/pkg/api/validation/scheduling"
 	"github.com/skiffhq/skiff/pkg/apiserver"
 	"github.com/skiffhq/skiff/pkg/controller/rootcacert"
 	"github.com/skiffhq/skiff/pkg/registry"
@@ -25,7 +26,8 @@ var SystemNamespaces = []string{"default", "kube-system", "kube-public", "kube-n
 
 // bootstrap ensures what upstream's apiserver ensures on start: the system
 // namespaces, the kubernetes Service with the first service IP, its Endpoints, and a
-// default ServiceAccount in each system namespace. Existing objects are kept. host
+// default ServiceAccount in each system namespace, and the system PriorityClasses.
+// Existing objects are kept. host
 // is the address other machines reach the API at; nil when there is none.
 //
 // rootCA, when set (the control loops run), is also published as kube-root-ca.crt
@@ -71,6 +73,11 @@ func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Regist
 	}
 	if err := ensure("services", "default", svc); err != nil {
 		return err
+	}
+	for _, pc := range schedulingvalidation.SystemPriorityClasses() {
+		if err := ensureIn("scheduling.k8s.io/v1", "priorityclasses", "", pc); err != nil {
+			return err
+		}
 	}
 	if host == nil {
 		return nil

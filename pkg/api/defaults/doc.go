@@ -2,7 +2,7 @@
 // leaves a field empty: the SetDefaults_* rules of the v1 API types, the few
 // normalisations upstream does while converting to its internal types, and the
 // mutations of the admission plugins a default kube-apiserver runs on create
-// (ServiceAccount, Priority, DefaultTolerationSeconds, TaintNodesByCondition).
+// (ServiceAccount, DefaultTolerationSeconds, TaintNodesByCondition).
 //
 // It holds the core group's kinds and what every group shares (pod templates
 // and pod specs, containers, volumes); other groups' kinds live in subpackages

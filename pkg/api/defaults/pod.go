@@ -13,14 +13,6 @@ const DefaultTolerationSeconds int64 = 300
 // DefaultServiceAccountName is the service account a pod runs as when it names none.
 const DefaultServiceAccountName = "default"
 
-// Priorities of the two built-in PriorityClasses every cluster has.
-const (
-	SystemClusterCritical         = "system-cluster-critical"
-	SystemNodeCritical            = "system-node-critical"
-	SystemClusterCriticalPriority = int32(2000000000)
-	SystemNodeCriticalPriority    = SystemClusterCriticalPriority + 1000
-)
-
 // PodOptions are the DefaultTolerationSeconds admission parameters
 // (--default-not-ready-toleration-seconds, --default-unreachable-toleration-seconds).
 // Zero means DefaultTolerationSeconds.
@@ -32,11 +24,10 @@ type PodOptions struct {
 // Pod defaults a pod the way a default kube-apiserver does on create: the spec
 // defaults shared with pod templates (PodSpec), the pod-only ones (requests from
 // limits, enableServiceLinks, host ports on the host network), and the mutations
-// of the ServiceAccount, Priority and DefaultTolerationSeconds admission plugins.
+// of the ServiceAccount and DefaultTolerationSeconds admission plugins.
 //
-// A pod naming a PriorityClass other than the two built-in ones keeps a nil
-// priority: resolving it needs the PriorityClass object, which is the API server's
-// business.
+// The priority is left alone: it comes from the PriorityClass objects (a
+// globalDefault one too), which is the API server's business (pod admission).
 func Pod(p *corev1.Pod, o PodOptions) {
 	spec := &p.Spec
 	requestsFromLimits(spec.Containers)
@@ -55,16 +46,6 @@ func Pod(p *corev1.Pod, o PodOptions) {
 		spec.ServiceAccountName = DefaultServiceAccountName
 	}
 	spec.DeprecatedServiceAccount = spec.ServiceAccountName
-
-	// Priority admission, for the classes that need no lookup.
-	if spec.Priority == nil {
-		if value, ok := builtinPriority(spec.PriorityClassName); ok {
-			spec.Priority = ptr.To(value)
-		}
-	}
-	if spec.Priority != nil && spec.PreemptionPolicy == nil {
-		spec.PreemptionPolicy = ptr.To(corev1.PreemptLowerPriority)
-	}
 
 	defaultTolerations(spec, o)
 }
@@ -146,19 +127,6 @@ func hostPortsFromContainerPorts(containers []corev1.Container) {
 	}
 }
 
-// builtinPriority resolves the priority of a pod without a lookup: no class means
-// priority 0, as in a cluster without a globalDefault PriorityClass.
-func builtinPriority(class string) (int32, bool) {
-	switch class {
-	case "":
-		return 0, true
-	case SystemClusterCritical:
-		return SystemClusterCriticalPriority, true
-	case SystemNodeCritical:
-		return SystemNodeCriticalPriority, true
-	}
-	return 0, false
-}
 
 // defaultTolerations is the DefaultTolerationSeconds admission plugin: unless the
 // pod already tolerates them, tolerate the NoExecute taints the node lifecycle

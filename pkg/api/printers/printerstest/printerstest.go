@@ -77,7 +77,7 @@ func CheckColumns(t *testing.T, p printers.Printer) {
 			t.Errorf("column %q has no description", c.Name)
 		}
 		switch c.Type {
-		case "string", "integer", "date":
+		case "string", "integer", "boolean", "date":
 		default:
 			t.Errorf("column %q has type %q", c.Name, c.Type)
 		}
@@ -115,7 +115,7 @@ func CheckRow(t *testing.T, p printers.Printer, cells []interface{}) {
 	}
 	for i, c := range cells {
 		switch c.(type) {
-		case string, int64:
+		case string, int64, bool:
 		default:
 			t.Errorf("cell %d (%s) is %T", i, p.Columns[i].Name, c)
 		}
