@@ -20,7 +20,9 @@ import (
 	"github.com/skiffhq/skiff/pkg/registry/kind"
 	"github.com/skiffhq/skiff/pkg/registry/node"
 	"github.com/skiffhq/skiff/pkg/registry/policy"
+	"github.com/skiffhq/skiff/pkg/registry/resource"
 	"github.com/skiffhq/skiff/pkg/registry/scheduling"
+	"github.com/skiffhq/skiff/pkg/registry/storage"
 )
 
 // Options are the cluster settings that shape defaults and allocation.
@@ -34,10 +36,12 @@ var groups = []func(kind.Options) []*apiserver.Resource{
 	authorization.Resources,
 	batch.Resources,
 	policy.Resources,
+	storage.Resources,
 	coordination.Resources,
 	node.Resources,
 	scheduling.Resources,
 	discovery.Resources,
+	resource.Resources,
 }
 
 // New returns the registry of every served kind.

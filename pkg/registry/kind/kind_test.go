@@ -3,6 +3,10 @@ package kind
 import (
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
 	"github.com/skiffhq/skiff/pkg/apiserver"
 )
 
@@ -38,5 +42,38 @@ func TestOptionsWithDefaults(t *testing.T) {
 	}
 	if set := (Options{NodePortMin: 31000, NodePortMax: 31999}).WithDefaults(); set.NodePortMin != 31000 || set.NodePortMax != 31999 {
 		t.Errorf("set ports replaced: %+v", set)
+	}
+}
+
+func TestHooks(t *testing.T) {
+	var defaulted []string
+	r := &apiserver.Resource{}
+	Hooks[*corev1.ConfigMap]{
+		Default: func(c *corev1.ConfigMap) { defaulted = append(defaulted, c.Name) },
+		Validate: func(c *corev1.ConfigMap) field.ErrorList {
+			return field.ErrorList{field.Required(field.NewPath("data"), c.Name)}
+		},
+		Desired: func(c *corev1.ConfigMap) any { return c.Data },
+	}.Install(r)
+	r.Default(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}})
+	if errs := r.Validate(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "b"}}); len(defaulted) != 1 || len(errs) != 1 || errs[0].Detail != "b" {
+		t.Errorf("defaulted %q, errors %v", defaulted, errs)
+	}
+	if r.ValidateUpdate != nil || r.ValidateStatusUpdate != nil {
+		t.Error("hooks not given were installed")
+	}
+	old := &corev1.ConfigMap{Data: map[string]string{"k": "v"}}
+	if r.SpecChanged(old.DeepCopy(), old) || !r.SpecChanged(&corev1.ConfigMap{}, old) {
+		t.Error("SpecChanged does not follow Desired")
+	}
+}
+
+func TestKeepMetadataOnStatus(t *testing.T) {
+	old := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"a": "1"}, Finalizers: []string{"f"}, Generation: 3}}
+	obj := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Labels: map[string]string{"a": "2"}, Annotations: map[string]string{"x": "y"}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning}}
+	KeepMetadataOnStatus(obj, old)
+	if obj.Labels["a"] != "1" || obj.Annotations != nil || len(obj.Finalizers) != 1 || obj.Generation != 3 || obj.Status.Phase != corev1.PodRunning {
+		t.Errorf("after a status write: %+v", obj)
 	}
 }

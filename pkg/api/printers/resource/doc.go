@@ -1,0 +1,8 @@
+// Package resource renders the kinds of the resource.k8s.io API group
+// (device classes, resource claims and their templates, resource slices,
+// device taint rules) as the rows of a meta.k8s.io/v1 Table, with
+// kube-apiserver's columns, on the helpers of package printers.
+//
+// Like package printers, it only formats: it must not read storage, build the
+// Table, or change the objects it is given.
+package resource
