@@ -256,7 +256,7 @@ func newCache(store storage.Backend, reg *Registry, log *slog.Logger, history, m
 		replayed:     make(chan struct{}),
 	}
 	c.cond = sync.NewCond(&c.mu)
-	for _, r := range reg.Resources() {
+	for _, r := range reg.byKey {
 		c.objects[r] = map[string]*entry{}
 	}
 	return c
@@ -332,7 +332,7 @@ func (c *cache) reload(ctx context.Context) error {
 		return err
 	}
 	fresh := map[*Resource]map[string]*entry{}
-	for _, r := range c.reg.Resources() {
+	for _, r := range c.reg.byKey {
 		fresh[r] = map[string]*entry{}
 	}
 	for _, kv := range kvs {
@@ -607,13 +607,50 @@ func (c *cache) waitFor(ctx context.Context, rev int64) error {
 // get returns the entry for a key.
 func (c *cache) get(res *Resource, key string) (*entry, int64) {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.objects[res][key], c.rev
+	e, rev := c.objects[res.stored()][key], c.rev
+	c.mu.RUnlock()
+	if e != nil && res.base != nil {
+		e = res.view(e)
+	}
+	return e, rev
+}
+
+// view is the entry of the view res for e, an entry of the kind it views.
+// It is built for each read: views are read far less than written.
+func (res *Resource) view(e *entry) *entry {
+	obj, err := e.object()
+	if err == nil {
+		var v *entry
+		if v, err = newEntry(e.key, res, res.Of.ToView(obj), nil, e.rev); err == nil {
+			return v
+		}
+	}
+	panic(fmt.Errorf("viewing %q as %s: %w", e.key, res.GVK, err)) // a cached entry that does not convert is a bug
+}
+
+// views turns entries of the kind res views into res's, keeping those that
+// match, in order.
+func (res *Resource) views(items []*entry, match func(*entry) bool) []*entry {
+	parallel(len(items), func(i int) { items[i] = res.view(items[i]) })
+	if match == nil {
+		return items
+	}
+	out := items[:0]
+	for _, e := range items {
+		if match(e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // list returns the entries of res under the namespace (all when ns is ""), sorted
 // by key, and the revision they are consistent with.
 func (c *cache) list(res *Resource, ns string, match func(*entry) bool) ([]*entry, int64) {
+	if res.base != nil {
+		items, rev := c.list(res.base, ns, nil)
+		return res.views(items, match), rev
+	}
 	c.mu.RLock()
 	objs := c.objects[res]
 	out := make([]*entry, 0, len(objs))
@@ -636,6 +673,13 @@ func (c *cache) list(res *Resource, ns string, match func(*entry) bool) ([]*entr
 // the history after at undone, newest first. It fails with 410 Gone when the
 // history no longer reaches back to at.
 func (c *cache) listAt(res *Resource, ns string, match func(*entry) bool, at int64) ([]*entry, int64, error) {
+	if res.base != nil {
+		items, rev, err := c.listAt(res.base, ns, nil, at)
+		if err != nil {
+			return nil, 0, err
+		}
+		return res.views(items, match), rev, nil
+	}
 	if at > 0 && at < c.currentRev() {
 		c.awaitReplay(context.Background())
 	}
@@ -691,7 +735,7 @@ func (c *cache) listAt(res *Resource, ns string, match func(*entry) bool, at int
 func (c *cache) count(res *Resource) int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return len(c.objects[res])
+	return len(c.objects[res.stored()])
 }
 
 // currentRev is the last applied revision.
@@ -724,7 +768,7 @@ func (s *Server) jsonOf(ctx context.Context, res *Resource, namespace string, it
 		}
 	}
 	if n := len(fromStorage); n >= listFromStorage && 4*n >= s.cache.count(res) {
-		prefix := res.keyPrefix()
+		prefix := res.stored().keyPrefix()
 		if res.Namespaced && namespace != "" {
 			prefix += namespace + "/"
 		}

@@ -165,11 +165,12 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 			if !changed || dryRun {
 				return served(res, obj, old.rev)
 			}
-			data, err := storedBytes(res, obj)
+			stored, storedObj := toStored(res, obj)
+			data, err := storedBytes(stored, storedObj)
 			if err != nil {
 				return nil, apierrors.NewInternalError(err)
 			}
-			h = s.cache.expect(old.key, data, obj)
+			h = s.cache.expect(old.key, data, storedObj)
 			rev, err = s.cfg.Storage.Update(ctx, old.key, data, old.rev)
 			if err != nil {
 				s.cache.withdraw(h)

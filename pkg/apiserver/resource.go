@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -57,6 +58,14 @@ type Resource struct {
 	// PrepareForUpdate runs on writes to the main resource before defaulting: it
 	// carries over what clients may omit (allocated IPs) or may not change.
 	PrepareForUpdate func(ctx context.Context, v View, obj, old runtime.Object) error
+	// Admit is the kind's mutating admission on create, where upstream runs
+	// it: after defaulting, before the name is generated from generateName
+	// (an error names the object by what it has then), before validation,
+	// and on dry runs too.
+	Admit func(ctx context.Context, v View, obj runtime.Object) error
+	// AdmitUpdate is Admit for writes to the main resource: after defaulting,
+	// before the generation moves and validation.
+	AdmitUpdate func(ctx context.Context, v View, obj, old runtime.Object) error
 	// BeforeCreate runs after validation, inside the create path (allocators).
 	BeforeCreate func(ctx context.Context, v View, obj runtime.Object) error
 	// Allocates serializes this kind's creates and updates, so that allocators in
@@ -92,6 +101,25 @@ type Resource struct {
 	// than a stored object (access reviews): a create answers with what Review
 	// returns, after Validate, and no other verb is served.
 	Review func(ctx context.Context, a Authorizer, obj runtime.Object) (runtime.Object, error)
+
+	// Of, when set, makes the kind another form of a stored kind, as upstream
+	// serves events.k8s.io/v1 Events from the storage of core/v1 Events.
+	Of   *ViewOf
+	base *Resource // the kind Of names, found by NewRegistry
+}
+
+// ViewOf makes a kind a view of a stored kind. The view has no storage keys,
+// cache or watch history of its own: its reads convert the stored kind's
+// objects, its writes convert back before storing, and its defaulting,
+// validation, tables and field selectors are all in its own terms. Reads and
+// writes of the stored kind do no work for the view: a watch of the view
+// converts, in its own goroutine, the stored kind's events it sends.
+type ViewOf struct {
+	// GroupVersion and Resource name the stored kind as Registry.Lookup does.
+	GroupVersion, Resource string
+	// ToView converts an object of the stored kind, FromView one of the
+	// view's. Both return a new object and leave their argument alone.
+	ToView, FromView func(obj runtime.Object) runtime.Object
 }
 
 // Verbs are the verbs discovery lists for the kind.
@@ -141,7 +169,17 @@ type Part struct {
 // GroupVersion is "v1" for the core group and "group/version" otherwise.
 func (r *Resource) GroupVersion() string { return r.GVK.GroupVersion().String() }
 
-// keyPrefix is where the kind lives in storage; namespaced kinds add "ns/".
+// stored is the kind whose storage and cache hold r's objects: r, or the
+// kind r is a view of.
+func (r *Resource) stored() *Resource {
+	if r.base != nil {
+		return r.base
+	}
+	return r
+}
+
+// keyPrefix is where a stored kind lives in storage; namespaced kinds add
+// "ns/". A view's objects live at the keys of the kind it views (key).
 func (r *Resource) keyPrefix() string {
 	if r.GVK.Group == "" {
 		return "/registry/" + r.Name + "/"
@@ -150,6 +188,7 @@ func (r *Resource) keyPrefix() string {
 }
 
 func (r *Resource) key(namespace, name string) string {
+	r = r.stored()
 	if r.Namespaced {
 		return r.keyPrefix() + namespace + "/" + name
 	}
@@ -180,17 +219,33 @@ func (r *Resource) subresource(name string) *Subresource {
 type Registry struct {
 	list   []*Resource
 	byPath map[string]*Resource // "v1/pods", "coordination.k8s.io/v1/leases"
-	byKey  []*Resource          // sorted by key prefix length, longest first
+	byKey  []*Resource          // the stored kinds, which own storage keys
+	// byPrefix finds a stored kind by its key prefix ("/registry/pods/",
+	// "/registry/apps/deployments/"): every write the cache applies looks
+	// one up, in two map reads however many kinds are served.
+	byPrefix map[string]*Resource
 }
 
-// NewRegistry indexes the given resources.
+// NewRegistry indexes the given resources. A view of a kind that is not
+// among them is a programming error and panics.
 func NewRegistry(resources ...*Resource) *Registry {
-	reg := &Registry{byPath: map[string]*Resource{}}
+	reg := &Registry{byPath: map[string]*Resource{}, byPrefix: map[string]*Resource{}}
 	for _, r := range resources {
 		reg.list = append(reg.list, r)
 		reg.byPath[r.GroupVersion()+"/"+r.Name] = r
 	}
-	reg.byKey = append(reg.byKey, reg.list...)
+	for _, r := range reg.list {
+		if r.Of == nil {
+			reg.byKey = append(reg.byKey, r)
+			reg.byPrefix[r.keyPrefix()] = r
+			continue
+		}
+		r.base = reg.Lookup(r.Of.GroupVersion, r.Of.Resource)
+		if r.base == nil || r.base.Of != nil {
+			panic(fmt.Sprintf("apiserver: %s/%s is a view of %s/%s, which is not a stored kind served here",
+				r.GroupVersion(), r.Name, r.Of.GroupVersion, r.Of.Resource))
+		}
+	}
 	return reg
 }
 
@@ -202,14 +257,22 @@ func (reg *Registry) Lookup(groupVersion, name string) *Resource {
 // Resources lists every resource in registration order.
 func (reg *Registry) Resources() []*Resource { return reg.list }
 
-// forKey finds the resource that owns a storage key.
+// forKey finds the resource that owns a storage key: the kind of a group
+// ("/registry/GROUP/RESOURCE/...") before a core kind ("/registry/RESOURCE/...").
 func (reg *Registry) forKey(key string) *Resource {
-	var best *Resource
-	for _, r := range reg.byKey {
-		p := r.keyPrefix()
-		if strings.HasPrefix(key, p) && (best == nil || len(p) > len(best.keyPrefix())) {
-			best = r
+	const root = "/registry/"
+	rest, ok := strings.CutPrefix(key, root)
+	if !ok {
+		return nil
+	}
+	first := strings.IndexByte(rest, '/')
+	if first < 0 {
+		return nil
+	}
+	if second := strings.IndexByte(rest[first+1:], '/'); second >= 0 {
+		if r := reg.byPrefix[key[:len(root)+first+1+second+1]]; r != nil {
+			return r
 		}
 	}
-	return best
+	return reg.byPrefix[key[:len(root)+first+1]]
 }

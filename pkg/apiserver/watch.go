@@ -91,11 +91,13 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request)
 		prev := sel
 		sel = func(e *entry) bool { return e.name == name && (prev == nil || prev(e)) }
 	}
-	match := func(e *entry) bool {
-		if ns != "" && req.res.Namespaced && e.namespace != ns {
-			return false
-		}
-		return sel == nil || sel(e)
+	inNamespace := func(e *entry) bool { return ns == "" || !req.res.Namespaced || e.namespace == ns }
+	match := func(e *entry) bool { return inNamespace(e) && (sel == nil || sel(e)) }
+	storedMatch := match
+	if req.res.base != nil {
+		// Selectors name the view's fields: they are matched once the
+		// stored kind's events are converted (watchEncoder.line).
+		storedMatch = inNamespace
 	}
 	flusher, _ := w.(http.Flusher)
 	if p.output == outputProtobuf {
@@ -105,7 +107,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request)
 	}
 	w.Header().Set("Cache-Control", "no-cache, private")
 
-	wt, initial, startRev, err := s.cache.watch(r.Context(), req.res, p.start, match)
+	wt, initial, startRev, err := s.cache.watch(r.Context(), req.res, p.start, storedMatch)
 	if err != nil {
 		if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
 			// Upstream opens the stream and sends the 410 as an ERROR event.
@@ -127,7 +129,7 @@ func (s *Server) serveWatch(w http.ResponseWriter, r *http.Request, req request)
 	if flusher != nil {
 		flusher.Flush()
 	}
-	enc := &watchEncoder{ctx: r.Context(), s: s, res: req.res, p: p, now: time.Now}
+	enc := &watchEncoder{ctx: r.Context(), s: s, res: req.res, p: p, now: time.Now, inNamespace: inNamespace}
 	var buf bytes.Buffer
 	for _, e := range initial {
 		if line := enc.line(e, match); line != nil {
@@ -226,17 +228,25 @@ func (c *cache) progress(w *watcher) int64 {
 }
 
 type watchEncoder struct {
-	ctx context.Context // the watch request's
-	s   *Server
-	res *Resource
-	p   watchParams
-	now func() time.Time
+	ctx         context.Context // the watch request's
+	s           *Server
+	res         *Resource
+	p           watchParams
+	now         func() time.Time
+	inNamespace func(*entry) bool // the watch's namespace, for a view's events
 }
 
 // line renders one event for this watcher, translating selector transitions:
 // an object that stops matching is DELETED for this watcher, one that starts
-// matching is ADDED.
+// matching is ADDED. A view's watcher gets the events of the kind it views
+// and converts those of its namespace here, in its own goroutine.
 func (we *watchEncoder) line(e *event, match func(*entry) bool) []byte {
+	if we.res.base != nil {
+		if !we.inNamespace(e.cur) {
+			return nil
+		}
+		e = viewEvent(we.res, e)
+	}
 	var typ string
 	switch e.typ {
 	case 0: // initial state
@@ -277,6 +287,16 @@ func (we *watchEncoder) line(e *event, match func(*entry) bool) []byte {
 		return watchFrame(typ, pb)
 	}
 	return watchLine(typ, we.object(e.cur))
+}
+
+// viewEvent is e, an event of the kind res views, as res's, for line: the
+// state before matters only to an update.
+func viewEvent(res *Resource, e *event) *event {
+	v := &event{typ: e.typ, res: res, cur: res.view(e.cur), rev: e.rev}
+	if e.typ == storage.Updated && e.prev != nil {
+		v.prev = res.view(e.prev)
+	}
+	return v
 }
 
 func (we *watchEncoder) object(e *entry) []byte {

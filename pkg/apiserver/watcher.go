@@ -53,7 +53,10 @@ type watchStart struct {
 
 // watch registers a watcher for res. With start.initial it returns the current
 // matching objects as initial events; otherwise the history after start.after.
+// The watcher of a view follows the kind it views: its events, and match, are
+// that kind's (see watchEncoder.line).
 func (c *cache) watch(ctx context.Context, res *Resource, start watchStart, match func(*entry) bool) (*watcher, []*event, int64, error) {
+	res = res.stored()
 	if !start.initial && !start.now {
 		// A revision newer than ours is one we will see soon (a write by another
 		// server, or one in flight): wait briefly, as upstream does.

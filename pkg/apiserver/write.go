@@ -144,6 +144,16 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 	if err := admitNode(ctx, res, obj, nil); err != nil {
 		return nil, err
 	}
+	if res.Admit != nil {
+		// As upstream: mutating admission sees the object defaulted (as
+		// decoding defaults it there) and before its name is generated.
+		if res.Default != nil {
+			res.Default(obj)
+		}
+		if err := res.Admit(ctx, s, obj); err != nil {
+			return nil, err
+		}
+	}
 	if acc.GetName() == "" {
 		if acc.GetGenerateName() == "" {
 			return nil, apierrors.NewInvalid(res.GVK.GroupKind(), "", field.ErrorList{
@@ -190,15 +200,16 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 			return nil, err
 		}
 	}
-	data, err := storedBytes(res, obj)
-	if err != nil {
-		return nil, apierrors.NewInternalError(err)
-	}
 	if dryRun {
 		return served(res, obj, 0)
 	}
+	stored, storedObj := toStored(res, obj)
+	data, err := storedBytes(stored, storedObj)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
 	key := res.key(acc.GetNamespace(), acc.GetName())
-	h := s.cache.expect(key, data, obj)
+	h := s.cache.expect(key, data, storedObj)
 	defer s.cache.withdraw(h)
 	rev, err := s.cfg.Storage.Create(ctx, key, data)
 	if err != nil {
@@ -434,6 +445,11 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	if res.Default != nil {
 		res.Default(obj)
 	}
+	if mode == writeMain && res.AdmitUpdate != nil {
+		if err := res.AdmitUpdate(ctx, s, obj, oldObj); err != nil {
+			return nil, err
+		}
+	}
 	// A binding moves spec.nodeName without a new generation, as upstream's.
 	if res.SpecChanged != nil && (mode == writeMain || mode == writePart) && res.SpecChanged(obj, oldObj) {
 		acc.SetGeneration(oldMeta.Generation + 1)
@@ -481,13 +497,30 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	if dryRun {
 		return served(res, obj, old.rev)
 	}
-	h := s.cache.expect(old.key, data, obj)
+	storedObj := obj
+	if res.base != nil {
+		var stored *Resource
+		stored, storedObj = toStored(res, obj)
+		if data, err = storedBytes(stored, storedObj); err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+	}
+	h := s.cache.expect(old.key, data, storedObj)
 	defer s.cache.withdraw(h)
 	rev, err := s.cfg.Storage.Update(ctx, old.key, data, old.rev)
 	if err != nil {
 		return nil, storageWriteError(err, res, name)
 	}
 	return s.answer(ctx, res, oldMeta.Namespace, name, obj, data, rev)
+}
+
+// toStored is what storage keeps of obj, an object of res, and of which kind:
+// for a view, obj converted to the kind it views.
+func toStored(res *Resource, obj runtime.Object) (*Resource, runtime.Object) {
+	if res.base == nil {
+		return res, obj
+	}
+	return res.base, res.Of.FromView(obj)
 }
 
 // storedForm is an entry's encoding without its resourceVersion: what storing it

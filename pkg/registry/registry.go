@@ -17,6 +17,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/registry/coordination"
 	"github.com/skiffhq/skiff/pkg/registry/core"
 	"github.com/skiffhq/skiff/pkg/registry/discovery"
+	"github.com/skiffhq/skiff/pkg/registry/events"
 	"github.com/skiffhq/skiff/pkg/registry/kind"
 	"github.com/skiffhq/skiff/pkg/registry/node"
 	"github.com/skiffhq/skiff/pkg/registry/policy"
@@ -33,13 +34,14 @@ type Options = kind.Options
 var groups = []func(kind.Options) []*apiserver.Resource{
 	core.Resources,
 	apps.Resources,
+	events.Resources,
 	authorization.Resources,
 	batch.Resources,
 	policy.Resources,
 	storage.Resources,
+	scheduling.Resources,
 	coordination.Resources,
 	node.Resources,
-	scheduling.Resources,
 	discovery.Resources,
 	resource.Resources,
 }

@@ -43,7 +43,7 @@ func TestValidateEvent(t *testing.T) {
 			ev.Message = strings.Repeat("m", 1025)
 		}), []e{
 			invalid("involvedObject.namespace", "does not match event.namespace"),
-			required("source"), invalid("source", "name part must be non-empty"), invalid("source", "name part must consist of"),
+			required("reportingComponent"), invalid("reportingComponent", "name part must be non-empty"), invalid("reportingComponent", "name part must consist of"),
 			required("reportingInstance"), required("action"), required("reason"),
 			invalid("message", "can have at most 1024 characters"),
 		}},
