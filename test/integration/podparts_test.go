@@ -136,7 +136,9 @@ func TestResizeOnHollowNode(t *testing.T) {
 	c := harness.StartCluster(t, harness.Options{HollowNodes: 1})
 	ctx := context.Background()
 	pods := c.Client.CoreV1().Pods("default")
-	cpu := func(q string) corev1.ResourceList { return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)} }
+	cpu := func(q string) corev1.ResourceList {
+		return corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(q)}
+	}
 	if _, err := pods.Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox",
 		Resources: corev1.ResourceRequirements{Requests: cpu("100m"), Limits: cpu("200m")}}}}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -127,7 +127,6 @@ func hostPortsFromContainerPorts(containers []corev1.Container) {
 	}
 }
 
-
 // defaultTolerations is the DefaultTolerationSeconds admission plugin: unless the
 // pod already tolerates them, tolerate the NoExecute taints the node lifecycle
 // controller puts on not-ready and unreachable nodes, for a bounded time.

@@ -31,9 +31,9 @@ func TestValidateLimitRange(t *testing.T) {
 		want []e
 	}{
 		{"conformance's range", lr(corev1.LimitRangeItem{Type: container,
-			Min: rl("cpu", "50m", "memory", "100Mi", "ephemeral-storage", "100Gi"),
-			Max: rl("cpu", "500m", "memory", "500Mi", "ephemeral-storage", "500Gi"),
-			Default: rl("cpu", "500m", "memory", "500Mi", "ephemeral-storage", "500Gi"),
+			Min:            rl("cpu", "50m", "memory", "100Mi", "ephemeral-storage", "100Gi"),
+			Max:            rl("cpu", "500m", "memory", "500Mi", "ephemeral-storage", "500Gi"),
+			Default:        rl("cpu", "500m", "memory", "500Mi", "ephemeral-storage", "500Gi"),
 			DefaultRequest: rl("cpu", "100m", "memory", "200Mi", "ephemeral-storage", "200Gi")}), nil},
 		{"pod, container and claim items", lr(
 			corev1.LimitRangeItem{Type: corev1.LimitTypePod, Max: rl("cpu", "2"), MaxLimitRequestRatio: rl("cpu", "4")},

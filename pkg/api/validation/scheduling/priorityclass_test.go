@@ -37,7 +37,9 @@ func TestValidatePriorityClass(t *testing.T) {
 			[]validationtest.Err{validationtest.Forbidden("metadata.name", "value of system-cluster-critical PriorityClass must be 2000000000")}},
 		{"system class as default", priorityClass("system-cluster-critical", 2000000000, func(pc *schedulingv1.PriorityClass) { pc.GlobalDefault = true }),
 			[]validationtest.Err{validationtest.Forbidden("metadata.name", "globalDefault of system-cluster-critical PriorityClass must be false")}},
-		{"unknown policy", priorityClass("high", 1, func(pc *schedulingv1.PriorityClass) { pc.PreemptionPolicy = ptr.To(corev1.PreemptionPolicy("Sometimes")) }),
+		{"unknown policy", priorityClass("high", 1, func(pc *schedulingv1.PriorityClass) {
+			pc.PreemptionPolicy = ptr.To(corev1.PreemptionPolicy("Sometimes"))
+		}),
 			[]validationtest.Err{validationtest.NotSupported("preemptionPolicy", "")}},
 		{"bad name", priorityClass("High", 1, nil), []validationtest.Err{validationtest.Invalid("metadata.name", "")}},
 	}
