@@ -4,36 +4,30 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/skiffhq/skiff/pkg/api/validation"
 	"github.com/skiffhq/skiff/pkg/apiserver"
 )
 
-// admitPod runs on pod create the admission plugins of a default
-// kube-apiserver that read other objects, in upstream's order: the mutating
-// halves (LimitRanger, Priority, RuntimeClass), then, since the pod may have
-// changed after it was validated, validation again, then LimitRanger's
-// checks against the pod as admitted.
+// admitPod is pod create's mutating admission (apiserver.Resource.Admit,
+// after defaulting and before naming and validation): the plugins of a
+// default kube-apiserver that read other objects, in upstream's order,
+// LimitRanger's defaults, Priority, RuntimeClass. The QoS class is computed
+// after it, from the admitted spec.
 func admitPod(ctx context.Context, v apiserver.View, obj runtime.Object) error {
 	pod := obj.(*corev1.Pod)
-	ranges := limitRangesIn(v, pod.Namespace)
-	defaulted := applyLimitRangeDefaults(pod, ranges)
+	applyLimitRangeDefaults(pod, limitRangesIn(v, pod.Namespace))
 	if err := admitPriority(v, pod); err != nil {
 		return err
 	}
-	if err := admitRuntimeClass(ctx, v, pod); err != nil {
-		return err
-	}
-	if defaulted {
-		// Upstream classifies the pod after admission.
-		pod.Status.QOSClass = validation.PodQOSClass(&pod.Spec)
-		if errs := validation.ValidatePod(pod); len(errs) > 0 {
-			return apierrors.NewInvalid(v1.WithKind("Pod").GroupKind(), pod.Name, errs)
-		}
-	}
-	if err := checkLimitRanges(pod, ranges); err != nil {
+	return admitRuntimeClass(ctx, v, pod)
+}
+
+// checkPod is pod create's validating admission (BeforeCreate, after
+// validation): LimitRanger's bounds against the pod as admitted.
+func checkPod(_ context.Context, v apiserver.View, obj runtime.Object) error {
+	pod := obj.(*corev1.Pod)
+	if err := checkLimitRanges(pod, limitRangesIn(v, pod.Namespace)); err != nil {
 		return podForbidden(pod, "%w", err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/pkg/api/defaults"
+	"github.com/skiffhq/skiff/pkg/api/validation"
 )
 
 // objects is what admission sees through the API server's View.
@@ -60,7 +61,19 @@ func admissionPod(requests, limits corev1.ResourceList, edit func(*corev1.Pod)) 
 	return p
 }
 
-func admit(view objects, p *corev1.Pod) error { return admitPod(context.Background(), view, p) }
+// admit runs what the API server runs around a pod create: mutating
+// admission, then validation (and the QoS class of the admitted spec), then
+// validating admission.
+func admit(view objects, p *corev1.Pod) error {
+	if err := admitPod(context.Background(), view, p); err != nil {
+		return err
+	}
+	p.Status.QOSClass = validation.PodQOSClass(&p.Spec)
+	if errs := validation.ValidatePod(p); len(errs) > 0 {
+		return apierrors.NewInvalid(corev1.SchemeGroupVersion.WithKind("Pod").GroupKind(), p.Name, errs)
+	}
+	return checkPod(context.Background(), view, p)
+}
 
 func TestAdmitPodLimitRanger(t *testing.T) {
 	view := objects{"v1/limitranges": {

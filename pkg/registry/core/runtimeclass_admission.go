@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
@@ -72,14 +71,14 @@ func findRuntimeClass(v apiserver.View, name string) *nodev1.RuntimeClass {
 	return nil
 }
 
-// podForbidden is upstream's admission error. Upstream admits a pod before
-// its name is generated and so names a generated pod by its generateName;
-// BeforeCreate runs after, so a name that is the generateName plus the five
-// generated characters is taken as generated.
+// podForbidden is upstream's admission error. Admission runs before a
+// generated name is chosen, so a pod with none yet is named by its
+// generateName.
 func podForbidden(pod *corev1.Pod, format string, args ...any) error {
 	name := pod.Name
-	if g := pod.GenerateName; g != "" && len(name) == len(g)+5 && strings.HasPrefix(name, g) {
-		name = g
+	if name == "" {
+		// Admission runs before a generated name is chosen.
+		name = pod.GenerateName
 	}
 	return apierrors.NewForbidden(corev1.Resource("pods"), name, fmt.Errorf(format, args...))
 }

@@ -60,7 +60,7 @@ func TestAdmitRuntimeClass(t *testing.T) {
 		{name: "missing RuntimeClass", pod: pod("kata", nil),
 			refusal: `pods "web" is forbidden: pod rejected: RuntimeClass "kata" not found`},
 		{name: "missing RuntimeClass, generated name",
-			pod:     &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-x7k2p", GenerateName: "web-"}, Spec: corev1.PodSpec{RuntimeClassName: ptr.To("kata")}},
+			pod:     &corev1.Pod{ObjectMeta: metav1.ObjectMeta{GenerateName: "web-"}, Spec: corev1.PodSpec{RuntimeClassName: ptr.To("kata")}},
 			refusal: `pods "web-" is forbidden: pod rejected: RuntimeClass "kata" not found`},
 		{name: "RuntimeClass without overhead or scheduling", pod: pod("plain", nil),
 			want: &corev1.PodSpec{RuntimeClassName: ptr.To("plain")}},
