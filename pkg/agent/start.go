@@ -25,9 +25,10 @@ type starter struct {
 	pidTarget string
 }
 
-// start pulls the image, creates and starts one container, and records why
-// when it could not.
-func (s *starter) start(ctx context.Context, spec *corev1.Container, restartCount int, init bool) {
+// start pulls the image, creates and starts one container (and runs its
+// postStart hook), and records why when it could not. It reports whether the
+// container runs.
+func (s *starter) start(ctx context.Context, spec *corev1.Container, restartCount int, init bool) bool {
 	w, a, pod := s.w, s.w.a, s.pod
 	fail := func(reason string, err error, retry time.Duration) {
 		if ctx.Err() != nil {
@@ -48,17 +49,17 @@ func (s *starter) start(ctx context.Context, spec *corev1.Container, restartCoun
 				retry = max(a.pullBackOff.Get(key), time.Second)
 			}
 			fail(pe.reason, err, retry)
-			return
+			return false
 		}
 		fail("ErrImagePull", err, a.opts.PullBackOffBase)
-		return
+		return false
 	}
 	if s.volumes == nil {
 		vols, err := a.prepareVolumes(ctx, s.refs, pod, w.ips)
 		if err != nil {
 			a.event(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume failed: %v", err)
 			fail("CreateContainerConfigError", err, 2*time.Second)
-			return
+			return false
 		}
 		s.volumes = vols
 		w.volumesAt = time.Now()
@@ -67,7 +68,7 @@ func (s *starter) start(ctx context.Context, spec *corev1.Container, restartCoun
 	if err != nil {
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		fail("CreateContainerConfigError", err, 2*time.Second)
-		return
+		return false
 	}
 	if s.pidTarget != "" {
 		ns := cfg.Linux.SecurityContext.NamespaceOptions
@@ -81,13 +82,13 @@ func (s *starter) start(ctx context.Context, spec *corev1.Container, restartCoun
 	if err != nil {
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", grpcMessage(err))
 		fail("CreateContainerError", err, 2*time.Second)
-		return
+		return false
 	}
 	a.event(pod, corev1.EventTypeNormal, "Created", "Created container %s", spec.Name)
 	if _, err := a.runtime.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: created.ContainerId}); err != nil {
 		a.event(pod, corev1.EventTypeWarning, "Failed", "Error: %v", grpcMessage(err))
 		fail("RunContainerError", err, time.Second)
-		return
+		return false
 	}
 	a.event(pod, corev1.EventTypeNormal, "Started", "Started container %s", spec.Name)
 	delete(w.waiting, spec.Name)
@@ -96,9 +97,12 @@ func (s *starter) start(ctx context.Context, spec *corev1.Container, restartCoun
 		if err := a.runHook(ctx, pod, spec, created.ContainerId, h.PostStart, w.ips, time.Duration(gracePeriodOf(pod))*time.Second); err != nil {
 			a.event(pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)
 			_ = a.killContainer(ctx, pod, spec, created.ContainerId, gracePeriodOf(pod), fmt.Sprintf("FailedPostStartHook: %v", err))
+			a.pruneContainers(ctx, pod.UID, spec.Name, 2)
+			return false
 		}
 	}
 	a.pruneContainers(ctx, pod.UID, spec.Name, 2)
+	return true
 }
 
 // pruneContainers removes a container's exited instances beyond the newest

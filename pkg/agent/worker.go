@@ -454,8 +454,9 @@ func (w *podWorker) pruneApplied(state *podState) {
 func (w *podWorker) syncSidecar(ctx context.Context, s *starter, state *podState, spec *corev1.Container, c *containerState) bool {
 	switch {
 	case c == nil:
-		s.start(ctx, spec, nextRestartCount(state, spec.Name), true)
-		return false
+		// Without a startup probe, a sidecar that runs (its postStart hook
+		// done) has started: the next container need not wait for a sync.
+		return s.start(ctx, spec, nextRestartCount(state, spec.Name), true) && spec.StartupProbe == nil
 	case c.state == runtimeapi.ContainerState_CONTAINER_RUNNING:
 		if w.restartIfUnhealthy(ctx, s.pod, spec, c) {
 			return false
