@@ -19,6 +19,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/registry/discovery"
 	"github.com/skiffhq/skiff/pkg/registry/events"
 	"github.com/skiffhq/skiff/pkg/registry/kind"
+	"github.com/skiffhq/skiff/pkg/registry/networking"
 	"github.com/skiffhq/skiff/pkg/registry/node"
 	"github.com/skiffhq/skiff/pkg/registry/policy"
 	"github.com/skiffhq/skiff/pkg/registry/resource"
@@ -37,6 +38,7 @@ var groups = []func(kind.Options) []*apiserver.Resource{
 	events.Resources,
 	authorization.Resources,
 	batch.Resources,
+	networking.Resources,
 	policy.Resources,
 	storage.Resources,
 	scheduling.Resources,

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,7 +27,8 @@ var SystemNamespaces = []string{"default", "kube-system", "kube-public", "kube-n
 
 // bootstrap ensures what upstream's apiserver ensures on start: the system
 // namespaces, the kubernetes Service with the first service IP, its Endpoints, and a
-// default ServiceAccount in each system namespace, and the system PriorityClasses.
+// default ServiceAccount in each system namespace, the system PriorityClasses and
+// the default ServiceCIDR.
 // Existing objects are kept. host
 // is the address other machines reach the API at; nil when there is none.
 //
@@ -78,6 +80,11 @@ func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Regist
 		if err := ensureIn("scheduling.k8s.io/v1", "priorityclasses", "", pc); err != nil {
 			return err
 		}
+	}
+	// The service range, as upstream's API server publishes it.
+	cidr := &networkingv1.ServiceCIDR{ObjectMeta: metav1.ObjectMeta{Name: "kubernetes"}, Spec: networkingv1.ServiceCIDRSpec{CIDRs: []string{serviceNet.String()}}}
+	if err := ensureIn("networking.k8s.io/v1", "servicecidrs", "", cidr); err != nil {
+		return err
 	}
 	if host == nil {
 		return nil

@@ -1,0 +1,8 @@
+// Package networking renders the kinds of the networking.k8s.io API group
+// (ingresses, ingress classes, network policies, service CIDRs and IP
+// addresses) as the rows of a meta.k8s.io/v1 Table, with kube-apiserver's
+// columns, on the helpers of package printers.
+//
+// Like package printers, it only formats: it must not read storage, build the
+// Table, or change the objects it is given.
+package networking
