@@ -42,6 +42,12 @@ const (
 )
 
 func invalidEach(fldPath *field.Path, value any, msgs []string) field.ErrorList {
+	return InvalidEach(fldPath, value, msgs)
+}
+
+// InvalidEach turns the messages of an apimachinery check (IsDNS1123Label
+// and its kin) into one Invalid error each, at fldPath.
+func InvalidEach(fldPath *field.Path, value any, msgs []string) field.ErrorList {
 	var errs field.ErrorList
 	for _, msg := range msgs {
 		errs = append(errs, field.Invalid(fldPath, value, msg))

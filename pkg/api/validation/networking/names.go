@@ -33,11 +33,7 @@ func ValidateIPAddressName(name string, _ bool) []string {
 }
 
 func invalidEach(fldPath *field.Path, value any, msgs []string) field.ErrorList {
-	var errs field.ErrorList
-	for _, msg := range msgs {
-		errs = append(errs, field.Invalid(fldPath, value, msg))
-	}
-	return errs
+	return validation.InvalidEach(fldPath, value, msgs)
 }
 
 // validateSegmentName checks a required name that ends up in a URL path
