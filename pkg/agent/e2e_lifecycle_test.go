@@ -310,6 +310,12 @@ func TestConfigAndVolumes(t *testing.T) {
 		corev1.EnvVar{Name: "MY_POD_IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
 		corev1.EnvVar{Name: "MESSAGE", Value: "every $(INTERVAL)s"},
 	)
+	// envFrom with a prefix, keys that are no shell names kept (upstream's
+	// "consumable as environment variable names with various prefixes").
+	pod.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{
+		{Prefix: "1-", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "fortune-config"}}},
+		{Prefix: "$_-", SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}}},
+	}
 	pod.Spec.Volumes = []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "fortune-config"}}}},
 		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
@@ -338,7 +344,7 @@ func TestConfigAndVolumes(t *testing.T) {
 		t.Errorf("init container: %+v", ics)
 	}
 	env := n.exec(p, "kubia", "/kubia", "env")
-	for _, want := range []string{"INTERVAL=25\n", "PASSWORD=s3cret\n", "MY_POD_IP=" + p.Status.PodIP + "\n", "MESSAGE=every 25s\n", "KUBERNETES_SERVICE_HOST="} {
+	for _, want := range []string{"INTERVAL=25\n", "PASSWORD=s3cret\n", "1-sleep-interval=25\n", "$_-password=s3cret\n", "MY_POD_IP=" + p.Status.PodIP + "\n", "MESSAGE=every 25s\n", "KUBERNETES_SERVICE_HOST="} {
 		if !strings.Contains(env, want) {
 			t.Errorf("environment lacks %q:\n%s", want, env)
 		}
