@@ -3,7 +3,6 @@ package endpointslice
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"reflect"
 	"time"
@@ -215,13 +214,11 @@ func (c *Controller) managedSlices(ns, name string) ([]*discoveryv1.EndpointSlic
 }
 
 func (c *Controller) deleteAll(ctx context.Context, key string, existing []*discoveryv1.EndpointSlice) error {
-	var errs []error
-	for _, s := range existing {
-		if err := c.deleteSlice(ctx, key, s); err != nil {
-			errs = append(errs, fmt.Errorf("deleting EndpointSlice %q in namespace %q: %w", s.Name, s.Namespace, err))
-		}
-	}
-	return errors.Join(errs...)
+	return c.sliceWriter().DeleteAll(ctx, key, existing)
+}
+
+func (c *Controller) sliceWriter() backends.SliceWriter {
+	return backends.SliceWriter{Client: c.client, Writes: c.writes}
 }
 
 func (c *Controller) enqueue(obj any) {

@@ -9,8 +9,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/skiffhq/skiff/pkg/controller/endpoints/backends"
 )
@@ -213,50 +211,13 @@ func (c *Controller) apply(ctx context.Context, key string, svc *corev1.Service,
 		p.update = append(p.update, fresh)
 		p.delete = slices.Delete(p.delete, i, i+1)
 	}
-	client := c.client.DiscoveryV1().EndpointSlices(svc.Namespace)
-	// Creating while the Service is being deleted would race the garbage
-	// collector, which is removing the slices.
-	if svc.DeletionTimestamp == nil {
-		for _, s := range p.create {
+	for _, list := range [][]*discoveryv1.EndpointSlice{p.create, p.update} {
+		for _, s := range list {
 			setTriggerTime(s, trigger)
-			created, err := client.Create(ctx, s, metav1.CreateOptions{})
-			if err != nil {
-				if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-					return nil // creates keep failing until the namespace is gone
-				}
-				return fmt.Errorf("failed to create EndpointSlice for Service %s/%s: %w", svc.Namespace, svc.Name, err)
-			}
-			c.writes.Wrote(key, created)
 		}
 	}
-	for _, s := range p.update {
-		setTriggerTime(s, trigger)
-		updated, err := client.Update(ctx, s, metav1.UpdateOptions{})
-		if err != nil {
-			return fmt.Errorf("failed to update %s EndpointSlice for Service %s/%s: %w", s.Name, svc.Namespace, svc.Name, err)
-		}
-		c.writes.Wrote(key, updated)
-	}
-	for _, s := range p.delete {
-		if err := c.deleteSlice(ctx, key, s); err != nil {
-			return fmt.Errorf("failed to delete %s EndpointSlice for Service %s/%s: %w", s.Name, svc.Namespace, svc.Name, err)
-		}
-	}
-	return nil
-}
-
-func (c *Controller) deleteSlice(ctx context.Context, key string, s *discoveryv1.EndpointSlice) error {
-	err := c.client.DiscoveryV1().EndpointSlices(s.Namespace).Delete(ctx, s.Name,
-		metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &s.UID}})
-	switch {
-	case err == nil:
-		c.writes.Deleted(key, s.UID)
-	case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-		// Gone already, or replaced by another object of the same name.
-	default:
-		return err
-	}
-	return nil
+	return c.sliceWriter().Apply(ctx, key,
+		fmt.Sprintf("Service %s/%s", svc.Namespace, svc.Name), svc.DeletionTimestamp != nil, p.create, p.update, p.delete)
 }
 
 func setTriggerTime(s *discoveryv1.EndpointSlice, trigger time.Time) {

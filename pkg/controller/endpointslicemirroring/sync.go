@@ -2,7 +2,6 @@ package endpointslicemirroring
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -167,42 +166,14 @@ func upToDate(s, w *discoveryv1.EndpointSlice) bool {
 // apply writes the changes. Nothing is created for Endpoints being deleted:
 // the garbage collector is removing their slices.
 func (c *Controller) apply(ctx context.Context, key string, ep *corev1.Endpoints, ch changes) error {
-	client := c.client.DiscoveryV1().EndpointSlices(ep.Namespace)
-	if ep.DeletionTimestamp == nil {
-		for _, s := range ch.create {
-			created, err := client.Create(ctx, s, metav1.CreateOptions{})
-			if err != nil {
-				if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-					return nil // creates keep failing until the namespace is gone
-				}
-				return fmt.Errorf("creating EndpointSlice for Endpoints %q in namespace %q: %w", ep.Name, ep.Namespace, err)
-			}
-			c.writes.Wrote(key, created)
-		}
-	}
-	for _, s := range ch.update {
-		updated, err := client.Update(ctx, s, metav1.UpdateOptions{})
-		if err != nil {
-			return fmt.Errorf("updating EndpointSlice %q for Endpoints %q in namespace %q: %w", s.Name, ep.Name, ep.Namespace, err)
-		}
-		c.writes.Wrote(key, updated)
-	}
-	return c.deleteAll(ctx, key, ch.delete)
+	return c.sliceWriter().Apply(ctx, key, fmt.Sprintf("Endpoints %s/%s", ep.Namespace, ep.Name),
+		ep.DeletionTimestamp != nil, ch.create, ch.update, ch.delete)
 }
 
 func (c *Controller) deleteAll(ctx context.Context, key string, ss []*discoveryv1.EndpointSlice) error {
-	var errs []error
-	for _, s := range ss {
-		err := c.client.DiscoveryV1().EndpointSlices(s.Namespace).Delete(ctx, s.Name,
-			metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &s.UID}})
-		switch {
-		case err == nil:
-			c.writes.Deleted(key, s.UID)
-		case apierrors.IsNotFound(err), apierrors.IsConflict(err):
-			// Gone already, or replaced by another object of the same name.
-		default:
-			errs = append(errs, fmt.Errorf("deleting EndpointSlice %q in namespace %q: %w", s.Name, s.Namespace, err))
-		}
-	}
-	return errors.Join(errs...)
+	return c.sliceWriter().DeleteAll(ctx, key, ss)
+}
+
+func (c *Controller) sliceWriter() backends.SliceWriter {
+	return backends.SliceWriter{Client: c.client, Writes: c.writes}
 }
