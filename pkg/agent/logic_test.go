@@ -345,3 +345,26 @@ func TestKeepExtended(t *testing.T) {
 		t.Errorf("kept %v", l)
 	}
 }
+
+// TestResizeInfeasible: a resize asking for more than the node can allocate
+// is not applied and shows as PodResizePending with reason Infeasible.
+func TestResizeInfeasible(t *testing.T) {
+	a := &Agent{registered: &corev1.Node{Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("4Gi")}}}}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Generation: 3}, Spec: corev1.PodSpec{Containers: []corev1.Container{
+		{Name: "a", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m")}}},
+		{Name: "b", Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}}},
+	}}}
+	why := a.resizeInfeasible(pod)
+	if why == "" {
+		t.Fatal("2.5 CPUs on a 2-CPU node: feasible")
+	}
+	c := resizeCondition(pod, why)
+	if c == nil || c.Type != corev1.PodResizePending || c.Reason != corev1.PodReasonInfeasible || c.ObservedGeneration != 3 {
+		t.Errorf("condition %+v", c)
+	}
+	pod.Spec.Containers[1].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("500m")
+	if why := a.resizeInfeasible(pod); why != "" || resizeCondition(pod, why) != nil {
+		t.Errorf("2 CPUs on a 2-CPU node: %q", why)
+	}
+}
