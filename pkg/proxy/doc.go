@@ -1,8 +1,9 @@
 // Package proxy is the node's service proxy: it turns Services and
 // EndpointSlices into nftables rules (ClusterIP, NodePort and LoadBalancer
-// ingress DNAT, session affinity, externalTrafficPolicy: Local, rejects for
-// Services without ready endpoints, and masquerade only where a reply would
-// otherwise miss the node), the way upstream kube-proxy's nftables mode does.
+// ingress DNAT, session affinity, externalTrafficPolicy and
+// internalTrafficPolicy: Local, rejects for Services without ready
+// endpoints, and masquerade only where a reply would otherwise miss the
+// node), the way upstream kube-proxy's nftables mode does.
 // It also serves the health check node port of every externalTrafficPolicy:
 // Local LoadBalancer, which tells load balancers whether this node has a
 // ready endpoint.

@@ -94,6 +94,78 @@ func TestExternalTrafficPolicyLocal(t *testing.T) {
 	}
 }
 
+// TestInternalTrafficPolicyLocal gives a NodePort Service
+// internalTrafficPolicy: Local with one endpoint on this node and one on
+// another: its ClusterIP reaches only the local one, from the node, a pod
+// and another host, and is dropped (not refused) once only the remote one is
+// left, while its NodePort keeps reaching every endpoint. Turning the policy
+// back to Cluster opens the ClusterIP to the remote endpoint.
+func TestInternalTrafficPolicyLocal(t *testing.T) {
+	requireRoot(t)
+	n := setupNet(t)
+	n.serve(n.podA, "pod-a")
+	n.serve(n.podB, "pod-b")
+	port := v1.ServicePort{Name: "http", Protocol: v1.ProtocolTCP, Port: 80, NodePort: 30085}
+	s := svc("itp", v1.ServiceTypeNodePort, "10.43.0.32", port)
+	s.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyLocal)
+	// pod-a runs on this node (node-1), pod-b on another.
+	itpSlice := slice("itp", port, 8080, epOn("10.42.0.2", "node-1"), epOn("10.42.0.3", "node-2"))
+	kube := fake.NewClientset(s, itpSlice)
+	startProxy(t, kube, n)
+	const clusterIP, nodePort = "http://10.43.0.32:80/", "http://192.168.77.2:30085/"
+	const intChain = "int-default/itp/tcp/http"
+
+	if chain := n.nft("list", "chain", "ip", TableName, intChain); strings.Contains(chain, "10.42.0.3") {
+		t.Errorf("the ClusterIP's chain leads to the remote endpoint:\n%s", chain)
+	}
+	for _, from := range []struct{ name, ns string }{
+		{"the node", n.nodePath}, {"a pod", "/var/run/netns/" + n.podB}, {"another host", n.clientPath},
+	} {
+		seen := map[string]int{}
+		for range 30 {
+			seen[which(t, from.ns, clusterIP)]++
+		}
+		if len(seen) != 1 || seen["pod-a"] == 0 {
+			t.Errorf("%s: 30 requests to the ClusterIP reached %v, want only this node's pod-a", from.name, seen)
+		}
+	}
+	seen := map[string]int{}
+	for range 30 {
+		seen[which(t, n.clientPath, nodePort)]++
+	}
+	if len(seen) != 2 {
+		t.Errorf("30 requests to the NodePort reached %v, want both pods (the external policy is Cluster)", seen)
+	}
+
+	// Only the remote endpoint left: the ClusterIP is dropped, not refused.
+	itpSlice.Endpoints = []discoveryv1.Endpoint{epOn("10.42.0.3", "node-2")}
+	updateSlice(t, kube, itpSlice)
+	waitFor(t, "the ClusterIP's chain turned to a drop", func() bool {
+		return strings.Contains(n.nft("list", "chain", "ip", TableName, intChain), "drop")
+	})
+	for _, from := range []struct{ name, ns string }{{"the node", n.nodePath}, {"a pod", "/var/run/netns/" + n.podA}} {
+		_, err := getFromTimeout(from.ns, clusterIP, 500*time.Millisecond)
+		var timeout interface{ Timeout() bool }
+		if err == nil || !errors.As(err, &timeout) || !timeout.Timeout() {
+			t.Errorf("GET the ClusterIP from %s with no local endpoint: %v, want a timeout (dropped)", from.name, err)
+		}
+	}
+	if got := which(t, n.clientPath, nodePort); got != "pod-b" {
+		t.Errorf("NodePort with only a remote endpoint answered from %s, want pod-b", got)
+	}
+
+	s.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyCluster)
+	if _, err := kube.CoreV1().Services("default").Update(context.Background(), s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the ClusterIP's own chain removed", func() bool {
+		return !strings.Contains(n.nft("list", "table", "ip", TableName), intChain)
+	})
+	if got := which(t, n.nodePath, clusterIP); got != "pod-b" {
+		t.Errorf("ClusterIP back under the Cluster policy answered from %s, want pod-b", got)
+	}
+}
+
 // TestLoadBalancerIPAnsweredOnTheNode gives a Service an ingress address
 // that is not the node's: the node takes it on its skiff-lb interface, so
 // another host on the link reaches it (ARP), and gives it up with the

@@ -24,7 +24,7 @@ type Endpoint struct {
 	IP   netip.Addr
 	Port uint16
 	// Local is set when the endpoint runs on this node (its EndpointSlice
-	// nodeName), the only ones externalTrafficPolicy: Local may use.
+	// nodeName), the only ones a Local traffic policy may use.
 	Local bool
 }
 
@@ -49,6 +49,9 @@ type ServicePort struct {
 	// and external IP traffic from outside the node goes only to local
 	// endpoints, keeping the client's source address.
 	ExternalLocal bool
+	// InternalLocal is internalTrafficPolicy: Local: ClusterIP traffic goes
+	// only to local endpoints, and is dropped where there are none.
+	InternalLocal bool
 	// AffinityTimeout, when not zero, holds a client IP to the endpoint it
 	// last used for that long (sessionAffinity: ClientIP).
 	AffinityTimeout time.Duration
@@ -64,7 +67,7 @@ func (sp ServicePort) String() string {
 func (a ServicePort) equal(b ServicePort) bool {
 	return a.Namespace == b.Namespace && a.Name == b.Name && a.PortName == b.PortName &&
 		a.Protocol == b.Protocol && a.ClusterIP == b.ClusterIP && a.Port == b.Port &&
-		a.NodePort == b.NodePort && a.ExternalLocal == b.ExternalLocal &&
+		a.NodePort == b.NodePort && a.ExternalLocal == b.ExternalLocal && a.InternalLocal == b.InternalLocal &&
 		a.AffinityTimeout == b.AffinityTimeout && slices.Equal(a.LoadBalancerIPs, b.LoadBalancerIPs) &&
 		slices.Equal(a.ExternalIPs, b.ExternalIPs) && slices.Equal(a.Endpoints, b.Endpoints)
 }
@@ -119,6 +122,7 @@ func BuildModel(services []*v1.Service, endpointSlices []*discoveryv1.EndpointSl
 		external := len(lbIPs) > 0 || len(externalIPs) > 0 ||
 			svc.Spec.Type == v1.ServiceTypeNodePort || svc.Spec.Type == v1.ServiceTypeLoadBalancer
 		local := external && svc.Spec.ExternalTrafficPolicy == v1.ServiceExternalTrafficPolicyLocal
+		internalLocal := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == v1.ServiceInternalTrafficPolicyLocal
 		for _, p := range svc.Spec.Ports {
 			proto, ok := protocolOf(p.Protocol)
 			if !ok {
@@ -134,6 +138,7 @@ func BuildModel(services []*v1.Service, endpointSlices []*discoveryv1.EndpointSl
 				LoadBalancerIPs: lbIPs,
 				ExternalIPs:     externalIPs,
 				ExternalLocal:   local,
+				InternalLocal:   internalLocal,
 			}
 			if svc.Spec.Type == v1.ServiceTypeNodePort || svc.Spec.Type == v1.ServiceTypeLoadBalancer {
 				sp.NodePort = uint16(p.NodePort)

@@ -102,6 +102,25 @@ func TestBuildModel(t *testing.T) {
 			LoadBalancerIPs: []netip.Addr{a("192.168.1.9")}, ExternalIPs: []netip.Addr{a("192.0.2.7")},
 			Endpoints: []Endpoint{{a("10.42.0.2"), 8080, true}, {a("10.42.1.2"), 8080, false}, {a("10.42.2.2"), 8080, false}}}},
 	}, {
+		name: "internalTrafficPolicy Local, apart from the external policy; Cluster as before",
+		svcs: func() []*v1.Service {
+			in := svc("in", v1.ServiceTypeClusterIP, "10.43.0.31", dns)
+			in.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyLocal)
+			np := svc("np", v1.ServiceTypeNodePort, "10.43.0.32", http)
+			np.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyLocal)
+			np.Spec.ExternalTrafficPolicy = v1.ServiceExternalTrafficPolicyCluster
+			cl := svc("cl", v1.ServiceTypeClusterIP, "10.43.0.33", dns)
+			cl.Spec.InternalTrafficPolicy = ptr.To(v1.ServiceInternalTrafficPolicyCluster)
+			return []*v1.Service{in, np, cl}
+		}(),
+		slices: []*discoveryv1.EndpointSlice{slice("in", dns, 5353, epOn("10.42.0.2", "node-1"), epOn("10.42.1.2", "node-2"))},
+		want: []ServicePort{
+			{Namespace: "default", Name: "cl", PortName: "dns", Protocol: UDP, ClusterIP: a("10.43.0.33"), Port: 53},
+			{Namespace: "default", Name: "in", PortName: "dns", Protocol: UDP, ClusterIP: a("10.43.0.31"), Port: 53, InternalLocal: true,
+				Endpoints: []Endpoint{{a("10.42.0.2"), 5353, true}, {a("10.42.1.2"), 5353, false}}},
+			{Namespace: "default", Name: "np", PortName: "http", Protocol: TCP, ClusterIP: a("10.43.0.32"), Port: 80, NodePort: 30080, InternalLocal: true},
+		},
+	}, {
 		name:   "slice port must match the service port by name and protocol",
 		svcs:   []*v1.Service{svc("web", v1.ServiceTypeNodePort, "10.43.0.11", http)},
 		slices: []*discoveryv1.EndpointSlice{slice("web", v1.ServicePort{Name: "http", Protocol: v1.ProtocolUDP}, 8080, ep("10.42.0.2", nil))},

@@ -19,8 +19,8 @@ const TableName = "skiff-proxy"
 const masqueradeBit uint32 = 0x4000
 
 // The table's fixed objects. Every Service port adds only chains of its own
-// (svc-, ext-, ep-), affinity sets, and elements of the two maps, so a change
-// to one Service rewrites nothing of another's.
+// (svc-, int-, ext-, ep-), affinity sets, and elements of the two maps, so a
+// change to one Service rewrites nothing of another's.
 const (
 	// mapServices sends `daddr . l4proto . dport` of every address a Service
 	// answers on to its chain.

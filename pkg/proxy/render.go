@@ -93,11 +93,24 @@ func (r *renderer) render(sp ServicePort, taken func(destKey) bool) rendered {
 
 	base := sp.chainID()
 	svcChain := "svc-" + base
+	var local []int
+	for i, ep := range sp.Endpoints {
+		if ep.Local {
+			local = append(local, i)
+		}
+	}
+	// The svc- chain spreads over every endpoint all traffic but an
+	// InternalLocal port's ClusterIP one; such a port with no external
+	// address needs neither it nor the chains of other nodes' endpoints.
+	clusterWide := !sp.InternalLocal || len(external) > 0
 	epChains := make([]string, len(sp.Endpoints))
 	sets := make([]string, len(sp.Endpoints))
 	var epSpecs []chainSpec
 	for i, ep := range sp.Endpoints {
 		epChains[i] = fmt.Sprintf("ep-%s__%s/%d", base, ep.IP, ep.Port)
+		if !clusterWide && !ep.Local {
+			continue
+		}
 		var remember []expr.Any
 		if sp.AffinityTimeout > 0 {
 			sets[i] = fmt.Sprintf("affinity-%s__%s/%d", base, ep.IP, ep.Port)
@@ -115,20 +128,30 @@ func (r *renderer) render(sp ServicePort, taken func(destKey) bool) rendered {
 		}})
 	}
 
-	svc := chainSpec{name: svcChain}
-	if r.clusterCIDR != nil {
-		// Traffic from outside the pod network must come back through this node.
-		svc.rules = append(svc.rules, concat(matchSaddrIn(r.clusterCIDR, true), setMarkBit()))
+	if clusterWide {
+		svc := chainSpec{name: svcChain, rules: [][]expr.Any{r.masqueradeOutsiders()}}
+		all := make([]int, len(sp.Endpoints))
+		for i := range all {
+			all[i] = i
+		}
+		svc.rules = append(svc.rules, pickRules(all, epChains, sets)...)
+		out.specs = append(out.specs, svc)
+	}
+	if sp.InternalLocal {
+		in := chainSpec{name: "int-" + base}
+		if len(local) == 0 {
+			// The Service is served, only not here: upstream drops, not
+			// rejects, as for externalTrafficPolicy: Local.
+			in.rules = append(in.rules, []expr.Any{&expr.Verdict{Kind: expr.VerdictDrop}})
+		} else {
+			in.rules = append(in.rules, r.masqueradeOutsiders())
+			in.rules = append(in.rules, pickRules(local, epChains, sets)...)
+		}
+		out.specs = append(out.specs, in)
+		claim(internal, in.name)
 	} else {
-		svc.rules = append(svc.rules, setMarkBit())
+		claim(internal, svcChain)
 	}
-	all := make([]int, len(sp.Endpoints))
-	for i := range all {
-		all[i] = i
-	}
-	svc.rules = append(svc.rules, pickRules(all, epChains, sets)...)
-	out.specs = append(out.specs, svc)
-	claim(internal, svcChain)
 
 	if sp.ExternalLocal && len(external) > 0 {
 		ext := chainSpec{name: "ext-" + base}
@@ -139,12 +162,6 @@ func (r *renderer) render(sp ServicePort, taken func(destKey) bool) rendered {
 		}
 		// So is the node itself: there is no outside client to preserve.
 		ext.rules = append(ext.rules, concat(matchLocalSource(), verdict(expr.VerdictGoto, svcChain)))
-		var local []int
-		for i, ep := range sp.Endpoints {
-			if ep.Local {
-				local = append(local, i)
-			}
-		}
 		if len(local) == 0 {
 			// Another node has the endpoints; its load balancer health check
 			// sends clients there, not here.
@@ -166,6 +183,16 @@ func (r *renderer) render(sp ServicePort, taken func(destKey) bool) rendered {
 		out.chains = append(out.chains, s.name)
 	}
 	return out
+}
+
+// masqueradeOutsiders marks for masquerade the traffic from outside the pod
+// network (all of it when that is unknown): its replies must come back
+// through this node.
+func (r *renderer) masqueradeOutsiders() []expr.Any {
+	if r.clusterCIDR == nil {
+		return setMarkBit()
+	}
+	return concat(matchSaddrIn(r.clusterCIDR, true), setMarkBit())
 }
 
 // pickRules sends a packet to one of the endpoints idx: first to the one

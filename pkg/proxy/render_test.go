@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"reflect"
@@ -106,6 +107,130 @@ func TestRender(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRenderInternalTrafficPolicyLocal checks where each address of an
+// internalTrafficPolicy: Local port goes, and what each of its chains does,
+// rule by rule: "-" is the masquerade mark, "drop" a drop, anything else the
+// chain the rule goes to.
+func TestRenderInternalTrafficPolicyLocal(t *testing.T) {
+	a := netip.MustParseAddr
+	_, cidr, _ := net.ParseCIDR("10.42.0.0/16")
+	r := &renderer{nodeIPs: []netip.Addr{a("192.168.77.2")}, clusterCIDR: cidr}
+	here, there := Endpoint{a("10.42.0.2"), 8080, true}, Endpoint{a("10.42.1.2"), 8080, false}
+	lb := ServicePort{Namespace: "default", Name: "web", PortName: "http", Protocol: TCP,
+		ClusterIP: a("10.43.0.10"), Port: 80, NodePort: 30080, LoadBalancerIPs: []netip.Addr{a("10.99.0.10")},
+		InternalLocal: true, Endpoints: []Endpoint{here, there}}
+	internalOnly := lb
+	internalOnly.NodePort, internalOnly.LoadBalancerIPs = 0, nil
+	const (
+		svcC, intC, extC = "svc-default/web/tcp/http", "int-default/web/tcp/http", "ext-default/web/tcp/http"
+		epHere, epThere  = "ep-default/web/tcp/http__10.42.0.2/8080", "ep-default/web/tcp/http__10.42.1.2/8080"
+	)
+	with := func(sp ServicePort, f func(*ServicePort)) ServicePort { f(&sp); return sp }
+
+	tests := []struct {
+		name     string
+		sp       ServicePort
+		dispatch map[string]string // ClusterIP, LoadBalancer IP, NodePort
+		rules    map[string][]string
+		chains   []string
+		sets     int
+		rejected int
+	}{{
+		name:     "ClusterIP to this node's endpoint, external addresses to every endpoint",
+		sp:       with(lb, func(sp *ServicePort) { sp.AffinityTimeout = time.Minute }),
+		dispatch: map[string]string{"10.43.0.10:80": intC, "10.99.0.10:80": svcC, "192.168.77.2:30080": svcC},
+		rules: map[string][]string{
+			svcC: {"-", epHere, epThere, epHere, epThere},
+			intC: {"-", epHere, epHere},
+		},
+		chains: []string{svcC, intC, epHere, epThere},
+		sets:   2,
+	}, {
+		name:     "external policy Local too: pods and the node still short-circuit to every endpoint",
+		sp:       with(lb, func(sp *ServicePort) { sp.ExternalLocal = true }),
+		dispatch: map[string]string{"10.43.0.10:80": intC, "10.99.0.10:80": extC, "192.168.77.2:30080": extC},
+		rules: map[string][]string{
+			svcC: {"-", epHere, epThere},
+			intC: {"-", epHere},
+			extC: {svcC, svcC, epHere},
+		},
+		chains: []string{svcC, intC, extC, epHere, epThere},
+	}, {
+		name:     "ClusterIP only: no chain for the service-wide pick nor for other nodes' endpoints",
+		sp:       with(internalOnly, func(sp *ServicePort) { sp.AffinityTimeout = time.Minute }),
+		dispatch: map[string]string{"10.43.0.10:80": intC},
+		rules:    map[string][]string{intC: {"-", epHere, epHere}},
+		chains:   []string{intC, epHere},
+		sets:     1,
+	}, {
+		name:     "only remote endpoints: ClusterIP dropped, external addresses still served",
+		sp:       with(lb, func(sp *ServicePort) { sp.Endpoints = []Endpoint{there} }),
+		dispatch: map[string]string{"10.43.0.10:80": intC, "10.99.0.10:80": svcC, "192.168.77.2:30080": svcC},
+		rules:    map[string][]string{svcC: {"-", epThere}, intC: {"drop"}},
+		chains:   []string{svcC, intC, epThere},
+	}, {
+		name:     "ClusterIP only, only remote endpoints: dropped, not rejected",
+		sp:       with(internalOnly, func(sp *ServicePort) { sp.Endpoints = []Endpoint{there} }),
+		dispatch: map[string]string{"10.43.0.10:80": intC},
+		rules:    map[string][]string{intC: {"drop"}},
+		chains:   []string{intC},
+	}, {
+		name:     "no endpoints anywhere: every address rejected, as with Cluster",
+		sp:       with(lb, func(sp *ServicePort) { sp.Endpoints = nil }),
+		dispatch: map[string]string{},
+		rejected: 3,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := r.render(tt.sp, nil)
+			dispatch := map[string]string{}
+			for k, chain := range got.dispatch {
+				dispatch[strings.TrimSuffix(k.String(), "/tcp")] = chain
+			}
+			if !reflect.DeepEqual(dispatch, tt.dispatch) {
+				t.Errorf("dispatch = %v, want %v", dispatch, tt.dispatch)
+			}
+			if len(got.reject) != tt.rejected {
+				t.Errorf("rejected %v, want %d keys", got.reject, tt.rejected)
+			}
+			if !reflect.DeepEqual(got.chains, tt.chains) {
+				t.Errorf("chains = %v, want %v", got.chains, tt.chains)
+			}
+			if len(got.sets) != tt.sets {
+				t.Errorf("affinity sets %v, want %d", got.sets, tt.sets)
+			}
+			for _, spec := range got.specs {
+				want, ok := tt.rules[spec.name]
+				if !ok {
+					continue
+				}
+				var rules []string
+				for _, rule := range spec.rules {
+					rules = append(rules, ruleOutcome(rule))
+				}
+				if !reflect.DeepEqual(rules, want) {
+					t.Errorf("chain %s: rules %v, want %v", spec.name, rules, want)
+				}
+			}
+		})
+	}
+}
+
+// ruleOutcome is "drop", the chain a rule goes to, or "-" for a rule with
+// no verdict.
+func ruleOutcome(rule []expr.Any) string {
+	v, ok := rule[len(rule)-1].(*expr.Verdict)
+	switch {
+	case !ok:
+		return "-"
+	case v.Kind == expr.VerdictDrop:
+		return "drop"
+	case v.Kind == expr.VerdictGoto:
+		return v.Chain
+	}
+	return fmt.Sprintf("verdict %d", v.Kind)
 }
 
 // TestIncrementalPlan checks what an incremental sync would write, without
