@@ -18,13 +18,15 @@
 // second; `kubia hostname` prints the hostname; `kubia env` the environment;
 // `kubia cat FILE...` the files; `kubia fstype DIR` the file system's type
 // (tmpfs or other); `kubia stat PATH...` each path's mode, owner and group;
-// `kubia write FILE TEXT` writes a file; `kubia symlink TARGET LINK` makes a link.
+// `kubia write FILE TEXT` writes a file; `kubia symlink TARGET LINK` makes a link;
+// `kubia lookup NAME [A|SRV|CNAME|PTR]` prints what the pod's resolver answers.
 package main
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -34,6 +36,43 @@ import (
 	"syscall"
 	"time"
 )
+
+// lookup prints what the pod's resolver (its resolv.conf, search path and
+// ndots included) answers for name, one record a line.
+func lookup(name, kind string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r := &net.Resolver{PreferGo: true}
+	var out []string
+	var err error
+	switch strings.ToUpper(kind) {
+	case "A":
+		out, err = r.LookupHost(ctx, name)
+	case "CNAME":
+		var c string
+		c, err = r.LookupCNAME(ctx, name)
+		out = []string{c}
+	case "PTR":
+		out, err = r.LookupAddr(ctx, name)
+	case "SRV":
+		var srvs []*net.SRV
+		_, srvs, err = r.LookupSRV(ctx, "", "", name)
+		for _, s := range srvs {
+			out = append(out, fmt.Sprintf("%s %d", s.Target, s.Port))
+		}
+	default:
+		fmt.Fprintln(os.Stderr, "kubia lookup: type A, SRV, CNAME or PTR")
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, o := range out {
+		fmt.Println(o)
+	}
+	return 0
+}
 
 func main() {
 	if len(os.Args) > 1 {
@@ -121,6 +160,12 @@ func subcommand(cmd string, args []string) int {
 			return 1
 		}
 		return 0
+	case "lookup":
+		if len(args) < 1 || len(args) > 2 {
+			fmt.Fprintln(os.Stderr, "usage: kubia lookup NAME [A|SRV|CNAME|PTR]")
+			return 2
+		}
+		return lookup(args[0], append(args[1:], "A")[0])
 	case "poll":
 		if len(args) != 1 {
 			fmt.Fprintln(os.Stderr, "usage: kubia poll URL")

@@ -90,6 +90,10 @@ func (a *Agent) NodeName() string { return a.opts.NodeName }
 // NodeIP is the InternalIP the node reports.
 func (a *Agent) NodeIP() string { return a.opts.NodeIP }
 
+// ResolvConf is the node's resolver configuration file: what pods with
+// dnsPolicy Default get, and where the cluster DNS forwards other names.
+func (a *Agent) ResolvConf() string { return a.opts.ResolvConf }
+
 // PodCIDR is the node's pod CIDR (known once Ready).
 func (a *Agent) PodCIDR() string { return a.podCIDR }
 

@@ -1,13 +1,13 @@
 package agent
 
 import (
-	"bufio"
-	"os"
 	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/skiffhq/skiff/pkg/dns"
 )
 
 // Upstream's limits on a pod's resolver configuration.
@@ -16,46 +16,12 @@ const (
 	maxDNSSearches    = 32
 )
 
-// hostResolver is what a resolv.conf says.
-type hostResolver struct {
-	servers, searches, options []string
-}
-
-func readResolvConf(path string) hostResolver {
-	var r hostResolver
-	f, err := os.Open(path)
-	if err != nil {
-		return r
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if i := strings.IndexAny(line, "#;"); i >= 0 {
-			line = line[:i]
-		}
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		switch fields[0] {
-		case "nameserver":
-			r.servers = append(r.servers, fields[1])
-		case "search", "domain":
-			r.searches = fields[1:]
-		case "options":
-			r.options = append(r.options, fields[1:]...)
-		}
-	}
-	return r
-}
-
 // dnsConfig is the pod's resolver configuration by its dnsPolicy, as the
 // kubelet computes it: ClusterFirst uses the cluster's nameservers and search
 // domains (the node's when the agent knows no cluster DNS), Default the
 // node's, None nothing; then the pod's own dnsConfig is merged in.
 func (a *Agent) dnsConfig(pod *corev1.Pod) *runtimeapi.DNSConfig {
-	host := readResolvConf(a.opts.ResolvConf)
+	host := dns.ReadResolvConf(a.opts.ResolvConf)
 	cfg := &runtimeapi.DNSConfig{}
 	policy := pod.Spec.DNSPolicy
 	if policy == corev1.DNSClusterFirst && pod.Spec.HostNetwork {
@@ -68,11 +34,11 @@ func (a *Agent) dnsConfig(pod *corev1.Pod) *runtimeapi.DNSConfig {
 	case corev1.DNSClusterFirst, corev1.DNSClusterFirstWithHostNet:
 		d := a.opts.ClusterDomain
 		cfg.Servers = slices.Clone(a.opts.ClusterDNS)
-		cfg.Searches = append([]string{pod.Namespace + ".svc." + d, "svc." + d, d}, host.searches...)
+		cfg.Searches = append([]string{pod.Namespace + ".svc." + d, "svc." + d, d}, host.Searches...)
 		cfg.Options = []string{"ndots:5"}
 	case corev1.DNSNone:
 	default:
-		cfg.Servers, cfg.Searches, cfg.Options = host.servers, host.searches, host.options
+		cfg.Servers, cfg.Searches, cfg.Options = host.Servers, host.Searches, host.Options
 	}
 	if pc := pod.Spec.DNSConfig; pc != nil {
 		cfg.Servers = appendUnique(cfg.Servers, pc.Nameservers...)
