@@ -36,6 +36,9 @@ func newAgentCommand() *cobra.Command {
 	f.BoolVar(&cfg.Drain, "drain", false, "on a clean shutdown, cordon this node and evict its pods first (undone at the next start)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, "how long --drain waits for the pods to go (default 2m)")
 	f.StringVar(&cfg.NetworkBackend, "network-backend", "host-gw", "how pod traffic crosses between nodes: host-gw (nodes share a link) or vxlan")
+	f.StringVar(&cfg.ClusterDNS, "cluster-dns", "", "the nameserver of pods with dnsPolicy ClusterFirst (default: the kube-dns Service's address)")
+	f.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "the cluster's DNS domain (the server's --cluster-domain)")
+	f.StringVar(&cfg.ResolvConf, "resolv-conf", "", "the node's resolver configuration: for pods with dnsPolicy Default, and where cluster DNS forwards other names (default /etc/resolv.conf)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	return cmd
 }

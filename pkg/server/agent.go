@@ -39,6 +39,16 @@ type NodeConfig struct {
 	ClientCAs               *x509.CertPool
 	// NetworkBackend carries pod traffic between nodes: host-gw or vxlan.
 	NetworkBackend string
+	// ClusterDNS is the kube-dns Service's address, the nameserver of pods
+	// with dnsPolicy ClusterFirst; empty: read from that Service.
+	ClusterDNS string
+	// ClusterDomain is the cluster's DNS domain (cluster.local).
+	ClusterDomain string
+	// ResolvConf is the node's resolver configuration: pods with dnsPolicy
+	// Default get it, and the cluster DNS forwards outside names to its
+	// nameservers. Empty: /etc/resolv.conf (systemd-resolved's file where
+	// there is one).
+	ResolvConf string
 	// Mirror is the cluster registry containerd pulls through first. With
 	// one, DATA_DIR/agent/images is the registry's business, not the node's.
 	Mirror agent.Mirror
@@ -67,7 +77,7 @@ func runAgent(ctx context.Context, cfg Config, ca *pki.CA, tlsDir string, rc *re
 		DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, ClusterCIDR: cfg.ClusterCIDR,
 		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint, NetworkBackend: cfg.NetworkBackend,
 		Client: rc, ServingCert: certFile, ServingKey: keyFile, ClientCAs: ca.CertPool(), Logger: log,
-		Mirror: mirror,
+		Mirror: mirror, ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, ResolvConf: cfg.ResolvConf,
 	})
 }
 
@@ -140,7 +150,17 @@ func RunNode(ctx context.Context, nc NodeConfig) error {
 	if nc.Mirror.URL == "" {
 		tarballs, _ = filepath.Glob(filepath.Join(nc.DataDir, "agent", "images", "*.tar"))
 	}
+	if nc.ClusterDNS == "" {
+		nc.ClusterDNS = clusterDNSAddress(ctx, client, log)
+	}
+	var clusterDNS []string
+	if nc.ClusterDNS != "" {
+		clusterDNS = []string{nc.ClusterDNS}
+	}
 	a, err := agent.New(client, agent.Options{
+		ClusterDNS:               clusterDNS,
+		ClusterDomain:            nc.ClusterDomain,
+		ResolvConf:               nc.ResolvConf,
 		ImportImages:             tarballs,
 		Mirror:                   nc.Mirror,
 		NodeName:                 nc.NodeName,
@@ -176,9 +196,17 @@ func RunNode(ctx context.Context, nc NodeConfig) error {
 			log.Error("pod network stopped", "err", err)
 		}
 	}()
+	// The proxy and the cluster DNS watch the same Services and
+	// EndpointSlices: one cache for both.
+	services := informers.NewSharedInformerFactory(client, 0)
 	go func() {
-		if err := runServiceProxy(ctx, nc, client, a, log.With("component", "proxy")); err != nil && ctx.Err() == nil {
+		if err := runServiceProxy(ctx, nc, client, a, services, log.With("component", "proxy")); err != nil && ctx.Err() == nil {
 			log.Error("service proxy stopped", "err", err)
+		}
+	}()
+	go func() {
+		if err := runClusterDNS(ctx, nc, client, a, services, log.With("component", "dns")); err != nil && ctx.Err() == nil {
+			log.Error("cluster DNS stopped", "err", err)
 		}
 	}()
 	return a.Run(ctx)
@@ -186,7 +214,7 @@ func RunNode(ctx context.Context, nc NodeConfig) error {
 
 // runServiceProxy programs this node's nftables from Services and
 // EndpointSlices once the agent knows the node's address.
-func runServiceProxy(ctx context.Context, nc NodeConfig, client kubernetes.Interface, a *agent.Agent, log *slog.Logger) error {
+func runServiceProxy(ctx context.Context, nc NodeConfig, client kubernetes.Interface, a *agent.Agent, factory informers.SharedInformerFactory, log *slog.Logger) error {
 	select {
 	case <-a.Ready():
 	case <-ctx.Done():
@@ -200,7 +228,7 @@ func runServiceProxy(ctx context.Context, nc NodeConfig, client kubernetes.Inter
 	if ip := net.ParseIP(a.NodeIP()); ip != nil {
 		nodeIPs = append(nodeIPs, ip)
 	}
-	p, err := proxy.New(client, informers.NewSharedInformerFactory(client, 0), proxy.Options{
+	p, err := proxy.New(client, factory, proxy.Options{
 		NodeName: a.NodeName(), NodeIPs: nodeIPs, ClusterCIDR: clusterNet, Logger: log,
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +19,7 @@ import (
 
 	schedulingvalidation "github.com/skiffhq/skiff/pkg/api/validation/scheduling"
 	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/controller/clusterdns"
 	"github.com/skiffhq/skiff/pkg/controller/rootcacert"
 	"github.com/skiffhq/skiff/pkg/registry"
 )
@@ -28,15 +30,15 @@ var SystemNamespaces = []string{"default", "kube-system", "kube-public", "kube-n
 // bootstrap ensures what upstream's apiserver ensures on start: the system
 // namespaces, the kubernetes Service with the first service IP, its Endpoints, and a
 // default ServiceAccount in each system namespace, the system PriorityClasses and
-// the default ServiceCIDR.
-// Existing objects are kept. host
+// the default ServiceCIDR; and the kube-dns Service of cluster DNS (see
+// dnsService). Existing objects are kept. host
 // is the address other machines reach the API at; nil when there is none.
 //
 // rootCA, when set (the control loops run), is also published as kube-root-ca.crt
 // in each system namespace. Its publisher would do that a moment later; doing it
 // before the server reports ready means a client's first informer finds the
 // system namespaces settled.
-func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Registry, serviceNet *net.IPNet, host net.IP, port int, rootCA []byte) error {
+func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Registry, serviceNet *net.IPNet, host net.IP, port int, rootCA []byte, dns *dnsService) error {
 	ensureIn := func(gv, resource, namespace string, obj runtime.Object) error {
 		res := reg.Lookup(gv, resource)
 		if m, ok := obj.(metav1.Object); ok && api.Exists(res, namespace, m.GetName()) {
@@ -76,6 +78,9 @@ func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Regist
 	if err := ensure("services", "default", svc); err != nil {
 		return err
 	}
+	if err := dns.ensure(ctx, api, reg); err != nil {
+		return err
+	}
 	for _, pc := range schedulingvalidation.SystemPriorityClasses() {
 		if err := ensureIn("scheduling.k8s.io/v1", "priorityclasses", "", pc); err != nil {
 			return err
@@ -111,6 +116,54 @@ func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Regist
 		slice.AddressType = discoveryv1.AddressTypeIPv6
 	}
 	return ensureIn("discovery.k8s.io/v1", "endpointslices", "default", slice)
+}
+
+// dnsService keeps the Service pods resolve names through,
+// kube-system/kube-dns, at the cluster DNS address; its endpoints are the
+// nodes' DNS servers (package clusterdns). When another Service holds that
+// address (a cluster made before cluster DNS, or with another --cluster-dns)
+// the server starts all the same, with a warning: only names do not resolve
+// until the address is freed.
+type dnsService struct {
+	ip  string
+	log *slog.Logger
+	// warned names the Service last warned about, so that the reconcile
+	// loop, which tries again every round, does not repeat the warning.
+	warned string
+}
+
+func (d *dnsService) ensure(ctx context.Context, api *apiserver.Server, reg *apiserver.Registry) error {
+	res := reg.Lookup("v1", "services")
+	if d.ip == "" || api.Exists(res, clusterdns.Namespace, clusterdns.ServiceName) {
+		return nil
+	}
+	_, err := api.Create(ctx, res, clusterdns.Namespace, clusterdns.Service(d.ip))
+	switch {
+	case err == nil, apierrors.IsAlreadyExists(err):
+		d.warned = ""
+		return nil
+	case apierrors.IsInvalid(err):
+		if holder := serviceHolding(api, d.ip); holder != "" {
+			if holder != d.warned {
+				d.log.Warn("cluster DNS: another Service holds the kube-dns Service's address; pods will not resolve names until it is freed or --cluster-dns names another",
+					"address", d.ip, "service", holder)
+				d.warned = holder
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("services in %q: %w", clusterdns.Namespace, err)
+}
+
+// serviceHolding names the Service whose ClusterIP is ip, if any.
+func serviceHolding(api *apiserver.Server, ip string) string {
+	for _, o := range api.List("v1", "services") {
+		svc, ok := o.(*corev1.Service)
+		if ok && (svc.Spec.ClusterIP == ip || slices.Contains(svc.Spec.ClusterIPs, ip)) {
+			return svc.Namespace + "/" + svc.Name
+		}
+	}
+	return ""
 }
 
 // reconcileBootstrap re-creates the bootstrap objects when someone deletes them

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiffhq/skiff/pkg/controller/clusterdns"
 	"github.com/skiffhq/skiff/pkg/controller/cronjob"
 	"github.com/skiffhq/skiff/pkg/controller/daemonset"
 	"github.com/skiffhq/skiff/pkg/controller/deployment"
@@ -89,6 +90,7 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []b
 		endpoints.New(client, factory, endpoints.Options{Workers: 8, Logger: named("endpoints")}),
 		endpointslice.New(client, factory, endpointslice.Options{Workers: 8, Logger: named("endpointslice")}),
 		endpointslicemirroring.New(client, factory, endpointslicemirroring.Options{Logger: named("endpointslicemirroring")}),
+		clusterdns.New(client, factory, clusterdns.Options{Logger: named("clusterdns")}),
 		servicelb.New(client, factory, servicelb.Options{Pool: pool, Logger: named("servicelb")}),
 		nodeipam.New(client, factory, nodeipam.Options{ClusterCIDR: clusterNet, Logger: named("nodeipam")}),
 		nodelifecycle.New(client, factory, nodelifecycle.Options{GracePeriod: cfg.NodeMonitorGracePeriod, Logger: named("nodelifecycle")}),

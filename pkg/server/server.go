@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -21,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/version"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -66,6 +68,16 @@ type Config struct {
 	NodeName, NodeIP, ContainerRuntimeEndpoint string
 	// NetworkBackend carries pod traffic between nodes: host-gw (default) or vxlan.
 	NetworkBackend string
+	// ClusterDomain is the cluster's DNS domain (cluster.local): a Service
+	// is NAME.NAMESPACE.svc.ClusterDomain.
+	ClusterDomain string
+	// ClusterDNS is the kube-dns Service's ClusterIP, the resolver pods are
+	// given (default: the 10th address of ServiceCIDR, as upstream's tools
+	// choose). New fills it in.
+	ClusterDNS string
+	// ResolvConf is this host's resolver configuration for its node (see
+	// NodeConfig.ResolvConf).
+	ResolvConf string
 	// DisableControllers runs the API alone (tests that drive one loop by hand).
 	DisableControllers bool
 	// Storage, when set, replaces the embedded bolt file (tests use memory).
@@ -114,6 +126,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ServiceCIDR == "" {
 		cfg.ServiceCIDR = "10.43.0.0/16"
 	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = "cluster.local"
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -128,8 +143,16 @@ func New(cfg Config) (*Server, error) {
 	if _, _, err := net.ParseCIDR(cfg.ClusterCIDR); err != nil {
 		return nil, fmt.Errorf("--cluster-cidr %q: %w", cfg.ClusterCIDR, err)
 	}
-	if _, _, err := net.ParseCIDR(cfg.ServiceCIDR); err != nil {
+	_, serviceNet, err := net.ParseCIDR(cfg.ServiceCIDR)
+	if err != nil {
 		return nil, fmt.Errorf("--service-cidr %q: %w", cfg.ServiceCIDR, err)
+	}
+	cfg.ClusterDomain = strings.TrimSuffix(cfg.ClusterDomain, ".")
+	if errs := validation.IsDNS1123Subdomain(cfg.ClusterDomain); len(errs) > 0 {
+		return nil, fmt.Errorf("--cluster-domain %q: %s", cfg.ClusterDomain, strings.Join(errs, "; "))
+	}
+	if cfg.ClusterDNS, err = checkClusterDNS(cfg.ClusterDNS, serviceNet); err != nil {
+		return nil, err
 	}
 	if cfg.NetworkBackend != "" {
 		if _, err := podnet.ParseBackend(cfg.NetworkBackend); err != nil {
@@ -138,6 +161,49 @@ func New(cfg Config) (*Server, error) {
 	}
 	return &Server{cfg: cfg, Kubeconfig: cfg.KubeconfigPath, ready: make(chan struct{}), runNode: RunNode}, nil
 }
+
+// checkClusterDNS validates the kube-dns Service's address, or picks the
+// default: an IPv4 address the Service range can allocate (not its network
+// or broadcast address, nor the kubernetes Service's).
+func checkClusterDNS(ip string, serviceNet *net.IPNet) (string, error) {
+	flag := fmt.Sprintf("--cluster-dns %q", ip)
+	if ip == "" {
+		if serviceNet.IP.To4() == nil {
+			// Cluster DNS serves IPv4 Service ranges: an IPv6 one runs
+			// without it (pods use the node's resolvers) unless told.
+			return "", nil
+		}
+		ip = nthIPv4(serviceNet, 10).String()
+		flag = fmt.Sprintf("--cluster-dns (by default the 10th address of --service-cidr %s, %s)", serviceNet, ip)
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is4() {
+		return "", fmt.Errorf("%s: not an IPv4 address", flag)
+	}
+	if !serviceNet.Contains(net.IP(addr.AsSlice())) {
+		return "", fmt.Errorf("%s: not inside --service-cidr %s", flag, serviceNet)
+	}
+	ones, bits := serviceNet.Mask.Size()
+	switch addr.String() {
+	case serviceNet.IP.String(), nthIPv4(serviceNet, 1<<(bits-ones)-1).String():
+		return "", fmt.Errorf("%s: the network or broadcast address of --service-cidr %s", flag, serviceNet)
+	case registry.FirstServiceIP(serviceNet).String():
+		return "", fmt.Errorf("%s: the kubernetes Service's address", flag)
+	}
+	return addr.String(), nil
+}
+
+// nthIPv4 is the address off after the first of the IPv4 network n.
+func nthIPv4(n *net.IPNet, off uint64) net.IP {
+	ip := n.IP.To4()
+	v := (uint64(ip[0])<<24 | uint64(ip[1])<<16 | uint64(ip[2])<<8 | uint64(ip[3])) + off
+	return net.IPv4(byte(v>>24), byte(v>>16), byte(v>>8), byte(v)).To4()
+}
+
+// ClusterDNSIP is the kube-dns Service's address, the nameserver pods with
+// dnsPolicy ClusterFirst are given; nil when ClusterDNS is unset or invalid
+// (New fills it in).
+func (c Config) ClusterDNSIP() net.IP { return net.ParseIP(c.ClusterDNS).To4() }
 
 // Ready is closed when the API answers and the bootstrap objects exist.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
@@ -321,8 +387,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if !cfg.DisableControllers {
 		rootCA = ca.CertPEM()
 	}
+	dns := &dnsService{ip: cfg.ClusterDNS, log: log}
 	ensureBootstrap := func(ctx context.Context) error {
-		if err := bootstrap(ctx, api, reg, serviceNet, net.ParseIP(joinHost(cfg)), port, rootCA); err != nil {
+		if err := bootstrap(ctx, api, reg, serviceNet, net.ParseIP(joinHost(cfg)), port, rootCA, dns); err != nil {
 			return err
 		}
 		return ensureDashboardService(ctx, api, reg, cfg.enabled("dashboard"))

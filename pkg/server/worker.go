@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,8 @@ type WorkerConfig struct {
 	ServerURL, Token, TokenFile                         string
 	DataDir, NodeName, NodeIP, ContainerRuntimeEndpoint string
 	NetworkBackend                                      string
+	// ClusterDNS, ClusterDomain and ResolvConf: as in NodeConfig.
+	ClusterDNS, ClusterDomain, ResolvConf string
 	// Drain, on a clean shutdown, cordons the node and evicts its pods first.
 	Drain bool
 	// DrainTimeout bounds that (default 2 minutes).
@@ -57,6 +60,11 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if cfg.NetworkBackend != "" {
 		if _, err := podnet.ParseBackend(cfg.NetworkBackend); err != nil {
 			return fmt.Errorf("--network-backend: %w", err)
+		}
+	}
+	if cfg.ClusterDNS != "" {
+		if ip, err := netip.ParseAddr(cfg.ClusterDNS); err != nil || !ip.Is4() {
+			return fmt.Errorf("--cluster-dns %q is not an IPv4 address", cfg.ClusterDNS)
 		}
 	}
 	if cfg.Logger == nil {
@@ -127,6 +135,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	return RunNode(nodeCtx, NodeConfig{
 		DataDir: cfg.DataDir, NodeName: cfg.NodeName, NodeIP: cfg.NodeIP, ClusterCIDR: creds.ClusterCIDR,
 		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint, NetworkBackend: cfg.NetworkBackend,
+		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, ResolvConf: cfg.ResolvConf,
 		Client: rc, ServingCert: files.ServingCert, ServingKey: files.ServingKey, ClientCAs: pool,
 		// Images come from the cluster registry first, with this node's identity.
 		Mirror: agent.Mirror{URL: strings.TrimRight(cfg.ServerURL, "/"), CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey},

@@ -50,7 +50,7 @@ func sh(t testing.TB, name string, args ...string) string {
 // startNode creates a namespace with one address (no route out of the
 // machine), imports the demo image through the air-gap folder, and starts
 // `skiff server` inside it.
-func startNode(t testing.TB) *node {
+func startNode(t testing.TB, extra ...string) *node {
 	t.Helper()
 	n := &node{t: t, ns: fmt.Sprintf("skiff-e2e-%d", os.Getpid()%100000), dataDir: t.TempDir()}
 	sh(t, "ip", "netns", "add", n.ns)
@@ -67,8 +67,8 @@ func startNode(t testing.TB) *node {
 	if _, err := images.BuildDemo(ctx, imgDir); err != nil {
 		t.Fatalf("building the demo image: %v", err)
 	}
-	n.cmd = exec.Command("nsenter", "--net=/run/netns/"+n.ns, harness.Binary(t), "server",
-		"--data-dir", n.dataDir, "--node-ip", "10.99.0.1", "--node-name", "node-1")
+	n.cmd = exec.Command("nsenter", append([]string{"--net=/run/netns/" + n.ns, harness.Binary(t), "server",
+		"--data-dir", n.dataDir, "--node-ip", "10.99.0.1", "--node-name", "node-1"}, extra...)...)
 	stdout, _ := n.cmd.StdoutPipe()
 	logf, _ := os.Create(filepath.Join(n.dataDir, "server.log"))
 	n.cmd.Stderr = logf
