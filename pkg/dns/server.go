@@ -269,9 +269,46 @@ func (s *Server) reply(r *dns.Msg, overTCP bool) *dns.Msg {
 	q := r.Question[0]
 	if (q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY) || !s.zone.answer(m, q) {
 		m = s.fwd.resolve(r, overTCP)
+	} else {
+		s.chase(m, r, overTCP)
 	}
 	if opt := r.IsEdns0(); opt != nil && m.IsEdns0() == nil {
 		m.SetEdns0(maxUDPSize, opt.Do())
 	}
 	return m
+}
+
+// maxChase bounds how many aliases an answer follows.
+const maxChase = 8
+
+// chase completes an ExternalName Service's alias as a recursive resolver
+// does: the target's records (from the zone, or forwarded) follow the CNAME,
+// so a client that does not chase aliases itself still gets addresses.
+func (s *Server) chase(m, r *dns.Msg, overTCP bool) {
+	q := r.Question[0]
+	if q.Qtype == dns.TypeCNAME || q.Qtype == dns.TypeANY {
+		return
+	}
+	for range maxChase {
+		if len(m.Answer) == 0 {
+			return
+		}
+		cname, ok := m.Answer[len(m.Answer)-1].(*dns.CNAME)
+		if !ok {
+			return
+		}
+		next := r.Copy()
+		next.Question[0].Name = cname.Target
+		t := new(dns.Msg)
+		t.SetReply(next)
+		if !s.zone.answer(t, next.Question[0]) {
+			t = s.fwd.resolve(next, overTCP)
+		}
+		m.Answer = append(m.Answer, t.Answer...)
+		m.Rcode = t.Rcode
+		if len(t.Answer) == 0 {
+			m.Ns = t.Ns
+			return
+		}
+	}
 }

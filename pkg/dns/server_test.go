@@ -79,7 +79,7 @@ func fixture() []any {
 		endpointSlice("default", "all-2", "all", nil, ep{"10.42.1.5", "", true}),
 		&corev1.Service{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "ext"},
-			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "foo.example.com"},
+			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "example.org"},
 		},
 	}
 }
@@ -269,8 +269,8 @@ func TestRecords(t *testing.T) {
 		// publishNotReadyAddresses: the not-ready endpoint too, each address once.
 		{name: "all.default.svc.cluster.local.", qtype: dns.TypeA, answer: []string{
 			"all.default.svc.cluster.local. 5 IN A 10.42.1.5", "all.default.svc.cluster.local. 5 IN A 10.42.1.6"}},
-		{name: "ext.default.svc.cluster.local.", qtype: dns.TypeA,
-			answer: []string{"ext.default.svc.cluster.local. 5 IN CNAME foo.example.com."}},
+		{name: "ext.default.svc.cluster.local.", qtype: dns.TypeCNAME,
+			answer: []string{"ext.default.svc.cluster.local. 5 IN CNAME example.org."}},
 		{name: "20.0.43.10.in-addr.arpa.", qtype: dns.TypePTR,
 			answer: []string{"20.0.43.10.in-addr.arpa. 5 IN PTR kubia.default.svc.cluster.local."}},
 		{name: "5.0.42.10.in-addr.arpa.", qtype: dns.TypePTR,
@@ -311,6 +311,39 @@ func TestRecords(t *testing.T) {
 	}
 	if n := ts.up.queries.Load(); n != 0 {
 		t.Errorf("the node's resolver was asked %d times about the cluster's names", n)
+	}
+}
+
+// TestExternalNameChased: an ExternalName's alias comes with its target's
+// addresses, as a recursive resolver gives them (Go's resolver, for one,
+// does not chase aliases itself).
+func TestExternalNameChased(t *testing.T) {
+	ts := startServer(t, append(fixture(),
+		&corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "alias"},
+			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "kubia.default.svc.cluster.local"},
+		},
+		&corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "gone"},
+			Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "nowhere.example"},
+		})...)
+	for name, want := range map[string][]string{
+		"ext.default.svc.cluster.local.":   {"ext.default.svc.cluster.local. 5 IN CNAME example.org.", "example.org. 300 IN A 192.0.2.10"},
+		"alias.default.svc.cluster.local.": {"alias.default.svc.cluster.local. 5 IN CNAME kubia.default.svc.cluster.local.", "kubia.default.svc.cluster.local. 5 IN A 10.43.0.20"},
+	} {
+		r := ts.ask(t, "udp", name, dns.TypeA)
+		var got []string
+		for _, rr := range r.Answer {
+			got = append(got, strings.ReplaceAll(rr.String(), "\t", " "))
+		}
+		if r.Rcode != dns.RcodeSuccess || !slices.Equal(got, want) {
+			t.Errorf("%s: %s %q, want %q", name, dns.RcodeToString[r.Rcode], got, want)
+		}
+	}
+	// A target nobody knows: the alias, and NXDOMAIN for its end.
+	r := ts.ask(t, "udp", "gone.default.svc.cluster.local.", dns.TypeA)
+	if r.Rcode != dns.RcodeNameError || len(r.Answer) != 1 {
+		t.Errorf("an alias to nowhere: %s %v", dns.RcodeToString[r.Rcode], r.Answer)
 	}
 }
 
