@@ -305,7 +305,8 @@ func (a *allocator) checkIP(svc *corev1.Service, used map[string]bool) error {
 }
 
 // nextIP picks a free address, skipping the network address, the first address
-// (reserved for the kubernetes Service) and the broadcast address.
+// (reserved for the kubernetes Service) and the broadcast address, from the
+// upper part of the range before the static band.
 func (a *allocator) nextIP(used map[string]bool) (string, error) {
 	ones, bits := a.cidr.Mask.Size()
 	size := new(big.Int).Lsh(big.NewInt(1), uint(bits-ones)).Int64()
@@ -315,12 +316,24 @@ func (a *allocator) nextIP(used map[string]bool) (string, error) {
 	if size < 4 {
 		return "", apierrors.NewInternalError(fmt.Errorf("service CIDR %s is too small", a.cidr))
 	}
-	start := 2 + rand.Int64N(size-3)
-	for i := int64(0); i < size-3; i++ {
-		off := 2 + (start-2+i)%(size-3)
-		ip := ipAdd(a.cidr.IP, off).String()
-		if !used[ip] {
-			return ip, nil
+	// Upstream's static band: the lowest min(max(16, size/16), 256)
+	// addresses are handed out last, so addresses chosen by hand (the
+	// cluster DNS's 10th address among them) stay free for those who ask.
+	static := min(max(16, size/16), 256)
+	if static >= size-1 {
+		static = 2
+	}
+	for _, band := range [][2]int64{{static, size - 1}, {2, static}} {
+		lo, n := band[0], band[1]-band[0]
+		if n <= 0 {
+			continue
+		}
+		start := rand.Int64N(n)
+		for i := int64(0); i < n; i++ {
+			ip := ipAdd(a.cidr.IP, lo+(start+i)%n).String()
+			if !used[ip] {
+				return ip, nil
+			}
 		}
 	}
 	return "", apierrors.NewInternalError(fmt.Errorf("range is full: no ClusterIP left in %s", a.cidr))

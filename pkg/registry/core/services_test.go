@@ -188,3 +188,33 @@ func TestHealthCheckNodePortUpdate(t *testing.T) {
 		t.Fatalf("healthCheckNodePort %d after going back to Local, want a free one in range", hc)
 	}
 }
+
+// TestClusterIPStaticBand: addresses are handed out from above the static
+// band (the lowest 16 of a /24) until the rest is full, so an address chosen
+// by hand there, as the cluster DNS's 10th is, stays free; then the band is
+// used too, and every address but the network's, the kubernetes Service's
+// and the broadcast is given once.
+func TestClusterIPStaticBand(t *testing.T) {
+	a := testAllocator(30000, 30009)
+	used := map[string]bool{}
+	for i := range 253 {
+		ip, err := a.nextIP(used)
+		if err != nil {
+			t.Fatalf("address %d: %v", i, err)
+		}
+		if used[ip] {
+			t.Fatalf("%s given twice", ip)
+		}
+		last := net.ParseIP(ip).To4()[3]
+		if i < 255-16 && last < 16 {
+			t.Fatalf("address %d is %s, in the static band while %d above it are free", i, ip, 255-16-i)
+		}
+		if last == 0 || last == 1 || last == 255 {
+			t.Fatalf("address %d is %s", i, ip)
+		}
+		used[ip] = true
+	}
+	if _, err := a.nextIP(used); err == nil || !strings.Contains(err.Error(), "range is full") {
+		t.Fatalf("a full range: %v", err)
+	}
+}
