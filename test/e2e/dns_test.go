@@ -121,6 +121,14 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  dnsPolicy: ClusterFirstWithHostNet
+  containers: [{name: kubia, image: luksa/kubia, command: [/kubia, poll, "http://127.0.0.1:1/"]}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: shell}
 spec:
   containers: [{name: sh, image: busybox, command: [sh, -c, "sleep 3600"]}]
@@ -139,6 +147,10 @@ func TestClusterDNSOnARealNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := startNode(t, "--resolv-conf", resolvConf)
+	// The node's own packets to a ClusterIP need a route before the proxy's
+	// rules see them, as on any host with a default route; this one ends at
+	// the namespace's own veth pair.
+	sh(t, "ip", "-n", n.ns, "route", "add", "default", "dev", "eth0")
 	serveNodeResolver(t, n.ns)
 	n.pushShellImage()
 
@@ -160,7 +172,7 @@ func TestClusterDNSOnARealNode(t *testing.T) {
 	n.mustKubectl("apply", "-f", manifest)
 	n.eventually("the pods Ready", 120*time.Second, func() (bool, string) {
 		out, err := n.kubectl("get", "pods", "-o", "jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=='Ready')].status} {end}")
-		return err == nil && strings.Count(out, "=True") == 5, out
+		return err == nil && strings.Count(out, "=True") == 6, out
 	})
 	ipOf := func(what string, args ...string) string {
 		out := strings.TrimSpace(n.mustKubectl(append([]string{"get"}, append(args, "-o", "jsonpath="+what)...)...))
@@ -201,6 +213,13 @@ func TestClusterDNSOnARealNode(t *testing.T) {
 	// cluster's domains and the node's) and then out, through the node's
 	// resolver.
 	lookup([]string{outsideIP}, "outside.test")
+
+	// A pod on the node's network with ClusterFirstWithHostNet: the node
+	// itself reaches the kube-dns Service.
+	n.eventually("kubia lookup kubia from a host-network pod", 30*time.Second, func() (bool, string) {
+		out, err := n.kubectl("exec", "hostnet", "--", "/kubia", "lookup", "kubia")
+		return err == nil && strings.TrimSpace(out) == kubiaIP, out
+	})
 
 	if out, err := n.kubectl("exec", "client", "--", "/kubia", "get", "http://kubia:8080"); err != nil || !strings.HasPrefix(out, "You've hit kubia-1") {
 		t.Errorf("kubia get http://kubia:8080: %v\n%s", err, out)

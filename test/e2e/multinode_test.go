@@ -124,6 +124,37 @@ func TestMultiNodeHostGW(t *testing.T) {
 		})
 	}
 
+	// Cluster DNS on every node: a pod on each reaches the Service by name,
+	// through its own node's DNS server (the kube-dns Service is Local).
+	clusterIP := strings.TrimSpace(l.mustKubectl("get", "svc", "kubia-http", "-o", "jsonpath={.spec.clusterIP}"))
+	nodeOf, _, _ := l.readyPods("run=kubia")
+	for _, node := range []string{"node-1", "node-2", "node-3"} {
+		var pod string
+		for p, n := range nodeOf {
+			if n == node {
+				pod = p
+				break
+			}
+		}
+		if pod == "" {
+			t.Fatalf("no kubia pod on %s: %v", node, nodeOf)
+		}
+		l.eventually("kubia lookup kubia-http from "+node, 30*time.Second, func() (bool, string) {
+			out, err := l.kubectl("exec", pod, "--", "/kubia", "lookup", "kubia-http")
+			return err == nil && strings.TrimSpace(out) == clusterIP, fmt.Sprint(out, err)
+		})
+		if out, err := l.kubectl("exec", pod, "--", "/kubia", "get", "http://kubia-http:8080"); err != nil || !strings.HasPrefix(out, "You've hit kubia-") {
+			t.Errorf("kubia get http://kubia-http:8080 from %s: %v %s", node, err, out)
+		}
+	}
+	dnsEndpoints := l.mustKubectl("get", "endpointslices", "-n", "kube-system", "-l", "kubernetes.io/service-name=kube-dns",
+		"-o", "jsonpath={range .items[*].endpoints[*]}{.nodeName}={.addresses[0]} {end}")
+	for _, n := range l.nodes {
+		if !strings.Contains(dnsEndpoints, n.name+"=10.42.") {
+			t.Errorf("kube-dns endpoints %q lack %s", dnsEndpoints, n.name)
+		}
+	}
+
 	// Node loss: node 3's agent and containerd die at once.
 	killed := time.Now()
 	l.nodes[2].kill()
