@@ -21,6 +21,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/controller/endpointslice"
 	"github.com/skiffhq/skiff/pkg/controller/endpointslicemirroring"
 	"github.com/skiffhq/skiff/pkg/controller/garbagecollector"
+	"github.com/skiffhq/skiff/pkg/controller/ipaddress"
 	"github.com/skiffhq/skiff/pkg/controller/job"
 	"github.com/skiffhq/skiff/pkg/controller/namespace"
 	"github.com/skiffhq/skiff/pkg/controller/nodeipam"
@@ -91,6 +92,7 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []b
 		endpointslice.New(client, factory, endpointslice.Options{Workers: 8, Logger: named("endpointslice")}),
 		endpointslicemirroring.New(client, factory, endpointslicemirroring.Options{Logger: named("endpointslicemirroring")}),
 		clusterdns.New(client, factory, clusterdns.Options{Logger: named("clusterdns")}),
+		ipaddress.New(client, factory, ipaddress.Options{Logger: named("ipaddress")}),
 		servicelb.New(client, factory, servicelb.Options{Pool: pool, Logger: named("servicelb")}),
 		nodeipam.New(client, factory, nodeipam.Options{ClusterCIDR: clusterNet, Logger: named("nodeipam")}),
 		nodelifecycle.New(client, factory, nodelifecycle.Options{GracePeriod: cfg.NodeMonitorGracePeriod, Logger: named("nodelifecycle")}),

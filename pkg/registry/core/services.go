@@ -8,6 +8,7 @@ import (
 	"net"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -118,9 +119,15 @@ func needsHealthCheck(svc *corev1.Service) bool {
 
 // allocator hands out ClusterIPs, NodePorts and health check node ports (the
 // latter two from one range, so they never collide). It keeps no state of its
-// own: what is taken is read from the stored Services, so it survives restarts
-// and can never drift from storage. The API server serializes Service writes
-// around it.
+// own: what is taken is read from the stored Services and IPAddresses, so it
+// survives restarts and can never drift from storage. The API server
+// serializes Service writes around it.
+//
+// An IPAddress takes its address as upstream's allocator reads it: whoever
+// holds it (another Service, a Gateway, a user's reservation) keeps it, until
+// the IPAddress is deleted. The ipaddress controller writes one for every
+// ClusterIP and deletes it once the Service lets the address go, so an address
+// comes free again a moment after its Service does.
 type allocator struct {
 	cidr             *net.IPNet
 	portMin, portMax int
@@ -128,6 +135,17 @@ type allocator struct {
 
 func (a *allocator) used(v apiserver.View, self *corev1.Service) (map[string]bool, map[int32]bool) {
 	ips, ports := map[string]bool{}, map[int32]bool{}
+	for _, o := range v.List(networkingv1.SchemeGroupVersion.String(), "ipaddresses") {
+		ipa, ok := o.(*networkingv1.IPAddress)
+		if !ok || (self != nil && parentIs(ipa.Spec.ParentRef, self)) {
+			continue
+		}
+		// Keyed as the Services' addresses are (net.IP's form), whatever
+		// form the name was written in.
+		if ip := net.ParseIP(ipa.Name); ip != nil {
+			ips[ip.String()] = true
+		}
+	}
 	for _, o := range v.List("v1", "services") {
 		s := o.(*corev1.Service)
 		if self != nil && s.Namespace == self.Namespace && s.Name == self.Name {
@@ -149,6 +167,13 @@ func (a *allocator) used(v apiserver.View, self *corev1.Service) (map[string]boo
 		}
 	}
 	return ips, ports
+}
+
+// parentIs reports whether ref names svc: the Service's own IPAddress, which
+// does not keep the Service from its address (an update, or a Service made
+// again under its name).
+func parentIs(ref *networkingv1.ParentReference, svc *corev1.Service) bool {
+	return ref != nil && ref.Group == "" && ref.Resource == "services" && ref.Namespace == svc.Namespace && ref.Name == svc.Name
 }
 
 var (

@@ -1,11 +1,14 @@
 package core
 
 import (
+	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
@@ -15,9 +18,29 @@ import (
 type stored []*corev1.Service
 
 func (s stored) List(gv, resource string) []runtime.Object {
+	if gv != "v1" || resource != "services" {
+		return nil
+	}
 	var out []runtime.Object
 	for _, svc := range s {
 		out = append(out, svc)
+	}
+	return out
+}
+
+// withIPs is a View of Services and IPAddresses.
+type withIPs struct {
+	stored
+	ips []*networkingv1.IPAddress
+}
+
+func (w withIPs) List(gv, resource string) []runtime.Object {
+	if gv != "networking.k8s.io/v1" || resource != "ipaddresses" {
+		return w.stored.List(gv, resource)
+	}
+	var out []runtime.Object
+	for _, ip := range w.ips {
+		out = append(out, ip)
 	}
 	return out
 }
@@ -216,5 +239,100 @@ func TestClusterIPStaticBand(t *testing.T) {
 	}
 	if _, err := a.nextIP(used); err == nil || !strings.Contains(err.Error(), "range is full") {
 		t.Fatalf("a full range: %v", err)
+	}
+}
+
+func clusterIPService(ns, name, ip string) *corev1.Service {
+	s := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.ServiceSpec{
+		Type: corev1.ServiceTypeClusterIP, ClusterIP: ip, Ports: []corev1.ServicePort{{Port: 80, Protocol: corev1.ProtocolTCP}}}}
+	if ip != "" {
+		s.Spec.ClusterIPs = []string{ip}
+	}
+	return s
+}
+
+func ipAddress(ip string, ref *networkingv1.ParentReference) *networkingv1.IPAddress {
+	return &networkingv1.IPAddress{ObjectMeta: metav1.ObjectMeta{Name: ip}, Spec: networkingv1.IPAddressSpec{ParentRef: ref}}
+}
+
+func serviceRef(ns, name string) *networkingv1.ParentReference {
+	return &networkingv1.ParentReference{Resource: "services", Namespace: ns, Name: name}
+}
+
+// TestClusterIPTakenByIPAddress: an IPAddress takes its address whoever holds
+// it (another Service, one that is gone, another kind of object) both from a
+// client asking for it and from the random pick; only the Service's own
+// IPAddress, by namespace and name, leaves the address to it.
+func TestClusterIPTakenByIPAddress(t *testing.T) {
+	const taken = "10.43.0.7"
+	gateway := &networkingv1.ParentReference{Group: "gateway.networking.k8s.io", Resource: "gateways", Namespace: "default", Name: "web"}
+	for _, tc := range []struct {
+		name string
+		ref  *networkingv1.ParentReference
+		free bool // for default/web
+	}{
+		{"another Service's", serviceRef("default", "other"), false},
+		{"a Service of that name in another namespace", serviceRef("team", "web"), false},
+		{"a gateway's of the same namespace and name", gateway, false},
+		{"the Service's own", serviceRef("default", "web"), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := withIPs{ips: []*networkingv1.IPAddress{ipAddress(taken, tc.ref)}}
+			a := testAllocator(30000, 30009)
+
+			svc := clusterIPService("default", "web", taken)
+			err := a.assign(v, svc, nil)
+			want := `spec.clusterIP: Invalid value: "10.43.0.7": failed to allocate IP 10.43.0.7: provided IP is already allocated`
+			switch {
+			case tc.free && err != nil:
+				t.Fatalf("asking for %s: %v", taken, err)
+			case !tc.free && (err == nil || !strings.Contains(err.Error(), want)):
+				t.Fatalf("asking for %s: %v, want %q", taken, err, want)
+			}
+
+			// An update that moves to it.
+			old := clusterIPService("default", "web", "10.43.0.200")
+			moved := old.DeepCopy()
+			moved.Spec.ClusterIP, moved.Spec.ClusterIPs = taken, nil
+			if err := a.assign(withIPs{stored{old}, v.ips}, moved, old); (err == nil) != tc.free {
+				t.Fatalf("moving to %s: %v", taken, err)
+			}
+			// An update that keeps it is no allocation: nothing to refuse.
+			kept := clusterIPService("default", "web", taken)
+			if err := a.assign(withIPs{stored{kept}, v.ips}, kept.DeepCopy(), kept); err != nil {
+				t.Fatalf("keeping %s: %v", taken, err)
+			}
+		})
+	}
+}
+
+// TestRandomClusterIPSkipsIPAddresses fills a /28 but for one address and the
+// one an IPAddress holds: the random pick gives the free one, then finds the
+// range full rather than give the held one.
+func TestRandomClusterIPSkipsIPAddresses(t *testing.T) {
+	_, cidr, _ := net.ParseCIDR("10.43.0.0/28")
+	a := &allocator{cidr: cidr, portMin: 30000, portMax: 30009}
+	v := withIPs{ips: []*networkingv1.IPAddress{ipAddress("10.43.0.9", &networkingv1.ParentReference{Resource: "myresources", Name: "x"})}}
+	for i := 2; i <= 14; i++ {
+		if ip := fmt.Sprintf("10.43.0.%d", i); i != 9 && i != 5 {
+			v.stored = append(v.stored, clusterIPService("default", "s"+ip, ip))
+		}
+	}
+	for range 20 {
+		svc := clusterIPService("default", "web", "")
+		if err := a.assign(v, svc, nil); err != nil || svc.Spec.ClusterIP != "10.43.0.5" {
+			t.Fatalf("clusterIP %q (%v), want the one free address 10.43.0.5", svc.Spec.ClusterIP, err)
+		}
+	}
+	v.stored = append(v.stored, clusterIPService("default", "five", "10.43.0.5"))
+	svc := clusterIPService("default", "web", "")
+	if err := a.assign(v, svc, nil); err == nil || !strings.Contains(err.Error(), "range is full") {
+		t.Fatalf("clusterIP %q (%v), want range is full", svc.Spec.ClusterIP, err)
+	}
+	// Its own IPAddress does not count against a Service made again.
+	v.ips = append(v.ips, ipAddress("10.43.0.6", serviceRef("default", "web")))
+	v.stored = slices.DeleteFunc(v.stored, func(s *corev1.Service) bool { return s.Spec.ClusterIP == "10.43.0.6" })
+	if err := a.assign(v, svc, nil); err != nil || svc.Spec.ClusterIP != "10.43.0.6" {
+		t.Fatalf("clusterIP %q (%v), want 10.43.0.6, the address of the Service's own IPAddress", svc.Spec.ClusterIP, err)
 	}
 }

@@ -7,8 +7,9 @@
 // Each file adds its kind to the group's table from an init function; nothing
 // else lists them. It must not serve HTTP or touch storage. It serves these
 // kinds as an API only: Skiff does not enforce NetworkPolicies yet (no
-// packet is filtered by them), ships no ingress controller, and its Service
-// allocator neither reads ServiceCIDRs nor writes IPAddresses.
+// packet is filtered by them) and ships no ingress controller. The Service
+// allocator does not read ServiceCIDRs; it counts IPAddresses as taken, and
+// the ipaddress controller keeps one per ClusterIP.
 package networking
 
 import (
