@@ -60,6 +60,7 @@ bench:
 	$(GO) test -run '^$$' -bench BenchmarkAPI -benchtime 2000x ./test/bench/
 	$(GO) test -run '^$$' -bench BenchmarkScale -benchtime 1x ./test/bench/
 	$(GO) test -run '^$$' -bench BenchmarkDashboard -benchtime 1x ./test/bench/ ./test/browser/
+	$(GO) test -run '^$$' -bench BenchmarkDNS -benchtime 3s ./test/bench/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./pkg/proxy/ ./pkg/podnet/ ./pkg/ociregistry/
 	$(GO) test -run '^$$' -bench BenchmarkPodStartup -benchtime 60x ./pkg/agent/
 	$(GO) test -run '^$$' -bench BenchmarkExecCat -benchtime 3x ./pkg/streaming/
