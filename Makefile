@@ -54,6 +54,7 @@ integration:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/apiserver
 	$(GO) test -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME) ./pkg/patch
+	$(GO) test -run '^$$' -fuzz '^FuzzReply$$' -fuzztime $(FUZZTIME) ./pkg/dns
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./pkg/storage/bolt
