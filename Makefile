@@ -62,6 +62,7 @@ bench:
 	$(GO) test -run '^$$' -bench BenchmarkScale -benchtime 1x ./test/bench/
 	$(GO) test -run '^$$' -bench BenchmarkDashboard -benchtime 1x ./test/bench/ ./test/browser/
 	$(GO) test -run '^$$' -bench BenchmarkDNS -benchtime 3s ./test/bench/
+	$(GO) test -run '^$$' -bench BenchmarkReply ./pkg/dns/
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./pkg/proxy/ ./pkg/podnet/ ./pkg/ociregistry/
 	$(GO) test -run '^$$' -bench BenchmarkPodStartup -benchtime 60x ./pkg/agent/
 	$(GO) test -run '^$$' -bench BenchmarkExecCat -benchtime 3x ./pkg/streaming/
