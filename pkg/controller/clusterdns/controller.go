@@ -50,9 +50,10 @@ type Controller struct {
 	opts   Options
 	log    *slog.Logger
 
-	nodes  corelisters.NodeLister
-	slices discoverylisters.EndpointSliceLister
-	synced []cache.InformerSynced
+	nodes     corelisters.NodeLister
+	slices    discoverylisters.EndpointSliceLister
+	endpoints corelisters.EndpointsLister
+	synced    []cache.InformerSynced
 
 	queue  workqueue.TypedRateLimitingInterface[string]
 	writes *backends.Writes
@@ -67,18 +68,28 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory, o
 	opts.setDefaults()
 	nodeInformer := factory.Core().V1().Nodes()
 	sliceInformer := factory.Discovery().V1().EndpointSlices()
+	endpointsInformer := factory.Core().V1().Endpoints()
 	c := &Controller{
-		client: client,
-		opts:   opts,
-		log:    opts.Logger.With("controller", "clusterdns"),
-		nodes:  nodeInformer.Lister(),
-		slices: sliceInformer.Lister(),
+		client:    client,
+		opts:      opts,
+		log:       opts.Logger.With("controller", "clusterdns"),
+		nodes:     nodeInformer.Lister(),
+		slices:    sliceInformer.Lister(),
+		endpoints: endpointsInformer.Lister(),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "clusterdns"}),
 		writes: backends.NewWrites(),
 	}
-	ni, si := nodeInformer.Informer(), sliceInformer.Informer()
-	c.synced = []cache.InformerSynced{ni.HasSynced, si.HasSynced}
+	ni, si, ei := nodeInformer.Informer(), sliceInformer.Informer(), endpointsInformer.Informer()
+	c.synced = []cache.InformerSynced{ni.HasSynced, si.HasSynced, ei.HasSynced}
+	ours := func(obj any) {
+		if e, ok := controller.Deleted[*corev1.Endpoints](obj); ok && e.Namespace == Namespace && e.Name == ServiceName {
+			c.queue.Add(key)
+		}
+	}
+	_, _ = ei.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: ours, UpdateFunc: func(_, cur any) { ours(cur) }, DeleteFunc: ours,
+	})
 	_, _ = ni.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.nodeChanged,
 		UpdateFunc: func(old, cur any) {

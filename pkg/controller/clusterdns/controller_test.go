@@ -159,6 +159,39 @@ func TestSliceFollowsNodes(t *testing.T) {
 		"node-a 10.42.1.1 true/true/false\n"+
 		"node-b 10.42.2.1 true/true/false")
 
+	// The v1 Endpoints say the same (what `kubectl get endpoints kube-dns`
+	// shows), and come back when deleted.
+	waitEndpoints := func(want string) {
+		t.Helper()
+		var got string
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			e, err := cs.CoreV1().Endpoints("kube-system").Get(ctx, "kube-dns", metav1.GetOptions{})
+			if err != nil {
+				got = err.Error()
+				continue
+			}
+			got = e.Labels["endpointslice.kubernetes.io/skip-mirror"]
+			for _, sub := range e.Subsets {
+				for _, a := range sub.Addresses {
+					got += " " + a.IP + "@" + *a.NodeName
+				}
+				for _, p := range sub.Ports {
+					got += fmt.Sprintf(" %s/%d/%s", p.Name, p.Port, p.Protocol)
+				}
+			}
+			if got == want {
+				return
+			}
+		}
+		t.Fatalf("kube-dns Endpoints %q, want %q", got, want)
+	}
+	const both = "true 10.42.1.1@node-a 10.42.2.1@node-b dns/53/UDP dns-tcp/53/TCP"
+	waitEndpoints(both)
+	if err := cs.CoreV1().Endpoints("kube-system").Delete(ctx, "kube-dns", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitEndpoints(both)
+
 	// Writes only when the content changes: a heartbeat, a label, a node that
 	// announces nothing and one whose announcement is no IPv4 address pass
 	// without one; the next announcement is one.

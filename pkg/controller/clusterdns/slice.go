@@ -149,6 +149,9 @@ func (c *Controller) sync(ctx context.Context, _ string) error {
 		return err
 	}
 	d := want(nodes, c.opts.MaxEndpoints)
+	if err := c.syncEndpoints(ctx, d.slice); err != nil {
+		return err
+	}
 	w := c.writer()
 	switch {
 	case cur == nil:
