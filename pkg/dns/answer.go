@@ -57,9 +57,7 @@ func hdr(name string, t uint16) dns.RR_Header {
 }
 
 func (z *zone) soa() dns.RR {
-	z.idx.mu.RLock()
-	serial := z.idx.serial
-	z.idx.mu.RUnlock()
+	serial := z.idx.serial.Load()
 	return &dns.SOA{
 		Hdr: hdr(z.origin, dns.TypeSOA), Ns: "ns.dns." + z.origin, Mbox: "hostmaster." + z.origin,
 		Serial: serial, Refresh: 7200, Retry: 1800, Expire: 86400, Minttl: ttl,

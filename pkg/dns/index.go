@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
@@ -76,8 +77,10 @@ type index struct {
 	// rebuilt on the first PTR query after a change.
 	reverse      map[netip.Addr][2]string // {hostname or "", service key as "name.ns"}
 	reverseStale bool
-	// serial changes with every write, for the zone's SOA.
-	serial uint32
+	// serial changes with every write, for the zone's SOA; atomic, as
+	// answers read it with or without the read lock held (a second RLock
+	// would deadlock behind a waiting writer).
+	serial atomic.Uint32
 }
 
 func newIndex() *index {
@@ -152,7 +155,7 @@ func sliceOf(s *discoveryv1.EndpointSlice) *slice {
 }
 
 func (x *index) touch() {
-	x.serial++
+	x.serial.Add(1)
 	x.reverseStale = true
 }
 

@@ -583,3 +583,39 @@ func TestReverseAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswersWhileWritten: denials (which read the SOA's serial) under a
+// stream of writes never wait on each other for good.
+func TestAnswersWhileWritten(t *testing.T) {
+	z := &zone{origin: "cluster.local.", idx: newIndex()}
+	z.idx.setService("default", "kubia", clusterIPService("default", "kubia", "10.43.0.20"))
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			z.idx.setService("default", fmt.Sprintf("s%d", i%50), clusterIPService("default", "x", "10.43.1.1"))
+		}
+	}()
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		q := dns.Question{Name: "nope.default.svc.cluster.local.", Qtype: dns.TypeA, Qclass: dns.ClassINET}
+		for range 20000 {
+			m := new(dns.Msg)
+			z.answer(m, q)
+		}
+	}()
+	select {
+	case <-finished:
+	case <-time.After(20 * time.Second):
+		t.Fatal("answers stuck behind writes")
+	}
+	close(stop)
+	<-done
+}
