@@ -22,6 +22,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/registry/networking"
 	"github.com/skiffhq/skiff/pkg/registry/node"
 	"github.com/skiffhq/skiff/pkg/registry/policy"
+	"github.com/skiffhq/skiff/pkg/registry/rbac"
 	"github.com/skiffhq/skiff/pkg/registry/resource"
 	"github.com/skiffhq/skiff/pkg/registry/scheduling"
 	"github.com/skiffhq/skiff/pkg/registry/storage"
@@ -40,6 +41,7 @@ var groups = []func(kind.Options) []*apiserver.Resource{
 	batch.Resources,
 	networking.Resources,
 	policy.Resources,
+	rbac.Resources,
 	storage.Resources,
 	scheduling.Resources,
 	coordination.Resources,

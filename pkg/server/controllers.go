@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/skiffhq/skiff/pkg/controller/clusterdns"
+	"github.com/skiffhq/skiff/pkg/controller/clusterroleaggregation"
 	"github.com/skiffhq/skiff/pkg/controller/cronjob"
 	"github.com/skiffhq/skiff/pkg/controller/daemonset"
 	"github.com/skiffhq/skiff/pkg/controller/deployment"
@@ -92,6 +93,7 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []b
 		endpointslice.New(client, factory, endpointslice.Options{Workers: 8, Logger: named("endpointslice")}),
 		endpointslicemirroring.New(client, factory, endpointslicemirroring.Options{Logger: named("endpointslicemirroring")}),
 		clusterdns.New(client, factory, clusterdns.Options{Logger: named("clusterdns")}),
+		clusterroleaggregation.New(client, factory, clusterroleaggregation.Options{Logger: named("clusterroleaggregation")}),
 		ipaddress.New(client, factory, ipaddress.Options{Logger: named("ipaddress")}),
 		servicelb.New(client, factory, servicelb.Options{Pool: pool, Logger: named("servicelb")}),
 		nodeipam.New(client, factory, nodeipam.Options{ClusterCIDR: clusterNet, Logger: named("nodeipam")}),
