@@ -398,6 +398,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("creating bootstrap objects: %w", err)
 	}
 	go reconcileBootstrap(ctx, 2*time.Second, ensureBootstrap, log)
+	if err := ensureRBACPolicy(ctx, loopClient, log); err != nil {
+		return fmt.Errorf("the default RBAC policy: %w", err)
+	}
 	importAirGapImages(ctx, images, cfg.DataDir, log)
 	// The loops and the agent are waited for when the server stops: the agent
 	// stops the containerd it supervises, which must not outlive the process.
