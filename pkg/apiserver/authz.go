@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
+
+	"github.com/skiffhq/skiff/pkg/auth/rbac"
 )
 
 // Who may do what. Until RBAC is served, every authenticated identity other
@@ -162,7 +164,19 @@ func (s *Server) authorize(a attributes) error {
 	return forbidden(a, reason)
 }
 
+// RBAC is upstream's RBAC authorizer (pkg/auth/rbac).
+type RBAC interface {
+	Authorize(*rbac.Attributes) rbac.Decision
+}
+
+// mastersGroup may do everything, whatever the roles say (upstream's
+// privileged-group authorizer ahead of the chain).
+const mastersGroup = "system:masters"
+
 func (s *Server) decide(a attributes) (bool, string) {
+	if s.cfg.RBAC != nil {
+		return s.decideChain(a)
+	}
 	switch {
 	case isAnonymous(a.user):
 		if !a.resourceRequest && a.verb == "get" && slices.Contains(publicInfoPaths, a.path) {
@@ -176,6 +190,34 @@ func (s *Server) decide(a attributes) (bool, string) {
 		return s.decideNode(nodeName(a.user), a)
 	}
 	return true, ""
+}
+
+// decideChain is upstream's chain: system:masters, then the Node authorizer
+// for nodes, then RBAC, whose refusal gives the Node authorizer's reason
+// where it had one.
+func (s *Server) decideChain(a attributes) (bool, string) {
+	if slices.Contains(a.user.Groups, mastersGroup) {
+		return true, ""
+	}
+	var reason string
+	if node := nodeName(a.user); node != "" && a.resourceRequest {
+		ok, why := s.decideNode(node, a)
+		if ok {
+			return true, ""
+		}
+		reason = why
+	}
+	d := s.cfg.RBAC.Authorize(&rbac.Attributes{
+		User: a.user.Name, Groups: a.user.Groups, Verb: a.verb, ResourceRequest: a.resourceRequest,
+		APIGroup: a.group, Resource: a.resource, Subresource: a.subresource, Namespace: a.namespace, Name: a.name, Path: a.path,
+	})
+	if d.Allowed {
+		return true, ""
+	}
+	if reason == "" {
+		reason = d.Reason()
+	}
+	return false, reason
 }
 
 // discoveryPath reports whether any authenticated user may get path.

@@ -49,6 +49,10 @@ type Config struct {
 	ClientCAs *x509.CertPool
 	// Tokens maps bearer tokens to users.
 	Tokens map[string]User
+	// RBAC, when set, decides for every identity outside system:masters
+	// what the Node authorizer does not allow (upstream's Node,RBAC chain).
+	// Without it every authenticated identity but a node may do everything.
+	RBAC RBAC
 	// Version is what /version answers.
 	Version version.Info
 	// OpenAPI serves /openapi/v2 and /openapi/v3 when set.

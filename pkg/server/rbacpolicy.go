@@ -4,13 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
+	"time"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 
+	"github.com/skiffhq/skiff/pkg/auth/rbac"
 	rbacbootstrap "github.com/skiffhq/skiff/pkg/auth/rbac/bootstrap"
 )
 
@@ -173,4 +178,100 @@ func fresh(o metav1.Object) {
 	o.SetResourceVersion("")
 	o.SetUID("")
 	o.SetCreationTimestamp(metav1.Time{})
+}
+
+// feedRBAC keeps the authorizer's index of roles and bindings from
+// informers of the four kinds, and waits until they have listed them.
+func feedRBAC(ctx context.Context, factory informers.SharedInformerFactory, a *rbac.Authorizer) error {
+	r := factory.Rbac().V1()
+	synced := []cache.InformerSynced{}
+	for _, inf := range []cache.SharedIndexInformer{r.Roles().Informer(), r.ClusterRoles().Informer(), r.RoleBindings().Informer(), r.ClusterRoleBindings().Informer()} {
+		if _, err := inf.AddEventHandler(a.Handler()); err != nil {
+			return err
+		}
+		synced = append(synced, inf.HasSynced)
+	}
+	factory.Start(ctx.Done())
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
+		return fmt.Errorf("listing roles and bindings: %w", ctx.Err())
+	}
+	return nil
+}
+
+// waitForPolicy waits until the informers hold every role and binding the
+// API holds now (the default policy just written among them): the server
+// must not answer as ready while a user's rights are still on their way to
+// the authorizer.
+func waitForPolicy(ctx context.Context, client kubernetes.Interface, factory informers.SharedInformerFactory) error {
+	type item struct{ ns, name, rv string }
+	var want [4][]item
+	r, l := client.RbacV1(), factory.Rbac().V1()
+	add := func(k int, items []metav1.Object) {
+		for _, o := range items {
+			want[k] = append(want[k], item{o.GetNamespace(), o.GetName(), o.GetResourceVersion()})
+		}
+	}
+	crs, err := r.ClusterRoles().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	crbs, err := r.ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	roles, err := r.Roles("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	rbs, err := r.RoleBindings("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	add(0, objects(crs.Items))
+	add(1, objects(crbs.Items))
+	add(2, objects(roles.Items))
+	add(3, objects(rbs.Items))
+	get := [4]func(ns, name string) (metav1.Object, error){
+		func(_, name string) (metav1.Object, error) { return l.ClusterRoles().Lister().Get(name) },
+		func(_, name string) (metav1.Object, error) { return l.ClusterRoleBindings().Lister().Get(name) },
+		func(ns, name string) (metav1.Object, error) { return l.Roles().Lister().Roles(ns).Get(name) },
+		func(ns, name string) (metav1.Object, error) {
+			return l.RoleBindings().Lister().RoleBindings(ns).Get(name)
+		},
+	}
+	for {
+		missing := 0
+		for k := range want {
+			for _, it := range want[k] {
+				o, err := get[k](it.ns, it.name)
+				if err != nil || revision(o.GetResourceVersion()) < revision(it.rv) {
+					missing++
+				}
+			}
+		}
+		if missing == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func objects[T any, P interface {
+	*T
+	metav1.Object
+}](items []T) []metav1.Object {
+	out := make([]metav1.Object, len(items))
+	for i := range items {
+		out[i] = P(&items[i])
+	}
+	return out
+}
+
+func revision(rv string) uint64 {
+	n, _ := strconv.ParseUint(rv, 10, 64)
+	return n
 }

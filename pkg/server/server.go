@@ -24,10 +24,12 @@ import (
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/version"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/auth/rbac"
 	"github.com/skiffhq/skiff/pkg/dashboard"
 	"github.com/skiffhq/skiff/pkg/join"
 	"github.com/skiffhq/skiff/pkg/pki"
@@ -299,7 +301,9 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	services := map[string]http.Handler{}
+	authorizer := rbac.New()
 	api := apiserver.New(apiserver.Config{
+		RBAC:            authorizer,
 		ServiceHandlers: services,
 		Tokens:          tokens,
 		Streams:         streams,
@@ -398,8 +402,17 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("creating bootstrap objects: %w", err)
 	}
 	go reconcileBootstrap(ctx, 2*time.Second, ensureBootstrap, log)
+	// Authorization follows the roles and bindings from here on; the server
+	// is ready once it knows them all, the default policy among them.
+	rbacInformers := informers.NewSharedInformerFactory(loopClient, 0)
+	if err := feedRBAC(ctx, rbacInformers, authorizer); err != nil {
+		return err
+	}
 	if err := ensureRBACPolicy(ctx, loopClient, log); err != nil {
 		return fmt.Errorf("the default RBAC policy: %w", err)
+	}
+	if err := waitForPolicy(ctx, loopClient, rbacInformers); err != nil {
+		return err
 	}
 	importAirGapImages(ctx, images, cfg.DataDir, log)
 	// The loops and the agent are waited for when the server stops: the agent

@@ -1,0 +1,119 @@
+package integration
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/test/harness"
+)
+
+// userKubeconfig writes a kubeconfig for a user with a client certificate
+// of the cluster's CA (CN the name, O the groups), as an admin issues one.
+func userKubeconfig(t *testing.T, c *harness.Cluster, name string, groups ...string) string {
+	t.Helper()
+	ca, err := pki.EnsureCA(filepath.Join(c.DataDir, "server", "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cert, key, err := ca.EnsureClient(dir, name, name, groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	if err := pki.WriteKubeconfig(path, c.Config.Host, ca.CertPEM(), cert, key); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestRBACAuthorizes: users get what their roles grant and no more, with
+// upstream's Forbidden message, for every kubectl: a Role bound in one
+// namespace, a group bound to the default `view` ClusterRole (filled by
+// aggregation), and `kubectl auth can-i` answering from the same rules.
+func TestRBACAuthorizes(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{})
+	ctx := context.Background()
+	for _, ns := range []string{"team", "other"} {
+		if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rbac := c.Client.RbacV1()
+	if _, err := rbac.Roles("team").Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "pod-reader"},
+		Rules:      []rbacv1.PolicyRule{{Verbs: []string{"get", "list"}, APIGroups: []string{""}, Resources: []string{"pods"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rbac.RoleBindings("team").Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "alice-reads-pods"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "pod-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: "alice"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rbac.ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "devs-view"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "view"},
+		Subjects:   []rbacv1.Subject{{Kind: "Group", APIGroup: rbacv1.GroupName, Name: "devs"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	alice := userKubeconfig(t, c, "alice")
+	bob := userKubeconfig(t, c, "bob", "devs")
+
+	for _, k := range allKubectls(t) {
+		t.Run("kubectl-"+k.Version, func(t *testing.T) {
+			as := func(kubeconfig string, args ...string) (string, string, error) {
+				return c.Run(k, "", append([]string{"--kubeconfig", kubeconfig}, args...)...)
+			}
+			out, errOut, err := as(alice, "get", "pods", "-n", "team")
+			if err != nil || !strings.Contains(out+errOut, "No resources found in team namespace.") {
+				t.Errorf("alice lists pods in team: %v\n%s%s", err, out, errOut)
+			}
+			_, errOut, err = as(alice, "get", "pods", "-n", "other")
+			const refused = `Error from server (Forbidden): pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "other"`
+			if err == nil || strings.TrimSpace(errOut) != refused {
+				t.Errorf("alice lists pods in other: %v\n%s", err, errOut)
+			}
+			_, errOut, err = as(alice, "delete", "pod", "x", "-n", "team")
+			if err == nil || !strings.Contains(errOut, `User "alice" cannot delete resource "pods" in API group "" in the namespace "team"`) {
+				t.Errorf("alice deletes a pod in team: %v\n%s", err, errOut)
+			}
+			for _, tc := range []struct{ args, want string }{
+				{"list pods -n team", "yes"},
+				{"list pods -n other", "no"},
+				{"create deployments -n team", "no"},
+			} {
+				out, _, _ := as(alice, append([]string{"auth", "can-i"}, strings.Fields(tc.args)...)...)
+				if strings.TrimSpace(out) != tc.want {
+					t.Errorf("alice: auth can-i %s = %q, want %s", tc.args, out, tc.want)
+				}
+			}
+			// bob's group is bound to view, whose rules come from aggregation.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				out, errOut, err = as(bob, "get", "pods", "-n", "other")
+				if err == nil || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			if err != nil {
+				t.Errorf("bob (devs, bound to view) lists pods in other: %v\n%s", err, errOut)
+			}
+			if _, errOut, err := as(bob, "create", "configmap", "x", "-n", "other"); err == nil || !strings.Contains(errOut, `User "bob" cannot create resource "configmaps"`) {
+				t.Errorf("bob creates a configmap: %v\n%s", err, errOut)
+			}
+		})
+	}
+}
