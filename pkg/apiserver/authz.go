@@ -20,18 +20,17 @@ import (
 	"github.com/skiffhq/skiff/pkg/auth/rbac"
 )
 
-// Who may do what. Until RBAC is served, every authenticated identity other
-// than a node may do everything (as system:masters would). Two identities are
-// restricted as upstream restricts them:
-//
-//   - Anonymous requests (no credentials) are system:anonymous in the group
-//     system:unauthenticated, and may only read what upstream's
-//     system:public-info-viewer role grants: health checks and the version.
-//   - Nodes (system:node:NAME in system:nodes) get what upstream's Node
-//     authorizer and NodeRestriction admission give a kubelet, plus the reads
-//     of Services, EndpointSlices, Endpoints and Nodes that Skiff's node agent
-//     needs for the service proxy and the pod network it runs on the node's
-//     credentials (upstream's kube-proxy reads them as system:node-proxier).
+// Who may do what: upstream's chain. Members of system:masters may do
+// everything; a node (system:node:NAME in system:nodes) gets what upstream's
+// Node authorizer and NodeRestriction admission give a kubelet, plus the
+// reads of Services, EndpointSlices, Endpoints and Nodes that Skiff's node
+// agent needs for the service proxy, cluster DNS and the pod network it runs
+// on the node's credentials (upstream's kube-proxy reads them as
+// system:node-proxier); everything else is what RBAC grants (Config.RBAC),
+// anonymous requests (system:anonymous in system:unauthenticated) included,
+// which the default policy lets read health checks and the version only.
+// Without Config.RBAC (tests of this package), every authenticated identity
+// other than a node may do everything, and anonymous requests only that.
 const (
 	nodesGroup           = "system:nodes"
 	nodeUserPrefix       = "system:node:"

@@ -302,6 +302,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	services := map[string]http.Handler{}
 	authorizer := rbac.New()
+	guardEscalation(reg, authorizer)
 	api := apiserver.New(apiserver.Config{
 		RBAC:            authorizer,
 		ServiceHandlers: services,

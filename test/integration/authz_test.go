@@ -9,7 +9,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiffhq/skiff/pkg/pki"
 	"github.com/skiffhq/skiff/test/harness"
@@ -115,5 +118,90 @@ func TestRBACAuthorizes(t *testing.T) {
 				t.Errorf("bob creates a configmap: %v\n%s", err, errOut)
 			}
 		})
+	}
+}
+
+// TestRBACEscalation: a user who may write roles and bindings may grant only
+// what they hold, with upstream's message; "escalate" and "bind" lift that.
+func TestRBACEscalation(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
+	ctx := context.Background()
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rbac := c.Client.RbacV1()
+	manager := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "role-manager"},
+		Rules: []rbacv1.PolicyRule{
+			{Verbs: []string{"create", "get", "list", "update"}, APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles", "rolebindings"}},
+			{Verbs: []string{"get", "list"}, APIGroups: []string{""}, Resources: []string{"pods"}},
+		},
+	}
+	if _, err := rbac.Roles("team").Create(ctx, manager, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bind := func(name, role string, kind string, user string) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: kind, Name: role},
+			Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: user}},
+		}
+	}
+	if _, err := rbac.RoleBindings("team").Create(ctx, bind("carol-manages", "role-manager", "Role", "carol"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", userKubeconfig(t, c, "carol"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol := kubernetes.NewForConfigOrDie(cfg).RbacV1()
+
+	role := func(name string, rules ...rbacv1.PolicyRule) *rbacv1.Role {
+		return &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}
+	}
+	secrets := rbacv1.PolicyRule{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"secrets"}}
+	pods := rbacv1.PolicyRule{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"pods"}}
+
+	_, err = carol.Roles("team").Create(ctx, role("sneaky", secrets), metav1.CreateOptions{})
+	const want = `roles.rbac.authorization.k8s.io "sneaky" is forbidden: user "carol" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:
+{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}`
+	if !apierrors.IsForbidden(err) || err.Error() != want {
+		t.Errorf("a role with rules carol lacks: %v\nwant %s", err, want)
+	}
+	if _, err := carol.Roles("team").Create(ctx, role("fine", pods), metav1.CreateOptions{}); err != nil {
+		t.Errorf("a role with rules carol holds: %v", err)
+	}
+	if _, err := carol.RoleBindings("team").Create(ctx, bind("dave-fine", "fine", "Role", "dave"), metav1.CreateOptions{}); err != nil {
+		t.Errorf("binding a role carol holds: %v", err)
+	}
+	_, err = carol.RoleBindings("team").Create(ctx, bind("carol-admin", "cluster-admin", "ClusterRole", "carol"), metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `rolebindings.rbac.authorization.k8s.io "carol-admin" is forbidden: user "carol" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:`) {
+		t.Errorf("binding cluster-admin: %v", err)
+	}
+	_, err = carol.RoleBindings("team").Create(ctx, bind("to-nothing", "missing", "Role", "dave"), metav1.CreateOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("binding a role that does not exist: %v", err)
+	}
+
+	// "escalate" on roles and "bind" on the cluster-admin ClusterRole lift the checks.
+	manager.Rules = append(manager.Rules,
+		rbacv1.PolicyRule{Verbs: []string{"escalate"}, APIGroups: []string{rbacv1.GroupName}, Resources: []string{"roles"}},
+		rbacv1.PolicyRule{Verbs: []string{"bind"}, APIGroups: []string{rbacv1.GroupName}, Resources: []string{"clusterroles"}, ResourceNames: []string{"cluster-admin"}})
+	if _, err := rbac.Roles("team").Update(ctx, manager, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err = carol.Roles("team").Create(ctx, role("sneaky", secrets), metav1.CreateOptions{})
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Errorf("with escalate: %v", err)
+	}
+	if _, err := carol.RoleBindings("team").Create(ctx, bind("carol-admin", "cluster-admin", "ClusterRole", "carol"), metav1.CreateOptions{}); err != nil {
+		t.Errorf("with bind on cluster-admin: %v", err)
 	}
 }
