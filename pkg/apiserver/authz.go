@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -166,6 +167,7 @@ func (s *Server) authorize(a attributes) error {
 // RBAC is upstream's RBAC authorizer (pkg/auth/rbac).
 type RBAC interface {
 	Authorize(*rbac.Attributes) rbac.Decision
+	RulesFor(user string, groups []string, namespace string) ([]rbacv1.PolicyRule, error)
 }
 
 // mastersGroup may do everything, whatever the roles say (upstream's

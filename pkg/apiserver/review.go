@@ -3,7 +3,9 @@ package apiserver
 import (
 	"context"
 	"net/http"
+	"slices"
 
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 )
@@ -12,6 +14,10 @@ import (
 // what access reviews ask of the server.
 type Authorizer interface {
 	Decide(ctx context.Context, a Access) (allowed bool, reason string)
+	// Rules lists what the user may do in namespace, as far as the
+	// authorizers can tell: incomplete when one of them cannot list its
+	// rules (the Node authorizer), with the errors met on the way.
+	Rules(ctx context.Context, namespace string) (rules []rbacv1.PolicyRule, incomplete bool, err error)
 }
 
 // Access is one thing a user may or may not do: a verb on a resource, or on a
@@ -30,6 +36,24 @@ func (s *Server) Decide(ctx context.Context, a Access) (bool, string) {
 		group: a.Group, resource: a.Resource, subresource: a.Subresource,
 		namespace: a.Namespace, name: a.Name, path: a.Path,
 	})
+}
+
+// Rules implements Authorizer: system:masters may do everything; a node's
+// own rules come from the Node authorizer, which cannot list them; the rest
+// is what RBAC grants.
+func (s *Server) Rules(ctx context.Context, namespace string) ([]rbacv1.PolicyRule, bool, error) {
+	u, _ := UserFrom(ctx)
+	if slices.Contains(u.Groups, mastersGroup) || s.cfg.RBAC == nil && !isAnonymous(u) && nodeName(u) == "" {
+		return []rbacv1.PolicyRule{
+			{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}},
+			{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}},
+		}, false, nil
+	}
+	if s.cfg.RBAC == nil {
+		return nil, true, nil
+	}
+	rules, err := s.cfg.RBAC.RulesFor(u.Name, u.Groups, namespace)
+	return rules, nodeName(u) != "", err
 }
 
 // serveReview answers a create of a review kind with the review's answer;

@@ -102,6 +102,13 @@ func TestRBACAuthorizes(t *testing.T) {
 					t.Errorf("alice: auth can-i %s = %q, want %s", tc.args, out, tc.want)
 				}
 			}
+			// auth can-i --list: the rules of alice's bindings in team,
+			// the Role's and the default policy's for every user.
+			out, errOut, err = as(alice, "auth", "can-i", "--list", "-n", "team")
+			if err != nil || !hasLine(out, "pods", "[]", "[]", "[get", "list]") || !hasLine(out, "selfsubjectaccessreviews.authorization.k8s.io", "[]", "[]", "[create]") ||
+				!hasLine(out, "[/api/*]", "[]", "[get]") || strings.Contains(out, "secrets") {
+				t.Errorf("alice: auth can-i --list -n team: %v\n%s%s", err, out, errOut)
+			}
 			// bob's group is bound to view, whose rules come from aggregation.
 			deadline := time.Now().Add(10 * time.Second)
 			for {
