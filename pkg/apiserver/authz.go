@@ -64,6 +64,9 @@ type attributes struct {
 	path            string
 	// fieldSelector is the request's, for the Node authorizer's pod lists.
 	fieldSelector string
+	// explain asks for the reason of an allow too (access reviews report
+	// it; requests do not pay for the words).
+	explain bool
 }
 
 // anonymous is who a request without credentials is.
@@ -213,6 +216,9 @@ func (s *Server) decideChain(a attributes) (bool, string) {
 		APIGroup: a.group, Resource: a.resource, Subresource: a.subresource, Namespace: a.namespace, Name: a.name, Path: a.path,
 	})
 	if d.Allowed {
+		if a.explain {
+			return true, d.Reason()
+		}
 		return true, ""
 	}
 	if reason == "" {

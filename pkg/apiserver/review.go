@@ -14,6 +14,8 @@ import (
 // what access reviews ask of the server.
 type Authorizer interface {
 	Decide(ctx context.Context, a Access) (allowed bool, reason string)
+	// DecideFor is Decide for another user (SubjectAccessReview).
+	DecideFor(user string, groups []string, a Access) (allowed bool, reason string)
 	// Rules lists what the user may do in namespace, as far as the
 	// authorizers can tell: incomplete when one of them cannot list its
 	// rules (the Node authorizer), with the errors met on the way.
@@ -34,7 +36,17 @@ func (s *Server) Decide(ctx context.Context, a Access) (bool, string) {
 	return s.decide(attributes{
 		user: u, verb: a.Verb, resourceRequest: a.Resource != "",
 		group: a.Group, resource: a.Resource, subresource: a.Subresource,
-		namespace: a.Namespace, name: a.Name, path: a.Path,
+		namespace: a.Namespace, name: a.Name, path: a.Path, explain: true,
+	})
+}
+
+// DecideFor implements Authorizer for the user a review names, with the
+// groups it names (and no others, as upstream).
+func (s *Server) DecideFor(user string, groups []string, a Access) (bool, string) {
+	return s.decide(attributes{
+		user: User{Name: user, Groups: groups}, verb: a.Verb, resourceRequest: a.Resource != "",
+		group: a.Group, resource: a.Resource, subresource: a.Subresource,
+		namespace: a.Namespace, name: a.Name, path: a.Path, explain: true,
 	})
 }
 
@@ -73,6 +85,20 @@ func (s *Server) serveReview(w http.ResponseWriter, r *http.Request, req request
 	if err != nil {
 		writeError(w, err)
 		return
+	}
+	if req.res.Namespaced {
+		acc, err := meta.Accessor(obj)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		switch {
+		case acc.GetNamespace() == "":
+			acc.SetNamespace(req.namespace)
+		case acc.GetNamespace() != req.namespace:
+			writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+			return
+		}
 	}
 	if req.res.Validate != nil {
 		if errs := req.res.Validate(obj); len(errs) > 0 {

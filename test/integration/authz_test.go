@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -210,5 +211,70 @@ func TestRBACEscalation(t *testing.T) {
 	}
 	if _, err := carol.RoleBindings("team").Create(ctx, bind("carol-admin", "cluster-admin", "ClusterRole", "carol"), metav1.CreateOptions{}); err != nil {
 		t.Errorf("with bind on cluster-admin: %v", err)
+	}
+}
+
+// TestSubjectAccessReviews: an admin asks what another user may do, for the
+// cluster and within a namespace; a user without the right may not ask.
+func TestSubjectAccessReviews(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
+	ctx := context.Background()
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.RbacV1().Roles("team").Create(ctx, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "pod-reader"},
+		Rules:      []rbacv1.PolicyRule{{Verbs: []string{"list"}, APIGroups: []string{""}, Resources: []string{"pods"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.RbacV1().RoleBindings("team").Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "alice"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "pod-reader"},
+		Subjects:   []rbacv1.Subject{{Kind: "User", APIGroup: rbacv1.GroupName, Name: "alice"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	az := c.Client.AuthorizationV1()
+	ask := func(ns string) authorizationv1.SubjectAccessReviewSpec {
+		return authorizationv1.SubjectAccessReviewSpec{User: "alice", ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: ns, Verb: "list", Resource: "pods"}}
+	}
+	var got authorizationv1.SubjectAccessReviewStatus
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && !got.Allowed {
+		sar, err := az.SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: ask("team")}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = sar.Status
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !got.Allowed || got.Reason != `RBAC: allowed by RoleBinding "alice/team" of Role "pod-reader" to User "alice"` {
+		t.Errorf("alice lists pods in team: %+v", got)
+	}
+	sar, err := az.SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: ask("other")}, metav1.CreateOptions{})
+	if err != nil || sar.Status.Allowed {
+		t.Errorf("alice lists pods in other: %v %+v", err, sar)
+	}
+	local, err := az.LocalSubjectAccessReviews("team").Create(ctx, &authorizationv1.LocalSubjectAccessReview{Spec: ask("team")}, metav1.CreateOptions{})
+	if err != nil || !local.Status.Allowed {
+		t.Errorf("a local review in team: %v %+v", err, local)
+	}
+	_, err = az.LocalSubjectAccessReviews("team").Create(ctx, &authorizationv1.LocalSubjectAccessReview{Spec: ask("other")}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), `spec.resourceAttributes.namespace: Invalid value: "other": must match metadata.namespace`) {
+		t.Errorf("a local review of another namespace: %v", err)
+	}
+	_, err = az.SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "list", Resource: "pods"}}}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "spec.user: Invalid value: \"\": at least one of user or group must be specified") {
+		t.Errorf("a review of nobody: %v", err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", userKubeconfig(t, c, "alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kubernetes.NewForConfigOrDie(cfg).AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: ask("team")}, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("alice asks about herself through a SubjectAccessReview: %v", err)
 	}
 }

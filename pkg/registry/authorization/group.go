@@ -1,7 +1,8 @@
 // Package authorization declares the kinds of the authorization.k8s.io API
 // group: selfsubjectaccessreviews, the question "may I?" that kubectl auth
 // can-i puts to the server, and selfsubjectrulesreviews, "what may I do?"
-// (kubectl auth can-i --list).
+// (kubectl auth can-i --list), and subjectaccessreviews and
+// localsubjectaccessreviews, the same question about another user.
 //
 // Its kinds are reviews, answered by the server's own authorizer and never
 // stored. It must not serve HTTP or touch storage.

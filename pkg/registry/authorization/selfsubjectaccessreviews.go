@@ -22,14 +22,7 @@ func selfSubjectAccessReviews(kind.Options) *apiserver.Resource {
 		},
 		Review: func(ctx context.Context, a apiserver.Authorizer, obj runtime.Object) (runtime.Object, error) {
 			sar := obj.(*authorizationv1.SelfSubjectAccessReview)
-			access := apiserver.Access{}
-			if ra := sar.Spec.ResourceAttributes; ra != nil {
-				access = apiserver.Access{Verb: ra.Verb, Group: ra.Group, Resource: ra.Resource, Subresource: ra.Subresource,
-					Namespace: ra.Namespace, Name: ra.Name}
-			} else {
-				access = apiserver.Access{Verb: sar.Spec.NonResourceAttributes.Verb, Path: sar.Spec.NonResourceAttributes.Path}
-			}
-			allowed, reason := a.Decide(ctx, access)
+			allowed, reason := a.Decide(ctx, accessOf(sar.Spec.ResourceAttributes, sar.Spec.NonResourceAttributes))
 			sar.Status = authorizationv1.SubjectAccessReviewStatus{Allowed: allowed, Reason: reason}
 			return sar, nil
 		},
