@@ -4,7 +4,9 @@ import (
 	"context"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
 	"github.com/skiffhq/skiff/pkg/registry/kind"
@@ -19,8 +21,14 @@ func selfSubjectRulesReviews(kind.Options) *apiserver.Resource {
 	return &apiserver.Resource{
 		GVK: v1.WithKind("SelfSubjectRulesReview"), Name: "selfsubjectrulesreviews", Singular: "selfsubjectrulesreview",
 		New: func() runtime.Object { return &authorizationv1.SelfSubjectRulesReview{} },
+		// Upstream validates nothing of it; a missing namespace is a bad
+		// request when it is answered.
+		Validate: func(runtime.Object) field.ErrorList { return nil },
 		Review: func(ctx context.Context, a apiserver.Authorizer, obj runtime.Object) (runtime.Object, error) {
 			review := obj.(*authorizationv1.SelfSubjectRulesReview)
+			if review.Spec.Namespace == "" {
+				return nil, apierrors.NewBadRequest("no namespace on request")
+			}
 			rules, incomplete, err := a.Rules(ctx, review.Spec.Namespace)
 			status := authorizationv1.SubjectRulesReviewStatus{
 				ResourceRules: []authorizationv1.ResourceRule{}, NonResourceRules: []authorizationv1.NonResourceRule{},
