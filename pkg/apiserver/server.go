@@ -132,6 +132,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierrors.NewUnauthorized("Unauthorized"))
 		return
 	}
+	user, err := s.impersonate(r, user)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	s.ServeAs(w, r, user)
 }
 

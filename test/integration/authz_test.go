@@ -278,3 +278,48 @@ func TestSubjectAccessReviews(t *testing.T) {
 		t.Errorf("alice asks about herself through a SubjectAccessReview: %v", err)
 	}
 }
+
+// TestImpersonation: kubectl --as and --as-group act as another user when
+// the caller may impersonate them (the admin may), and are refused with
+// upstream's message otherwise.
+func TestImpersonation(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
+	ctx := context.Background()
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Client.RbacV1().RoleBindings("team").Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "devs-admin"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{Kind: "Group", APIGroup: rbacv1.GroupName, Name: "devs"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bob := userKubeconfig(t, c, "bob")
+	for _, k := range allKubectls(t) {
+		t.Run("kubectl-"+k.Version, func(t *testing.T) {
+			run := func(args ...string) (string, string, error) { return c.Run(k, "", args...) }
+			var out, errOut string
+			var err error
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if out, _, _ = run("auth", "can-i", "delete", "pods", "-n", "team", "--as", "alice", "--as-group", "devs"); strings.TrimSpace(out) == "yes" {
+					break
+				}
+			}
+			if strings.TrimSpace(out) != "yes" {
+				t.Errorf("--as alice --as-group devs: can-i delete pods -n team = %q", out)
+			}
+			if out, _, _ = run("auth", "can-i", "delete", "pods", "-n", "team", "--as", "alice"); strings.TrimSpace(out) != "no" {
+				t.Errorf("--as alice: can-i delete pods -n team = %q", out)
+			}
+			_, errOut, err = run("get", "pods", "-n", "team", "--as", "alice")
+			if err == nil || !strings.Contains(errOut, `pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "team"`) {
+				t.Errorf("get pods --as alice: %v\n%s", err, errOut)
+			}
+			_, errOut, err = run("--kubeconfig", bob, "get", "pods", "-n", "team", "--as", "alice")
+			if err == nil || !strings.Contains(errOut, `users "alice" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope`) {
+				t.Errorf("bob impersonating alice: %v\n%s", err, errOut)
+			}
+		})
+	}
+}
