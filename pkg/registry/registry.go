@@ -12,6 +12,7 @@ import (
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
 	"github.com/skiffhq/skiff/pkg/registry/apps"
+	"github.com/skiffhq/skiff/pkg/registry/authentication"
 	"github.com/skiffhq/skiff/pkg/registry/authorization"
 	"github.com/skiffhq/skiff/pkg/registry/batch"
 	"github.com/skiffhq/skiff/pkg/registry/coordination"
@@ -37,6 +38,7 @@ var groups = []func(kind.Options) []*apiserver.Resource{
 	core.Resources,
 	apps.Resources,
 	events.Resources,
+	authentication.Resources,
 	authorization.Resources,
 	batch.Resources,
 	networking.Resources,

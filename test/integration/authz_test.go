@@ -316,6 +316,17 @@ func TestImpersonation(t *testing.T) {
 			if err == nil || !strings.Contains(errOut, `pods is forbidden: User "alice" cannot list resource "pods" in API group "" in the namespace "team"`) {
 				t.Errorf("get pods --as alice: %v\n%s", err, errOut)
 			}
+			// kubectl auth whoami (authentication.k8s.io/v1 from kubectl 1.28).
+			if k.Version != "1.27" {
+				out, errOut, err = run("auth", "whoami", "--as", "alice", "--as-group", "devs")
+				if err != nil || !hasLine(out, "Username", "alice") || !hasLine(out, "Groups", "[devs", "system:authenticated]") {
+					t.Errorf("auth whoami --as alice: %v\n%s%s", err, out, errOut)
+				}
+				out, errOut, err = run("auth", "whoami")
+				if err != nil || !hasLine(out, "Username", "system:admin") || !hasLine(out, "Groups", "[system:masters", "system:authenticated]") {
+					t.Errorf("auth whoami: %v\n%s%s", err, out, errOut)
+				}
+			}
 			_, errOut, err = run("--kubeconfig", bob, "get", "pods", "-n", "team", "--as", "alice")
 			if err == nil || !strings.Contains(errOut, `users "alice" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope`) {
 				t.Errorf("bob impersonating alice: %v\n%s", err, errOut)
