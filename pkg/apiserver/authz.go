@@ -328,6 +328,13 @@ func (s *Server) decideNode(node string, a attributes) (bool, string) {
 		return a.subresource == "" && (a.verb == "create" || a.verb == "update" || a.verb == "patch"), ""
 	case "/pods":
 		return s.decideNodePod(node, a)
+	case "/serviceaccounts":
+		if a.subresource == "token" && a.verb == "create" {
+			if s.nodeRunsAs(node, a.namespace, a.name) {
+				return true, ""
+			}
+			return false, fmt.Sprintf("no relationship found between node '%s' and this object", node)
+		}
 	}
 	if slices.Contains(nodeReads, kind) && read && a.subresource == "" {
 		return true, ""

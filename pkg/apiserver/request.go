@@ -211,6 +211,12 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req re
 		s.serveEviction(w, r, req)
 	case "proxy":
 		s.serveProxy(w, r, req)
+	case "token":
+		if req.res.Name != "serviceaccounts" || req.subresource != "token" {
+			writeError(w, apierrors.NewNotFound(req.res.groupResource(), req.name+"/"+req.subresource))
+			return
+		}
+		s.serveTokenRequest(w, r, req)
 	case "log", "exec", "attach", "portforward":
 		if _, err := s.getEntry(req); err != nil {
 			writeError(w, err)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 
+	"github.com/skiffhq/skiff/pkg/auth/serviceaccount"
 	"github.com/skiffhq/skiff/pkg/storage"
 )
 
@@ -49,6 +50,12 @@ type Config struct {
 	ClientCAs *x509.CertPool
 	// Tokens maps bearer tokens to users.
 	Tokens map[string]User
+	// ServiceAccountKey, when set, signs service-account tokens
+	// (serviceaccounts/token) and verifies those presented as bearer tokens;
+	// ServiceAccountIssuer is their "iss" (default upstream's
+	// https://kubernetes.default.svc.cluster.local).
+	ServiceAccountKey    *serviceaccount.Key
+	ServiceAccountIssuer string
 	// RBAC, when set, decides for every identity outside system:masters
 	// what the Node authorizer does not allow (upstream's Node,RBAC chain).
 	// Without it every authenticated identity but a node may do everything.
@@ -81,10 +88,11 @@ type Config struct {
 
 // Server is the API server. It is an http.Handler once Run has made it ready.
 type Server struct {
-	cfg   Config
-	reg   *Registry
-	cache *cache
-	log   *slog.Logger
+	cfg      Config
+	reg      *Registry
+	cache    *cache
+	log      *slog.Logger
+	saTokens *serviceAccountTokens
 
 	readyOnce sync.Once
 	ready     chan struct{}
@@ -107,6 +115,11 @@ func New(cfg Config) *Server {
 		ready: make(chan struct{}),
 	}
 	s.cache = newCache(cfg.Storage, cfg.Registry, cfg.Logger, cfg.WatchHistory, cfg.WatchHistoryBytes)
+	tokens, err := newServiceAccountTokens(s)
+	if err != nil {
+		cfg.Logger.Error("service-account tokens are off", "err", err)
+	}
+	s.saTokens = tokens
 	s.discovery = buildDiscovery(cfg.Registry)
 	return s
 }
@@ -271,7 +284,7 @@ func (s *Server) authenticate(r *http.Request) (User, bool) {
 	if parts := strings.Fields(r.Header.Get("Authorization")); len(parts) >= 2 && strings.EqualFold(parts[0], "bearer") {
 		u, ok := s.cfg.Tokens[parts[1]]
 		if !ok {
-			return User{}, false
+			return s.saTokens.authenticate(parts[1])
 		}
 		return User{Name: u.Name, Groups: withAuthenticated(u.Groups)}, true
 	}

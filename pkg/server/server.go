@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
 	"github.com/skiffhq/skiff/pkg/auth/rbac"
+	"github.com/skiffhq/skiff/pkg/auth/serviceaccount"
 	"github.com/skiffhq/skiff/pkg/dashboard"
 	"github.com/skiffhq/skiff/pkg/join"
 	"github.com/skiffhq/skiff/pkg/pki"
@@ -301,22 +303,34 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	services := map[string]http.Handler{}
+	saKey, err := serviceaccount.LoadOrCreateKey(tlsDir)
+	if err != nil {
+		return fmt.Errorf("service-account signing key: %w", err)
+	}
+	saIssuer := "https://kubernetes.default.svc." + cfg.ClusterDomain
+	oidc, err := serviceaccount.NewDiscovery(saIssuer, "", []crypto.PublicKey{saKey.Public()})
+	if err != nil {
+		return fmt.Errorf("service-account issuer discovery: %w", err)
+	}
 	authorizer := rbac.New()
 	guardEscalation(reg, authorizer)
 	api := apiserver.New(apiserver.Config{
-		RBAC:            authorizer,
-		ServiceHandlers: services,
-		Tokens:          tokens,
-		Streams:         streams,
-		Storage:         store,
-		Registry:        reg,
-		Logger:          log,
-		ClientCAs:       ca.CertPool(),
-		Version:         Version,
-		WatchHistory:    cfg.WatchHistory,
-		OpenAPI:         &lazyOpenAPI{reg: reg, version: Version.GitVersion},
+		RBAC:                 authorizer,
+		ServiceAccountKey:    saKey,
+		ServiceAccountIssuer: saIssuer,
+		ServiceHandlers:      services,
+		Tokens:               tokens,
+		Streams:              streams,
+		Storage:              store,
+		Registry:             reg,
+		Logger:               log,
+		ClientCAs:            ca.CertPool(),
+		Version:              Version,
+		WatchHistory:         cfg.WatchHistory,
+		OpenAPI:              &lazyOpenAPI{reg: reg, version: Version.GitVersion},
 		// Like kube-apiserver's --profiling (on by default): behind authentication.
-		ExtraHandlers: map[string]http.Handler{"/debug/pprof/": http.HandlerFunc(pprofIndex), "/v2/": imagesHandler},
+		ExtraHandlers: map[string]http.Handler{"/debug/pprof/": http.HandlerFunc(pprofIndex), "/v2/": imagesHandler,
+			serviceaccount.OpenIDConfigPath: oidc, serviceaccount.JWKSPath: oidc},
 		// The registry checks who may pull and push itself.
 		SelfAuthorizedPrefixes: []string{"/v2/"},
 	})

@@ -1,6 +1,7 @@
 package core
 
 import (
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -18,6 +19,8 @@ func serviceAccounts(kind.Options) *apiserver.Resource {
 		func() runtime.Object { return &corev1.ServiceAccount{} }, func() runtime.Object { return &corev1.ServiceAccountList{} },
 		printers.ServiceAccount())
 	r.ShortNames = []string{"sa"}
+	// kubectl create token: a TokenRequest answered with a bound token.
+	r.Subresources = []apiserver.Subresource{{Name: "token", Kind: authenticationv1.SchemeGroupVersion.WithKind("TokenRequest"), Verbs: []string{"create"}}}
 	r.Validate = func(obj runtime.Object) field.ErrorList {
 		return validation.ValidateServiceAccount(obj.(*corev1.ServiceAccount))
 	}

@@ -1,0 +1,222 @@
+package apiserver
+
+import (
+	"crypto"
+	"fmt"
+	"net/http"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/skiffhq/skiff/pkg/auth/serviceaccount"
+)
+
+// Token lifetimes a TokenRequest may ask for, as upstream's: an hour by
+// default, no less than ten minutes, no more than 2^32 seconds.
+const (
+	defaultTokenSeconds = 3600
+	minTokenSeconds     = 600
+	maxTokenSeconds     = 1 << 32
+)
+
+// serviceAccountTokens issues and verifies the cluster's service-account
+// tokens; nil without Config.ServiceAccountKey.
+type serviceAccountTokens struct {
+	issuer   *serviceaccount.Issuer
+	verifier *serviceaccount.Verifier
+}
+
+func newServiceAccountTokens(s *Server) (*serviceAccountTokens, error) {
+	key := s.cfg.ServiceAccountKey
+	if key == nil {
+		return nil, nil
+	}
+	issuer, err := serviceaccount.NewIssuer(s.cfg.ServiceAccountIssuer, key)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := serviceaccount.NewVerifier(serviceaccount.VerifierConfig{
+		Issuers: []string{issuer.URL()}, Keys: []crypto.PublicKey{key.Public()}, Getter: uids{s},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &serviceAccountTokens{issuer: issuer, verifier: verifier}, nil
+}
+
+// authenticate is who a service-account token is, if it is one this
+// server issued and its objects still exist.
+func (t *serviceAccountTokens) authenticate(token string) (User, bool) {
+	if t == nil {
+		return User{}, false
+	}
+	c, err := t.verifier.Verify(token, time.Now())
+	if err != nil {
+		return User{}, false
+	}
+	u := c.User()
+	return User{Name: u.Name, Groups: withAuthenticated(u.Groups)}, true
+}
+
+// uids reads the bound objects' UIDs from the cache, for the verifier.
+type uids struct{ s *Server }
+
+func (g uids) uid(resource, namespace, name string) (string, bool) {
+	res := g.s.reg.Lookup("v1", resource)
+	if res == nil {
+		return "", false
+	}
+	e, _ := g.s.cache.get(res, res.key(namespace, name))
+	if e == nil {
+		return "", false
+	}
+	obj, err := e.object()
+	if err != nil {
+		return "", false
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return "", false
+	}
+	return string(m.GetUID()), true
+}
+
+func (g uids) ServiceAccountUID(ns, name string) (string, bool) {
+	return g.uid("serviceaccounts", ns, name)
+}
+func (g uids) PodUID(ns, name string) (string, bool)    { return g.uid("pods", ns, name) }
+func (g uids) SecretUID(ns, name string) (string, bool) { return g.uid("secrets", ns, name) }
+func (g uids) NodeUID(name string) (string, bool)       { return g.uid("nodes", "", name) }
+
+// serveTokenRequest answers serviceaccounts/token (kubectl create token): a
+// token for the service account, for the audiences asked (the API's by
+// default), bound to a pod, secret or node when asked, as upstream's.
+func (s *Server) serveTokenRequest(w http.ResponseWriter, r *http.Request, req request) {
+	if r.Method != http.MethodPost {
+		writeError(w, methodNotSupported(r, req))
+		return
+	}
+	if s.saTokens == nil {
+		writeError(w, apierrors.NewServiceUnavailable("this server issues no service-account tokens"))
+		return
+	}
+	body, err := readBody(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	tr := &authenticationv1.TokenRequest{}
+	gvk := authenticationv1.SchemeGroupVersion.WithKind("TokenRequest")
+	if _, err := decodeInto(body, mediaType(r), gvk, tr, validationIgnore); err != nil {
+		writeError(w, err)
+		return
+	}
+	saUID, ok := uids{s}.ServiceAccountUID(req.namespace, req.name)
+	if !ok {
+		writeError(w, apierrors.NewNotFound(schema.GroupResource{Resource: "serviceaccounts"}, req.name))
+		return
+	}
+	if tr.Spec.ExpirationSeconds == nil {
+		tr.Spec.ExpirationSeconds = new(int64)
+		*tr.Spec.ExpirationSeconds = defaultTokenSeconds
+	}
+	var errs field.ErrorList
+	switch secs := *tr.Spec.ExpirationSeconds; {
+	case secs < minTokenSeconds:
+		errs = append(errs, field.Invalid(field.NewPath("spec", "expirationSeconds"), secs, "may not specify a duration less than 10 minutes"))
+	case secs > maxTokenSeconds:
+		errs = append(errs, field.TooLong(field.NewPath("spec", "expirationSeconds"), secs, maxTokenSeconds))
+	}
+	now := time.Now()
+	claims := serviceaccount.Claims{
+		Audiences: tr.Spec.Audiences, IssuedAt: now, NotBefore: now,
+		Expiry:    now.Add(time.Duration(*tr.Spec.ExpirationSeconds) * time.Second),
+		Namespace: req.namespace, ServiceAccount: serviceaccount.Ref{Name: req.name, UID: saUID},
+	}
+	if len(claims.Audiences) == 0 {
+		claims.Audiences = []string{s.saTokens.issuer.URL()}
+		tr.Spec.Audiences = claims.Audiences
+	}
+	if ref := tr.Spec.BoundObjectRef; ref != nil {
+		path := field.NewPath("spec", "boundObjectRef")
+		var got string
+		var found bool
+		switch {
+		case ref.APIVersion != "v1" && ref.APIVersion != "":
+			errs = append(errs, field.NotSupported(path.Child("apiVersion"), ref.APIVersion, []string{"v1"}))
+		case ref.Kind == "Pod":
+			got, found = uids{s}.PodUID(req.namespace, ref.Name)
+			claims.Pod = &serviceaccount.Ref{Name: ref.Name, UID: got}
+		case ref.Kind == "Secret":
+			got, found = uids{s}.SecretUID(req.namespace, ref.Name)
+			claims.Secret = &serviceaccount.Ref{Name: ref.Name, UID: got}
+		case ref.Kind == "Node":
+			got, found = uids{s}.NodeUID(ref.Name)
+			claims.Node = &serviceaccount.Ref{Name: ref.Name, UID: got}
+		default:
+			errs = append(errs, field.NotSupported(path.Child("kind"), ref.Kind, []string{"Pod", "Secret", "Node"}))
+		}
+		if len(errs) == 0 {
+			gr := schema.GroupResource{Resource: map[string]string{"Pod": "pods", "Secret": "secrets", "Node": "nodes"}[ref.Kind]}
+			if !found {
+				writeError(w, apierrors.NewNotFound(gr, ref.Name))
+				return
+			}
+			if ref.UID != "" && string(ref.UID) != got {
+				writeError(w, apierrors.NewConflict(gr, ref.Name, fmt.Errorf("the UID in the bound object reference (%s) does not match the UID in record. The object might have been deleted and then recreated", ref.UID)))
+				return
+			}
+			tr.Spec.BoundObjectRef.UID = types.UID(got)
+		}
+	}
+	if len(errs) > 0 {
+		writeError(w, apierrors.NewInvalid(gvk.GroupKind(), req.name, errs))
+		return
+	}
+	token, err := s.saTokens.issuer.Issue(claims)
+	if err != nil {
+		writeError(w, apierrors.NewInternalError(err))
+		return
+	}
+	tr.ObjectMeta = metav1.ObjectMeta{Name: req.name, Namespace: req.namespace, CreationTimestamp: metav1.NewTime(now)}
+	tr.Status = authenticationv1.TokenRequestStatus{Token: token, ExpirationTimestamp: metav1.NewTime(claims.Expiry)}
+	tr.TypeMeta = metav1.TypeMeta{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind}
+	writeObject(w, http.StatusCreated, tr)
+}
+
+// nodeRunsAs reports whether a pod bound to node runs as the service
+// account: such a node may ask for its tokens (its pods' projected token
+// volumes), as upstream's Node authorizer lets it.
+func (s *Server) nodeRunsAs(node, namespace, name string) bool {
+	pods := s.reg.Lookup("v1", "pods")
+	if pods == nil {
+		return false
+	}
+	entries, _ := s.cache.list(pods, namespace, func(e *entry) bool {
+		n, _ := e.fields.Lookup("spec.nodeName")
+		return n == node
+	})
+	for _, e := range entries {
+		obj, err := e.object()
+		if err != nil {
+			continue
+		}
+		if pod, ok := obj.(*corev1.Pod); ok {
+			sa := pod.Spec.ServiceAccountName
+			if sa == "" {
+				sa = "default"
+			}
+			if sa == name {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,147 @@
+package integration
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+
+	"github.com/skiffhq/skiff/test/harness"
+)
+
+// TestServiceAccountTokens: `kubectl create token` issues a bound token that
+// authenticates as the service account, which RBAC then governs; a token that
+// is tampered with, unsigned, for another audience, or whose service account
+// or pod is gone is refused with 401.
+func TestServiceAccountTokens(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
+	ctx := context.Background()
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	k := harness.BuiltinKubectl(t)
+	c.MustRun(t, k, "", "create", "serviceaccount", "robot", "-n", "team")
+	token := strings.TrimSpace(c.MustRun(t, k, "", "create", "token", "robot", "-n", "team"))
+	if strings.Count(token, ".") != 2 {
+		t.Fatalf("kubectl create token printed %q", token)
+	}
+	as := func(token string) kubernetes.Interface {
+		cfg := rest.AnonymousClientConfig(c.Config)
+		cfg.BearerToken = token
+		return kubernetes.NewForConfigOrDie(cfg)
+	}
+	robot := as(token)
+	review, err := robot.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := review.Status.UserInfo; u.Username != "system:serviceaccount:team:robot" ||
+		strings.Join(u.Groups, " ") != "system:serviceaccounts system:serviceaccounts:team system:authenticated" {
+		t.Errorf("whoami: %+v", u)
+	}
+	_, err = robot.CoreV1().Pods("team").List(ctx, metav1.ListOptions{})
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `User "system:serviceaccount:team:robot" cannot list resource "pods"`) {
+		t.Errorf("before a binding: %v", err)
+	}
+	if _, err := c.Client.RbacV1().RoleBindings("team").Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "robot-views"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "cluster-admin"},
+		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "robot", Namespace: "team"}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err = robot.CoreV1().Pods("team").List(ctx, metav1.ListOptions{}); err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Errorf("after a RoleBinding: %v", err)
+	}
+	// The issuer's discovery documents, for the service accounts.
+	if raw, err := robot.Discovery().RESTClient().Get().AbsPath("/.well-known/openid-configuration").DoRaw(ctx); err != nil ||
+		!strings.Contains(string(raw), `"issuer":"https://kubernetes.default.svc.cluster.local"`) {
+		t.Errorf("openid-configuration: %v %s", err, raw)
+	}
+
+	unauthorized := func(what, token string) {
+		t.Helper()
+		_, err := as(token).CoreV1().Pods("team").List(ctx, metav1.ListOptions{})
+		if !apierrors.IsUnauthorized(err) {
+			t.Errorf("%s: %v, want 401", what, err)
+		}
+		if err != nil && strings.Contains(err.Error(), token) {
+			t.Errorf("%s: the error holds the token", what)
+		}
+	}
+	parts := strings.Split(token, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	forged := strings.Replace(string(payload), "robot", "admin", 1)
+	unauthorized("a tampered payload", parts[0]+"."+base64.RawURLEncoding.EncodeToString([]byte(forged))+"."+parts[2])
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`))
+	unauthorized("alg none", none+"."+parts[1]+".")
+	unauthorized("garbage", "not-a-token")
+	other := strings.TrimSpace(c.MustRun(t, k, "", "create", "token", "robot", "-n", "team", "--audience", "vault"))
+	unauthorized("another audience", other)
+
+	// Bound to a pod: it stops working when the pod goes.
+	if _, err := c.Client.CoreV1().Pods("team").Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Spec:       corev1.PodSpec{ServiceAccountName: "robot", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := c.Client.CoreV1().ServiceAccounts("team").CreateToken(ctx, "robot", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "app"}, ExpirationSeconds: ptr.To[int64](600),
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := time.Until(tr.Status.ExpirationTimestamp.Time); left < 9*time.Minute || left > 11*time.Minute {
+		t.Errorf("a 600 s token expires in %v", left)
+	}
+	if _, err := as(tr.Status.Token).CoreV1().Pods("team").List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("a pod-bound token while the pod exists: %v", err)
+	}
+	if err := c.Client.CoreV1().Pods("team").Delete(ctx, "app", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := c.Client.CoreV1().Pods("team").Get(ctx, "app", metav1.GetOptions{}); apierrors.IsNotFound(err) {
+			break
+		}
+	}
+	unauthorized("a token bound to a deleted pod", tr.Status.Token)
+
+	_, err = c.Client.CoreV1().ServiceAccounts("team").CreateToken(ctx, "robot", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](60)}}, metav1.CreateOptions{})
+	if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "may not specify a duration less than 10 minutes") {
+		t.Errorf("a 60 s token: %v", err)
+	}
+	_, err = c.Client.CoreV1().ServiceAccounts("team").CreateToken(ctx, "ghost", &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("a token of a service account that does not exist: %v", err)
+	}
+
+	// The service account goes: its tokens stop working.
+	if err := c.Client.CoreV1().ServiceAccounts("team").Delete(ctx, "robot", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	unauthorized("a token of a deleted service account", token)
+	// The keys are for service accounts (the default policy's
+	// system:service-account-issuer-discovery), not for anonymous callers.
+	anon := kubernetes.NewForConfigOrDie(rest.AnonymousClientConfig(c.Config))
+	if _, err := anon.Discovery().RESTClient().Get().AbsPath("/openid/v1/jwks").DoRaw(ctx); !apierrors.IsForbidden(err) {
+		t.Errorf("anonymous jwks: %v", err)
+	}
+}
