@@ -16,6 +16,9 @@ type Authorizer interface {
 	Decide(ctx context.Context, a Access) (allowed bool, reason string)
 	// DecideFor is Decide for another user (SubjectAccessReview).
 	DecideFor(user string, groups []string, a Access) (allowed bool, reason string)
+	// Authenticate is who a bearer token is, for the audiences asked (the
+	// API's when none), and the audiences it is good for (TokenReview).
+	Authenticate(token string, audiences []string) (u User, auds []string, err error)
 	// Rules lists what the user may do in namespace, as far as the
 	// authorizers can tell: incomplete when one of them cannot list its
 	// rules (the Node authorizer), with the errors met on the way.

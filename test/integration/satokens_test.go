@@ -94,6 +94,29 @@ func TestServiceAccountTokens(t *testing.T) {
 	other := strings.TrimSpace(c.MustRun(t, k, "", "create", "token", "robot", "-n", "team", "--audience", "vault"))
 	unauthorized("another audience", other)
 
+	// TokenReview: whose is this token, for which audiences.
+	reviews := c.Client.AuthenticationV1().TokenReviews()
+	for _, tc := range []struct {
+		token, audience, user string
+	}{
+		{token, "", "system:serviceaccount:team:robot"},
+		{other, "vault", "system:serviceaccount:team:robot"},
+		{other, "", ""},
+		{"not-a-token", "", ""},
+	} {
+		tr := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: tc.token}}
+		if tc.audience != "" {
+			tr.Spec.Audiences = []string{tc.audience}
+		}
+		got, err := reviews.Create(ctx, tr, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status.Authenticated != (tc.user != "") || got.Status.User.Username != tc.user || got.Spec.Token != "" {
+			t.Errorf("TokenReview (audience %q, want %q): %+v, spec token echoed: %v", tc.audience, tc.user, got.Status, got.Spec.Token != "")
+		}
+	}
+
 	// Bound to a pod: it stops working when the pod goes.
 	if _, err := c.Client.CoreV1().Pods("team").Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "app"},

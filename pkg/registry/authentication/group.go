@@ -1,6 +1,6 @@
 // Package authentication declares the kinds of the authentication.k8s.io API
 // group: selfsubjectreviews, the question "who am I?" that kubectl auth
-// whoami puts to the server.
+// whoami puts to the server, and tokenreviews, "whose is this token?".
 //
 // Its kinds are reviews, answered from the request's user and never stored.
 // It must not serve HTTP or touch storage.
