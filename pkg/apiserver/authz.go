@@ -515,6 +515,11 @@ func kubeletLabel(key, domain string) bool {
 // secret or configmap name (volumes, projected volumes, env, envFrom, image
 // pull secrets).
 func (s *Server) podOfNodeUses(node, namespace, resource, name string) bool {
+	return s.anyPodOnNode(node, namespace, func(pod *corev1.Pod) bool { return podReferences(&pod.Spec, resource, name) })
+}
+
+// anyPodOnNode reports whether a pod bound to node in namespace matches.
+func (s *Server) anyPodOnNode(node, namespace string, match func(*corev1.Pod) bool) bool {
 	pods := s.reg.Lookup("v1", "pods")
 	if pods == nil {
 		return false
@@ -528,7 +533,7 @@ func (s *Server) podOfNodeUses(node, namespace, resource, name string) bool {
 		if err != nil {
 			continue
 		}
-		if pod, ok := obj.(*corev1.Pod); ok && podReferences(&pod.Spec, resource, name) {
+		if pod, ok := obj.(*corev1.Pod); ok && match(pod) {
 			return true
 		}
 	}

@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -86,19 +87,12 @@ func (s *Server) impersonate(r *http.Request, u User) (User, error) {
 			}
 		}
 	}
+	implied := authenticatedGroup
 	if name == anonymousUser {
-		as.Groups = appendMissing(as.Groups, unauthenticatedGroup)
-	} else {
-		as.Groups = appendMissing(as.Groups, authenticatedGroup)
+		implied = unauthenticatedGroup
+	}
+	if !slices.Contains(as.Groups, implied) {
+		as.Groups = append(as.Groups, implied)
 	}
 	return as, nil
-}
-
-func appendMissing(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
-	return append(list, s)
 }

@@ -119,6 +119,12 @@ func (s *Server) serveTokenRequest(w http.ResponseWriter, r *http.Request, req r
 		writeError(w, err)
 		return
 	}
+	if u, _ := UserFrom(r.Context()); nodeName(u) != "" {
+		if err := s.nodeTokenRefusal(nodeName(u), req.namespace, req.name, tr.Spec.BoundObjectRef); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	saUID, ok := uids{s}.ServiceAccountUID(req.namespace, req.name)
 	if !ok {
 		writeError(w, apierrors.NewNotFound(schema.GroupResource{Resource: "serviceaccounts"}, req.name))
@@ -196,30 +202,43 @@ func (s *Server) serveTokenRequest(w http.ResponseWriter, r *http.Request, req r
 // account: such a node may ask for its tokens (its pods' projected token
 // volumes), as upstream's Node authorizer lets it.
 func (s *Server) nodeRunsAs(node, namespace, name string) bool {
+	return s.anyPodOnNode(node, namespace, func(pod *corev1.Pod) bool { return podServiceAccount(pod) == name })
+}
+
+func podServiceAccount(pod *corev1.Pod) string {
+	if pod.Spec.ServiceAccountName == "" {
+		return "default"
+	}
+	return pod.Spec.ServiceAccountName
+}
+
+// nodeTokenRefusal is NodeRestriction's check of a node's TokenRequest: a
+// node may only get tokens bound to a pod that runs on it as that service
+// account, never a free-standing one.
+func (s *Server) nodeTokenRefusal(node, namespace, sa string, ref *authenticationv1.BoundObjectReference) error {
+	forbid := func(msg string) error {
+		return apierrors.NewForbidden(schema.GroupResource{Resource: "serviceaccounts"}, sa, errors.New(msg))
+	}
+	if ref == nil || ref.Kind != "Pod" {
+		return forbid(fmt.Sprintf("node %q requested token not bound to a pod", node))
+	}
 	pods := s.reg.Lookup("v1", "pods")
-	if pods == nil {
-		return false
+	e, _ := s.cache.get(pods, pods.key(namespace, ref.Name))
+	if e == nil {
+		return nil // the request answers NotFound
 	}
-	entries, _ := s.cache.list(pods, namespace, func(e *entry) bool {
-		n, _ := e.fields.Lookup("spec.nodeName")
-		return n == node
-	})
-	for _, e := range entries {
-		obj, err := e.object()
-		if err != nil {
-			continue
-		}
-		if pod, ok := obj.(*corev1.Pod); ok {
-			sa := pod.Spec.ServiceAccountName
-			if sa == "" {
-				sa = "default"
-			}
-			if sa == name {
-				return true
-			}
-		}
+	obj, err := e.object()
+	if err != nil {
+		return err
 	}
-	return false
+	pod := obj.(*corev1.Pod)
+	switch {
+	case pod.Spec.NodeName != node:
+		return forbid(fmt.Sprintf("node %q requested token bound to a pod scheduled on a different node", node))
+	case podServiceAccount(pod) != sa:
+		return forbid(fmt.Sprintf("node %q requested token bound to a pod that does not run as service account %q", node, sa))
+	}
+	return nil
 }
 
 // errNotAuthenticated is what a TokenReview of a token nobody knows says.

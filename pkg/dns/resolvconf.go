@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -47,19 +48,10 @@ func ReadResolvConf(path string) ResolvConf {
 func upstreamsOf(rc ResolvConf, skip []string) []string {
 	var out []string
 	for _, s := range rc.Servers {
-		if ip := net.ParseIP(strings.SplitN(s, "%", 2)[0]); ip == nil || contains(skip, ip.String()) {
+		if ip := net.ParseIP(strings.SplitN(s, "%", 2)[0]); ip == nil || slices.Contains(skip, ip.String()) {
 			continue
 		}
 		out = append(out, net.JoinHostPort(s, "53"))
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/test/harness"
@@ -166,5 +167,47 @@ func TestServiceAccountTokens(t *testing.T) {
 	anon := kubernetes.NewForConfigOrDie(rest.AnonymousClientConfig(c.Config))
 	if _, err := anon.Discovery().RESTClient().Get().AbsPath("/openid/v1/jwks").DoRaw(ctx); !apierrors.IsForbidden(err) {
 		t.Errorf("anonymous jwks: %v", err)
+	}
+}
+
+// TestNodeTokenRequests: a node gets tokens only bound to a pod bound to it
+// that runs as that service account (NodeRestriction), never a free one.
+func TestNodeTokenRequests(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
+	ctx := context.Background()
+	if _, err := c.Client.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct{ name, node, sa string }{{"here", "n1", "robot"}, {"there", "n2", "robot"}, {"other-sa", "n1", "default"}} {
+		if _, err := c.Client.CoreV1().Pods("default").Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: p.name},
+			Spec:       corev1.PodSpec{NodeName: p.node, ServiceAccountName: p.sa, Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+		}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", userKubeconfig(t, c, "system:node:n1", "system:nodes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sas := kubernetes.NewForConfigOrDie(cfg).CoreV1().ServiceAccounts("default")
+	bound := func(pod string) *authenticationv1.TokenRequest {
+		tr := &authenticationv1.TokenRequest{}
+		if pod != "" {
+			tr.Spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod}
+		}
+		return tr
+	}
+	if _, err := sas.CreateToken(ctx, "robot", bound("here"), metav1.CreateOptions{}); err != nil {
+		t.Errorf("a token bound to the node's own pod: %v", err)
+	}
+	for pod, want := range map[string]string{
+		"":         `node "n1" requested token not bound to a pod`,
+		"there":    `node "n1" requested token bound to a pod scheduled on a different node`,
+		"other-sa": `node "n1" requested token bound to a pod that does not run as service account "robot"`,
+	} {
+		if _, err := sas.CreateToken(ctx, "robot", bound(pod), metav1.CreateOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("bound to %q: %v, want %s", pod, err, want)
+		}
 	}
 }
