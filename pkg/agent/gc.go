@@ -147,6 +147,7 @@ func (a *Agent) removePods(ctx context.Context, match func(types.UID) bool, grac
 			continue
 		}
 		a.log.Info("removing pod sandbox", "pod", sb.Labels[labelPodNamespace]+"/"+sb.Labels[labelPodName], "uid", uid)
+		var stopErrs []error
 		for _, c := range bySandbox[sb.Id] {
 			if c.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
 				continue
@@ -156,16 +157,17 @@ func (a *Agent) removePods(ctx context.Context, match func(types.UID) bool, grac
 				g, _ = strconv.ParseInt(c.Annotations[annotationPodGracePeriod], 10, 64)
 			}
 			if _, err := a.runtime.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.Id, Timeout: g}); err != nil && !isNotFound(err) {
-				// A container that exited meanwhile (a crash loop's) fails
-				// the kill with its shim gone: stopped is what was wanted.
-				st, serr := a.runtime.ContainerStatus(ctx, &runtimeapi.ContainerStatusRequest{ContainerId: c.Id})
-				if serr == nil && st.GetStatus().GetState() == runtimeapi.ContainerState_CONTAINER_RUNNING || serr != nil && !isNotFound(serr) {
-					errs = append(errs, err)
-				}
+				// A container that exits meanwhile (a crash loop's) fails
+				// the kill with its shim gone ("ttrpc: closed") before
+				// containerd has seen the exit. Stopping the sandbox stops
+				// every container in it: only if that fails too does
+				// this error count.
+				stopErrs = append(stopErrs, err)
 			}
 		}
 		if err := a.removeSandboxes(ctx, []*runtimeapi.PodSandbox{sb}); err != nil {
 			errs = append(errs, err)
+			errs = append(errs, stopErrs...)
 			continue
 		}
 		dir := fmt.Sprintf("%s_%s_%s", sb.Labels[labelPodNamespace], sb.Labels[labelPodName], uid)

@@ -146,7 +146,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *corev1.Pod, removed bool
 func (a *Agent) removeSandboxes(ctx context.Context, sbs []*runtimeapi.PodSandbox) error {
 	var errs []error
 	for _, sb := range sbs {
-		if _, err := a.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: sb.Id}); err != nil && !isNotFound(err) {
+		if err := a.stopSandbox(ctx, sb.Id); err != nil {
 			errs = append(errs, fmt.Errorf("stopping sandbox %s: %w", sb.Id, err))
 			continue
 		}
@@ -184,4 +184,25 @@ func finalPhase(statuses []corev1.ContainerStatus) corev1.PodPhase {
 		}
 	}
 	return corev1.PodSucceeded
+}
+
+// stopSandbox stops a sandbox and its containers. A container that exits
+// while it is killed can fail the stop with its shim gone before containerd
+// has seen the exit; a second try a moment later finds it exited.
+func (a *Agent) stopSandbox(ctx context.Context, id string) error {
+	var err error
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(time.Duration(try) * 200 * time.Millisecond):
+			}
+		}
+		_, err = a.runtime.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: id})
+		if err == nil || isNotFound(err) {
+			return nil
+		}
+	}
+	return err
 }
