@@ -215,7 +215,24 @@ func (kc *kubectlCluster) command(ctx context.Context, k harness.Kubectl, args .
 }
 
 // run runs kubectl to completion and returns stdout, stderr and the exit code.
+//
+// kubectl 1.30 to 1.32 start reading a WebSocket before they have made
+// their streams, so a reply that comes at once can find no stream to go to:
+// they print "Unknown stream id 1, discarding message" and lose it
+// (kubernetes/kubernetes#131189, fixed in 1.33). Upstream's server does the
+// same to them; such a run is a client's fault and is run again.
 func (kc *kubectlCluster) run(t *testing.T, k harness.Kubectl, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	for try := 1; ; try++ {
+		out, errOut, code := kc.runOnce(t, k, stdin, args...)
+		if !strings.Contains(errOut, "Unknown stream id") || try == 3 {
+			return out, errOut, code
+		}
+		t.Logf("kubectl %s %s lost a reply to its own race (kubernetes#131189), run again: %q", k.Version, strings.Join(args, " "), errOut)
+	}
+}
+
+func (kc *kubectlCluster) runOnce(t *testing.T, k harness.Kubectl, stdin string, args ...string) (string, string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
