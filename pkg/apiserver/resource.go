@@ -136,6 +136,27 @@ type View interface {
 	List(groupVersion, resource string) []runtime.Object
 }
 
+// Getter is a View that also reads one object by namespace and name, as the
+// server's does from its cache.
+type Getter interface {
+	// Get returns the object, or nil when there is none.
+	Get(groupVersion, resource, namespace, name string) runtime.Object
+}
+
+// GetObject reads one object from v: through Get when v is a Getter, else
+// by looking through List.
+func GetObject(v View, groupVersion, resource, namespace, name string) runtime.Object {
+	if g, ok := v.(Getter); ok {
+		return g.Get(groupVersion, resource, namespace, name)
+	}
+	for _, obj := range v.List(groupVersion, resource) {
+		if m, ok := obj.(metav1.Object); ok && m.GetNamespace() == namespace && m.GetName() == name {
+			return obj
+		}
+	}
+	return nil
+}
+
 // ScaleAccess maps a kind to autoscaling/v1 Scale.
 type ScaleAccess struct {
 	// Get returns spec replicas, status replicas and the label selector string.

@@ -141,6 +141,14 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 	if acc.GetResourceVersion() != "" {
 		return nil, apierrors.NewBadRequest("resourceVersion should not be set on objects to be created")
 	}
+	// Admission, in upstream's order: NamespaceLifecycle first (a missing
+	// namespace is NotFound whatever else is wrong), then NodeRestriction,
+	// then the kind's own plugins.
+	if res.Namespaced {
+		if err := s.checkNamespaceOpen(acc.GetNamespace()); err != nil {
+			return nil, err
+		}
+	}
 	if err := admitNode(ctx, res, obj, nil); err != nil {
 		return nil, err
 	}
@@ -184,11 +192,6 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 	if res.Validate != nil {
 		if errs := res.Validate(obj); len(errs) > 0 {
 			return nil, apierrors.NewInvalid(res.GVK.GroupKind(), acc.GetName(), errs)
-		}
-	}
-	if res.Namespaced {
-		if err := s.checkNamespaceOpen(acc.GetNamespace()); err != nil {
-			return nil, err
 		}
 	}
 	if res.Allocates {
@@ -587,6 +590,23 @@ func preconditionFailed(res *Resource, name, what string, want, got string) erro
 
 // nowRFC3339 is metav1.Now at second precision, as stored timestamps are.
 func nowRFC3339() metav1.Time { return metav1.NewTime(time.Now().Truncate(time.Second)) }
+
+// Get implements Getter from the cache.
+func (s *Server) Get(groupVersion, resource, namespace, name string) runtime.Object {
+	res := s.reg.Lookup(groupVersion, resource)
+	if res == nil {
+		return nil
+	}
+	e, _ := s.cache.get(res, res.key(namespace, name))
+	if e == nil {
+		return nil
+	}
+	obj, err := e.object()
+	if err != nil {
+		return nil
+	}
+	return obj
+}
 
 // List implements View from the cache.
 func (s *Server) List(groupVersion, resource string) []runtime.Object {

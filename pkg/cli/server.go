@@ -55,6 +55,7 @@ func newServerCommand() *cobra.Command {
 	f.BoolVar(&cfg.DisableControllers, "disable-controllers", false, "run the API server without the control loops and scheduler (like kube-apiserver alone)")
 	f.StringVar(&cfg.NetworkBackend, "network-backend", "host-gw", "how pod traffic crosses between nodes: host-gw (nodes share a link) or vxlan")
 	f.StringSliceVar(&cfg.Disable, "disable", nil, "packaged components not to run ("+strings.Join(server.Components, ", ")+"); repeat or separate with commas")
+	f.StringSliceVar(&cfg.DisableAdmissionPlugins, "disable-admission-plugins", nil, "admission plugins not to run ("+strings.Join(server.AdmissionPlugins, ", ")+")")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	return cmd
 }

@@ -88,10 +88,19 @@ type Config struct {
 	Storage storage.Backend
 	// Disable names the packaged components not to run: "dashboard".
 	Disable []string
+	// DisableAdmissionPlugins names admission plugins not to run (see
+	// AdmissionPlugins), as kube-apiserver's --disable-admission-plugins.
+	DisableAdmissionPlugins []string
 }
 
 // Components can be turned off with --disable.
 var Components = []string{"dashboard"}
+
+// AdmissionPlugins are the admission plugins that can be turned off with
+// --disable-admission-plugins: ServiceAccount, without which pods run as
+// no account and get no API credentials (for an API server run without the
+// service account controller, as upstream's integration tests do).
+var AdmissionPlugins = []string{"ServiceAccount"}
 
 func (c Config) enabled(component string) bool { return !slices.Contains(c.Disable, component) }
 
@@ -135,6 +144,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, p := range cfg.DisableAdmissionPlugins {
+		if !slices.Contains(AdmissionPlugins, p) {
+			return nil, fmt.Errorf("--disable-admission-plugins %s: no such admission plugin can be disabled (the ones that can: %s)", p, strings.Join(AdmissionPlugins, ", "))
+		}
 	}
 	for _, c := range cfg.Disable {
 		if !slices.Contains(Components, c) {
@@ -286,6 +300,7 @@ func (s *Server) Run(ctx context.Context) error {
 		ServiceCIDR:                  serviceNet,
 		NotReadyTolerationSeconds:    cfg.NotReadyToleration,
 		UnreachableTolerationSeconds: cfg.UnreachableToleration,
+		ServiceAccountAdmission:      !slices.Contains(cfg.DisableAdmissionPlugins, "ServiceAccount"),
 	})
 	// The API server's identity towards node agents (logs, exec, port-forward).
 	agentClientCert, agentClientKey, err := ca.EnsureClient(tlsDir, "client-apiserver-agent", streamserver.APIServerUser, nil)

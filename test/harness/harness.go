@@ -89,6 +89,9 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		NotReadyToleration:     opts.TolerationSeconds,
 		UnreachableToleration:  opts.TolerationSeconds,
 		Disable:                opts.Disable,
+		// As upstream's integration tests: without the service account
+		// controller no pod would find its account.
+		DisableAdmissionPlugins: disabledAdmission(opts),
 	})
 	if err != nil {
 		t.Fatalf("configuring server: %v", err)
@@ -226,4 +229,13 @@ func BuiltinKubectl(t testing.TB) Kubectl {
 		t.Fatal(err)
 	}
 	return Kubectl{Path: link, Version: "skiff"}
+}
+
+// disabledAdmission is ServiceAccount when the controllers do not run (no
+// namespace gets its default account).
+func disabledAdmission(opts Options) []string {
+	if opts.DisableControllers {
+		return []string{"ServiceAccount"}
+	}
+	return nil
 }

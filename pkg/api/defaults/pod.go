@@ -40,13 +40,6 @@ func Pod(p *corev1.Pod, o PodOptions) {
 		hostPortsFromContainerPorts(spec.InitContainers)
 	}
 	PodSpec(spec)
-
-	// ServiceAccount admission.
-	if spec.ServiceAccountName == "" {
-		spec.ServiceAccountName = DefaultServiceAccountName
-	}
-	spec.DeprecatedServiceAccount = spec.ServiceAccountName
-
 	defaultTolerations(spec, o)
 }
 

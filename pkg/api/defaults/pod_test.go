@@ -28,7 +28,9 @@ func defaultTolerationsFor(notReady, unreachable int64) []corev1.Toleration {
 	}
 }
 
-// TestPodMinimal is `kubectl run web --image=nginx`: the pod a user reads back.
+// TestPodMinimal is `kubectl run web --image=nginx`: the pod a user reads
+// back, but for what ServiceAccount admission adds (the account and its
+// token volume).
 func TestPodMinimal(t *testing.T) {
 	got := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "default"},
@@ -42,8 +44,6 @@ func TestPodMinimal(t *testing.T) {
 			RestartPolicy:                 corev1.RestartPolicyAlways,
 			TerminationGracePeriodSeconds: ptr.To(int64(30)),
 			DNSPolicy:                     corev1.DNSClusterFirst,
-			ServiceAccountName:            "default",
-			DeprecatedServiceAccount:      "default",
 			SecurityContext:               &corev1.PodSecurityContext{},
 			SchedulerName:                 "default-scheduler",
 			Tolerations:                   defaultTolerationsFor(300, 300),

@@ -12,15 +12,23 @@ import (
 // admitPod is pod create's mutating admission (apiserver.Resource.Admit,
 // after defaulting and before naming and validation): the plugins of a
 // default kube-apiserver that read other objects, in upstream's order,
-// LimitRanger's defaults, Priority, RuntimeClass. The QoS class is computed
+// LimitRanger's defaults, ServiceAccount (when the
+// server runs it), Priority, RuntimeClass. The QoS class is computed
 // after it, from the admitted spec.
-func admitPod(ctx context.Context, v apiserver.View, obj runtime.Object) error {
-	pod := obj.(*corev1.Pod)
-	applyLimitRangeDefaults(pod, limitRangesIn(v, pod.Namespace))
-	if err := admitPriority(v, pod); err != nil {
-		return err
+func admitPod(serviceAccounts bool) func(ctx context.Context, v apiserver.View, obj runtime.Object) error {
+	return func(ctx context.Context, v apiserver.View, obj runtime.Object) error {
+		pod := obj.(*corev1.Pod)
+		applyLimitRangeDefaults(pod, limitRangesIn(v, pod.Namespace))
+		if serviceAccounts {
+			if err := admitServiceAccount(ctx, v, pod); err != nil {
+				return err
+			}
+		}
+		if err := admitPriority(v, pod); err != nil {
+			return err
+		}
+		return admitRuntimeClass(ctx, v, pod)
 	}
-	return admitRuntimeClass(ctx, v, pod)
 }
 
 // checkPod is pod create's validating admission (BeforeCreate, after

@@ -65,7 +65,7 @@ func admissionPod(requests, limits corev1.ResourceList, edit func(*corev1.Pod)) 
 // admission, then validation (and the QoS class of the admitted spec), then
 // validating admission.
 func admit(view objects, p *corev1.Pod) error {
-	if err := admitPod(context.Background(), view, p); err != nil {
+	if err := admitPod(false)(context.Background(), view, p); err != nil {
 		return err
 	}
 	p.Status.QOSClass = validation.PodQOSClass(&p.Spec)

@@ -48,7 +48,7 @@ func pods(opts kind.Options) *apiserver.Resource {
 	}
 	r.PrepareForStatusUpdate = func(obj, old runtime.Object) { keepObservedGeneration(obj.(*corev1.Pod), old.(*corev1.Pod)) }
 	r.Validate = func(obj runtime.Object) field.ErrorList { return validation.ValidatePod(obj.(*corev1.Pod)) }
-	r.Admit = admitPod
+	r.Admit = admitPod(opts.ServiceAccountAdmission)
 	r.BeforeCreate = checkPod
 	r.PrepareForUpdate = admitPodUpdate
 	r.ValidateUpdate = func(obj, old runtime.Object) field.ErrorList {

@@ -30,6 +30,12 @@ type Options struct {
 	// NotReadyTolerationSeconds and UnreachableTolerationSeconds are the
 	// tolerations every pod gets by default (300 each upstream).
 	NotReadyTolerationSeconds, UnreachableTolerationSeconds int64
+	// ServiceAccountAdmission runs upstream's ServiceAccount admission on
+	// pod create (each pod runs as an existing account and gets its API
+	// credentials), as every Skiff server does. Off, pods are admitted
+	// without accounts: for an API server run without the service account
+	// controller, in tests of the server alone.
+	ServiceAccountAdmission bool
 }
 
 // WithDefaults fills what was left unset with upstream's defaults.
