@@ -10,7 +10,6 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -45,6 +44,8 @@ func newServiceAccountTokens(s *Server) (*serviceAccountTokens, error) {
 	}
 	verifier, err := serviceaccount.NewVerifier(serviceaccount.VerifierConfig{
 		Issuers: []string{issuer.URL()}, Keys: []crypto.PublicKey{key.Public()}, Getter: uids{s},
+		// Legacy tokens, which the tokens controller keeps in Secrets.
+		Secrets: uids{s}, LegacyTokenUsed: s.cfg.LegacyTokenUsed,
 	})
 	if err != nil {
 		return nil, err
@@ -70,20 +71,8 @@ func (t *serviceAccountTokens) authenticate(token string) (User, bool) {
 type uids struct{ s *Server }
 
 func (g uids) uid(resource, namespace, name string) (string, bool) {
-	res := g.s.reg.Lookup("v1", resource)
-	if res == nil {
-		return "", false
-	}
-	e, _ := g.s.cache.get(res, res.key(namespace, name))
-	if e == nil {
-		return "", false
-	}
-	obj, err := e.object()
-	if err != nil {
-		return "", false
-	}
-	m, err := meta.Accessor(obj)
-	if err != nil {
+	m, ok := GetObject(g.s, "v1", resource, namespace, name).(metav1.Object)
+	if !ok {
 		return "", false
 	}
 	return string(m.GetUID()), true
@@ -95,6 +84,18 @@ func (g uids) ServiceAccountUID(ns, name string) (string, bool) {
 func (g uids) PodUID(ns, name string) (string, bool)    { return g.uid("pods", ns, name) }
 func (g uids) SecretUID(ns, name string) (string, bool) { return g.uid("secrets", ns, name) }
 func (g uids) NodeUID(name string) (string, bool)       { return g.uid("nodes", "", name) }
+
+// TokenSecret reads a legacy token's Secret from the cache, for the verifier.
+func (g uids) TokenSecret(ns, name string) (serviceaccount.TokenSecret, bool) {
+	sec, ok := GetObject(g.s, "v1", "secrets", ns, name).(*corev1.Secret)
+	if !ok {
+		return serviceaccount.TokenSecret{}, false
+	}
+	return serviceaccount.TokenSecret{
+		UID: string(sec.UID), Token: sec.Data[corev1.ServiceAccountTokenKey],
+		Labels: sec.Labels, Deleting: sec.DeletionTimestamp != nil,
+	}, true
+}
 
 // serveTokenRequest answers serviceaccounts/token (kubectl create token): a
 // token for the service account, for the audiences asked (the API's by

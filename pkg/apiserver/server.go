@@ -56,6 +56,10 @@ type Config struct {
 	// https://kubernetes.default.svc.cluster.local).
 	ServiceAccountKey    *serviceaccount.Key
 	ServiceAccountIssuer string
+	// LegacyTokenUsed, when set, is told (at most once a day per Secret)
+	// that a legacy token kept in a Secret authenticated a request, for the
+	// Secret to be labelled kubernetes.io/legacy-token-last-used=DATE.
+	LegacyTokenUsed func(namespace, name, uid, date string)
 	// RBAC, when set, decides for every identity outside system:masters
 	// what the Node authorizer does not allow (upstream's Node,RBAC chain).
 	// Without it every authenticated identity but a node may do everything.

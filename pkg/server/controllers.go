@@ -33,10 +33,12 @@ import (
 	"github.com/skiffhq/skiff/pkg/controller/replication"
 	"github.com/skiffhq/skiff/pkg/controller/rootcacert"
 	"github.com/skiffhq/skiff/pkg/controller/serviceaccount"
+	"github.com/skiffhq/skiff/pkg/controller/serviceaccounttoken"
 	"github.com/skiffhq/skiff/pkg/controller/servicelb"
 	"github.com/skiffhq/skiff/pkg/controller/statefulset"
 	"github.com/skiffhq/skiff/pkg/controller/ttlafterfinished"
 	"github.com/skiffhq/skiff/pkg/hollow"
+	"github.com/skiffhq/skiff/pkg/pki"
 	"github.com/skiffhq/skiff/pkg/scheduler"
 )
 
@@ -47,8 +49,10 @@ type runnable interface {
 
 // runControllers builds every control loop and the scheduler on one shared
 // informer factory over the loopback client, then runs them until ctx ends.
-// rootCA is the cluster CA bundle published in every namespace.
-func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []byte, log *slog.Logger) error {
+// ca is the cluster CA: its bundle is published in every namespace. tokens
+// signs the legacy tokens of service-account token Secrets.
+func runControllers(ctx context.Context, cfg Config, rc *rest.Config, ca *pki.CA, tokens serviceaccounttoken.Issuer, log *slog.Logger) error {
+	rootCA := ca.CertPEM()
 	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return err
@@ -89,6 +93,7 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, rootCA []b
 		namespace.New(client, dyn, factory, namespace.Options{Logger: named("namespace")}),
 		serviceaccount.New(client, factory, serviceaccount.Options{Logger: named("serviceaccount")}),
 		rootcacert.New(client, factory, rootcacert.Options{CA: rootCA, Logger: named("rootcacert")}),
+		serviceaccounttoken.New(client, factory, serviceaccounttoken.Options{Issuer: tokens, CA: rootCA, Logger: named("serviceaccounttoken")}),
 		endpoints.New(client, factory, endpoints.Options{Workers: 8, Logger: named("endpoints")}),
 		endpointslice.New(client, factory, endpointslice.Options{Workers: 8, Logger: named("endpointslice")}),
 		endpointslicemirroring.New(client, factory, endpointslicemirroring.Options{Logger: named("endpointslicemirroring")}),

@@ -323,14 +323,21 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("service-account signing key: %w", err)
 	}
 	saIssuer := "https://kubernetes.default.svc." + cfg.ClusterDomain
+	// The tokens controller signs the legacy tokens in Secrets with the same key.
+	legacyTokens, err := serviceaccount.NewIssuer(saIssuer, saKey)
+	if err != nil {
+		return fmt.Errorf("service-account token issuer: %w", err)
+	}
 	oidc, err := serviceaccount.NewDiscovery(saIssuer, "", []crypto.PublicKey{saKey.Public()})
 	if err != nil {
 		return fmt.Errorf("service-account issuer discovery: %w", err)
 	}
 	authorizer := rbac.New()
 	guardEscalation(reg, authorizer)
+	legacyUsed := &legacyTokenLabeler{log: log.With("component", "tokens")}
 	api := apiserver.New(apiserver.Config{
 		RBAC:                 authorizer,
+		LegacyTokenUsed:      legacyUsed.used,
 		ServiceAccountKey:    saKey,
 		ServiceAccountIssuer: saIssuer,
 		ServiceHandlers:      services,
@@ -392,6 +399,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	legacyUsed.client = loopClient
 	if streams.p, err = proxy.New(proxy.Config{
 		Getter: proxy.ClientGetter(loopClient),
 		TLS:    &tls.Config{Certificates: []tls.Certificate{agentPair}, RootCAs: ca.CertPool(), MinVersion: tls.VersionTLS12},
@@ -452,7 +460,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer cancel()
 	if !cfg.DisableControllers {
 		components.Go(func() {
-			if err := runControllers(ctx, cfg, lb.config(), ca.CertPEM(), log); err != nil && ctx.Err() == nil {
+			if err := runControllers(ctx, cfg, lb.config(), ca, legacyTokens, log); err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("control loops: %w", err)
 			}
 		})

@@ -211,3 +211,58 @@ func TestNodeTokenRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyTokenSecrets: a Secret of type kubernetes.io/service-account-token
+// made with kubectl gets a token, the cluster's CA and the namespace from the
+// tokens controller; the token authenticates as its service account (and
+// labels its Secret last used) until the Secret is deleted, then gets 401.
+func TestLegacyTokenSecrets(t *testing.T) {
+	c := harness.StartCluster(t, harness.Options{})
+	ctx := context.Background()
+	k := harness.BuiltinKubectl(t)
+	c.MustRun(t, k, "", "create", "serviceaccount", "robot")
+	c.MustRun(t, k, `
+apiVersion: v1
+kind: Secret
+metadata:
+  name: robot-token
+  annotations: {kubernetes.io/service-account.name: robot}
+type: kubernetes.io/service-account-token
+`, "apply", "-f", "-")
+	var secret *corev1.Secret
+	eventually(t, "the token filled in", 10*time.Second, func() (bool, string) {
+		var err error
+		secret, err = c.Client.CoreV1().Secrets("default").Get(ctx, "robot-token", metav1.GetOptions{})
+		return err == nil && len(secret.Data["token"]) > 0 && len(secret.Data["ca.crt"]) > 0, ""
+	})
+	if ns := string(secret.Data["namespace"]); ns != "default" {
+		t.Errorf("namespace %q", ns)
+	}
+	sa, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "robot", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid := secret.Annotations[corev1.ServiceAccountUIDKey]; uid != string(sa.UID) {
+		t.Errorf("service-account.uid annotation %q, want %q", uid, sa.UID)
+	}
+	cfg := rest.AnonymousClientConfig(c.Config)
+	cfg.BearerToken = string(secret.Data["token"])
+	robot := kubernetes.NewForConfigOrDie(cfg)
+	review, err := robot.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := review.Status.UserInfo; u.Username != "system:serviceaccount:default:robot" ||
+		strings.Join(u.Groups, ",") != "system:serviceaccounts,system:serviceaccounts:default,system:authenticated" {
+		t.Errorf("the legacy token is %+v", u)
+	}
+	eventually(t, "the Secret labelled last used", 10*time.Second, func() (bool, string) {
+		s, err := c.Client.CoreV1().Secrets("default").Get(ctx, "robot-token", metav1.GetOptions{})
+		return err == nil && s.Labels["kubernetes.io/legacy-token-last-used"] == time.Now().UTC().Format(time.DateOnly), ""
+	})
+	c.MustRun(t, k, "", "delete", "secret", "robot-token")
+	eventually(t, "the token refused once its Secret is gone", 10*time.Second, func() (bool, string) {
+		_, err := robot.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		return apierrors.IsUnauthorized(err), ""
+	})
+}

@@ -57,6 +57,17 @@ type VerifierConfig struct {
 	// Getter checks that the bound objects still exist. Required: a token
 	// must stop working when its service account, pod or secret is deleted.
 	Getter Getter
+	// Secrets, when set, makes the Verifier accept legacy tokens (issued
+	// by LegacyIssuer, signed with one of Keys) while the Secret they name
+	// holds them; without it they are not service account tokens to it.
+	Secrets SecretGetter
+	// LegacyTokenUsed, when set, is told that the legacy token in Secret
+	// namespace/name (with uid) was used on date (UTC, 2006-01-02), when
+	// the Secret's LastUsedLabelKey label says neither that day nor the
+	// next: at most once a day per Secret, as upstream labels it. It is
+	// called during Verify and must not block (label the Secret in the
+	// background).
+	LegacyTokenUsed func(namespace, name, uid, date string)
 }
 
 // Verifier checks service account tokens. It is safe for concurrent use.
@@ -65,6 +76,8 @@ type Verifier struct {
 	audiences []string
 	keys      []verifyKey
 	getter    Getter
+	secrets   SecretGetter
+	lastUsed  *lastUsed
 }
 
 type verifyKey struct {
@@ -84,6 +97,10 @@ func NewVerifier(c VerifierConfig) (*Verifier, error) {
 		issuers:   slices.Clone(c.Issuers),
 		audiences: slices.Clone(c.Audiences),
 		getter:    c.Getter,
+		secrets:   c.Secrets,
+	}
+	if c.LegacyTokenUsed != nil {
+		v.lastUsed = &lastUsed{report: c.LegacyTokenUsed}
 	}
 	if len(v.issuers) == 0 {
 		v.issuers = []string{DefaultIssuer}
@@ -137,7 +154,10 @@ func publicKey(k crypto.PublicKey) (crypto.PublicKey, jose.SignatureAlgorithm, e
 // with "exp" (required) not more than Leeway past, "nbf" and "iat" not more
 // than Leeway ahead, naming a service account (in "kubernetes.io") that the
 // Getter still has with the same UID, and likewise its bound pod, secret or
-// node. The error never contains the token.
+// node. With VerifierConfig.Secrets, a legacy token is accepted instead when
+// it is signed so, for the API audiences, names a service account the
+// Getter has with its UID, and its Secret still holds it; its claims have
+// Legacy() true and Secret set. The error never contains the token.
 func (v *Verifier) Verify(token string, now time.Time) (*Claims, error) {
 	return v.VerifyAudiences(token, now, nil)
 }
@@ -153,7 +173,7 @@ func (v *Verifier) VerifyAudiences(token string, now time.Time, audiences []stri
 	}
 	// Like upstream's hasCorrectIssuer: look at the unverified issuer
 	// first, only to tell tokens that are not ours from bad ones of ours.
-	alg, ok := v.recognize(token)
+	alg, iss, ok := v.recognize(token)
 	if !ok {
 		return nil, fmt.Errorf("%w: malformed or from another issuer", ErrNotServiceAccountToken)
 	}
@@ -167,6 +187,9 @@ func (v *Verifier) VerifyAudiences(token string, now time.Time, audiences []stri
 	body, err := v.verifySignature(jws)
 	if err != nil {
 		return nil, err
+	}
+	if iss == LegacyIssuer && v.secrets != nil {
+		return v.verifyLegacy(token, body, now, audiences)
 	}
 
 	var p payload
@@ -196,15 +219,16 @@ func (v *Verifier) VerifyAudiences(token string, now time.Time, audiences []stri
 }
 
 // recognize decodes the token's header and payload without verifying
-// anything, and returns its "alg" when the payload's "iss" is one of ours.
-func (v *Verifier) recognize(token string) (jose.SignatureAlgorithm, bool) {
+// anything, and returns its "alg" and "iss" when the "iss" is one of ours
+// (LegacyIssuer among them when legacy tokens are accepted).
+func (v *Verifier) recognize(token string) (jose.SignatureAlgorithm, string, bool) {
 	header, rest, ok := strings.Cut(token, ".")
 	if !ok {
-		return "", false
+		return "", "", false
 	}
 	body, sig, ok := strings.Cut(rest, ".")
 	if !ok || strings.Contains(sig, ".") {
-		return "", false
+		return "", "", false
 	}
 	var h struct {
 		Alg string `json:"alg"`
@@ -213,9 +237,10 @@ func (v *Verifier) recognize(token string) (jose.SignatureAlgorithm, bool) {
 		Issuer string `json:"iss"`
 	}
 	if !decodeSegment(header, &h) || !decodeSegment(body, &p) {
-		return "", false
+		return "", "", false
 	}
-	return jose.SignatureAlgorithm(h.Alg), slices.Contains(v.issuers, p.Issuer)
+	ours := slices.Contains(v.issuers, p.Issuer) || (p.Issuer == LegacyIssuer && v.secrets != nil)
+	return jose.SignatureAlgorithm(h.Alg), p.Issuer, ours
 }
 
 func decodeSegment(segment string, into any) bool {
@@ -245,7 +270,7 @@ func (v *Verifier) verifySignature(jws *jose.JSONWebSignature) ([]byte, error) {
 
 // checkTimes applies go-jose's jwt.Claims.Validate with the default
 // leeway, as upstream's validator does, and requires an expiry: only the
-// legacy secret-based tokens, which are not accepted, lack one.
+// legacy secret-based tokens, which are checked apart, lack one.
 func checkTimes(c *Claims, now time.Time) error {
 	switch {
 	case c.Expiry.IsZero():
