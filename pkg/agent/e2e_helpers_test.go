@@ -184,15 +184,28 @@ func (n *testNode) waitPod(name string, timeout time.Duration, what string, cond
 		if err != nil {
 			continue
 		}
-		for ev := range w.ResultChan() {
-			if p, ok := ev.Object.(*corev1.Pod); ok {
-				last = p
-				if cond(p) {
-					w.Stop()
-					return p
+		// cond may depend on the time as well (a status settled for a
+		// while): it is asked again every second, not only on changes.
+		tick := time.NewTicker(time.Second)
+	watch:
+		for {
+			select {
+			case ev, ok := <-w.ResultChan():
+				if !ok {
+					break watch
 				}
+				if p, ok := ev.Object.(*corev1.Pod); ok {
+					last = p
+				}
+			case <-tick.C:
+			}
+			if last != nil && cond(last) {
+				tick.Stop()
+				w.Stop()
+				return last
 			}
 		}
+		tick.Stop()
 	}
 	n.t.Fatalf("pod %s: not %s after %s; last status:\n%s", name, what, timeout, describe(last))
 	return nil
