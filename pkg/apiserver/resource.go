@@ -55,6 +55,9 @@ type Resource struct {
 	PrepareForStatusUpdate func(obj, old runtime.Object)
 	// ValidateStatusUpdate checks a write to /status; nil means ValidateUpdate.
 	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
+	// AdmitStatusUpdate is the kind's validating admission of writes to
+	// /status, where upstream runs it: after validation, on dry runs too.
+	AdmitStatusUpdate func(ctx context.Context, v View, obj, old runtime.Object) error
 	// PrepareForUpdate runs on writes to the main resource before defaulting: it
 	// carries over what clients may omit (allocated IPs) or may not change.
 	PrepareForUpdate func(ctx context.Context, v View, obj, old runtime.Object) error
@@ -185,6 +188,9 @@ type Part struct {
 	Take func(stored, obj runtime.Object)
 	// Validate checks the object that results against the stored one.
 	Validate func(obj, old runtime.Object) field.ErrorList
+	// Admit, when set, is the part's validating admission, where upstream
+	// runs it: after Validate, on dry runs too.
+	Admit func(ctx context.Context, v View, obj, old runtime.Object) error
 }
 
 // GroupVersion is "v1" for the core group and "group/version" otherwise.

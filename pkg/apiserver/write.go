@@ -475,6 +475,16 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 			return nil, apierrors.NewInvalid(res.GVK.GroupKind(), name, errs)
 		}
 	}
+	// Validating admission of a subresource write: after validation, as upstream.
+	admit := res.AdmitStatusUpdate
+	if mode == writePart {
+		admit = part.Admit
+	}
+	if (status || mode == writePart) && admit != nil {
+		if err := admit(ctx, s, obj, oldObj); err != nil {
+			return nil, err
+		}
+	}
 	data, err := storedBytes(res, obj)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)

@@ -1,6 +1,8 @@
 // Package pki issues and keeps the certificates skiff server needs: one
 // self-signed cluster CA, serving certificates for the API server, client
 // certificates (the admin's among them) and kubeconfig files that carry them.
+// It also signs certificates for keys it never sees (SignTemplate), as the
+// certificate signing request signer asks.
 //
 // Every Ensure function is idempotent: it reuses what is on disk while it is
 // still good and replaces it otherwise, and every file is written atomically so

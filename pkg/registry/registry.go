@@ -15,6 +15,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/registry/authentication"
 	"github.com/skiffhq/skiff/pkg/registry/authorization"
 	"github.com/skiffhq/skiff/pkg/registry/batch"
+	"github.com/skiffhq/skiff/pkg/registry/certificates"
 	"github.com/skiffhq/skiff/pkg/registry/coordination"
 	"github.com/skiffhq/skiff/pkg/registry/core"
 	"github.com/skiffhq/skiff/pkg/registry/discovery"
@@ -41,6 +42,7 @@ var groups = []func(kind.Options) []*apiserver.Resource{
 	authentication.Resources,
 	authorization.Resources,
 	batch.Resources,
+	certificates.Resources,
 	networking.Resources,
 	policy.Resources,
 	rbac.Resources,

@@ -15,6 +15,8 @@ import (
 	"github.com/skiffhq/skiff/pkg/controller/clusterdns"
 	"github.com/skiffhq/skiff/pkg/controller/clusterroleaggregation"
 	"github.com/skiffhq/skiff/pkg/controller/cronjob"
+	"github.com/skiffhq/skiff/pkg/controller/csrcleaner"
+	"github.com/skiffhq/skiff/pkg/controller/csrsigning"
 	"github.com/skiffhq/skiff/pkg/controller/daemonset"
 	"github.com/skiffhq/skiff/pkg/controller/deployment"
 	"github.com/skiffhq/skiff/pkg/controller/disruption"
@@ -49,8 +51,10 @@ type runnable interface {
 
 // runControllers builds every control loop and the scheduler on one shared
 // informer factory over the loopback client, then runs them until ctx ends.
-// ca is the cluster CA: its bundle is published in every namespace. tokens
-// signs the legacy tokens of service-account token Secrets.
+// ca is the cluster CA: its bundle is published in every namespace, and it
+// signs the certificates approved certificate signing requests ask of
+// Kubernetes' signers. tokens signs the legacy tokens of service-account
+// token Secrets.
 func runControllers(ctx context.Context, cfg Config, rc *rest.Config, ca *pki.CA, tokens serviceaccounttoken.Issuer, log *slog.Logger) error {
 	rootCA := ca.CertPEM()
 	client, err := kubernetes.NewForConfig(rc)
@@ -108,6 +112,8 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, ca *pki.CA
 		ttlafterfinished.New(client, factory, ttlafterfinished.Options{Logger: named("ttlafterfinished")}),
 		pvcprotection.New(client, factory, pvcprotection.Options{Logger: named("pvcprotection")}),
 		pvprotection.New(client, factory, pvprotection.Options{Logger: named("pvprotection")}),
+		csrsigning.New(client, factory, csrsigning.Options{CA: ca, Logger: named("csrsigning")}),
+		csrcleaner.New(client, factory, csrcleaner.Options{Logger: named("csrcleaner")}),
 		sched,
 	}
 	factory.Start(ctx.Done())

@@ -334,6 +334,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	authorizer := rbac.New()
 	guardEscalation(reg, authorizer)
+	guardCSRs(reg, authorizer)
 	legacyUsed := &legacyTokenLabeler{log: log.With("component", "tokens")}
 	api := apiserver.New(apiserver.Config{
 		RBAC:                 authorizer,

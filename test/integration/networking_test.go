@@ -196,10 +196,10 @@ func expectNetworkingDiscovery(t *testing.T, c *harness.Cluster, resource string
 	for _, g := range groups.Groups {
 		names = append(names, g.Name)
 	}
-	// Upstream's discovery order: batch, (certificates,) networking, policy.
+	// Upstream's discovery order: batch, certificates, networking, policy.
 	i := slices.Index(names, "networking.k8s.io")
-	if i < 0 || names[i-1] != "batch" || names[i+1] != "policy" {
-		t.Fatalf("/apis lists %q; want networking.k8s.io between batch and policy", names)
+	if i < 2 || names[i-2] != "batch" || names[i-1] != "certificates.k8s.io" || names[i+1] != "policy" {
+		t.Fatalf("/apis lists %q; want networking.k8s.io between batch, certificates.k8s.io and policy", names)
 	}
 	if v := groups.Groups[i].Versions; len(v) != 1 || v[0].GroupVersion != "networking.k8s.io/v1" {
 		t.Fatalf("networking.k8s.io versions %+v", v)
