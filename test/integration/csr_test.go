@@ -2,8 +2,6 @@ package integration
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -33,6 +31,7 @@ import (
 	"k8s.io/client-go/util/keyutil"
 
 	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/pkg/pki/pkitest"
 	"github.com/skiffhq/skiff/test/harness"
 )
 
@@ -40,19 +39,7 @@ import (
 // key and a certificate signing request for CN cn in groups orgs, both PEM.
 func newKeyAndRequest(t *testing.T, cn string, orgs ...string) (keyPEM, reqPEM []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: orgs}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	return pkitest.UserRequest(t, cn, orgs...)
 }
 
 // csrManifest is the CertificateSigningRequest of Kubernetes' documentation

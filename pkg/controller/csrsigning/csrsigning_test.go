@@ -2,9 +2,6 @@ package csrsigning
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -24,6 +21,7 @@ import (
 	validation "github.com/skiffhq/skiff/pkg/api/validation/certificates"
 	"github.com/skiffhq/skiff/pkg/controller/controllertest"
 	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/pkg/pki/pkitest"
 )
 
 var (
@@ -33,15 +31,8 @@ var (
 
 func requestPEM(t *testing.T, tmpl *x509.CertificateRequest) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+	_, req := pkitest.Request(t, tmpl)
+	return req
 }
 
 func parse(t *testing.T, tmpl *x509.CertificateRequest) *x509.CertificateRequest {

@@ -2,13 +2,6 @@ package certificates
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -25,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/skiffhq/skiff/pkg/apiserver"
+	"github.com/skiffhq/skiff/pkg/pki/pkitest"
 	"github.com/skiffhq/skiff/pkg/registry/kind"
 	"github.com/skiffhq/skiff/pkg/storage/memory"
 )
@@ -43,33 +37,6 @@ func serve(t *testing.T) csrclient.CertificateSigningRequestInterface {
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return kubernetes.NewForConfigOrDie(&rest.Config{Host: srv.URL, BearerToken: "alice"}).CertificatesV1().CertificateSigningRequests()
-}
-
-func requestPEM(t *testing.T, cn string, orgs ...string) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: orgs}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-}
-
-func certificatePEM(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "alice"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
 
 func request(t *testing.T, name, signer string, orgs ...string) *certificatesv1.CertificateSigningRequest {
@@ -233,4 +200,13 @@ func TestStampConditions(t *testing.T) {
 			t.Errorf("%s: updated %v, transitioned %v; want %v, %v", c.Type, c.LastUpdateTime, c.LastTransitionTime, want[0], want[1])
 		}
 	}
+}
+
+func requestPEM(t *testing.T, cn string, orgs ...string) []byte {
+	_, req := pkitest.UserRequest(t, cn, orgs...)
+	return req
+}
+
+func certificatePEM(t *testing.T) []byte {
+	return pkitest.SelfSigned(t, "alice", time.Now().Add(time.Hour))
 }

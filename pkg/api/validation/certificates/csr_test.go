@@ -1,13 +1,7 @@
 package certificates
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -19,35 +13,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	vt "github.com/skiffhq/skiff/pkg/api/validation/validationtest"
+	"github.com/skiffhq/skiff/pkg/pki/pkitest"
 )
-
-func requestPEM(t *testing.T, cn string, orgs ...string) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: cn, Organization: orgs}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
-}
-
-func certificatePEM(t *testing.T) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "x"},
-		NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-}
 
 func newCSR(t *testing.T) *certificatesv1.CertificateSigningRequest {
 	return &certificatesv1.CertificateSigningRequest{
@@ -235,4 +202,13 @@ func TestSignerNameLength(t *testing.T) {
 	vt.Expect(t, ValidateSignerName(specPath.Child("signerName"), domain+"/"+label+"a."+domain), vt.TooLong("spec.signerName"))
 	vt.Expect(t, ValidateSignerName(specPath.Child("signerName"), label+"a.com/x"),
 		vt.Invalid("spec.signerName", "must be no more than 63 characters"))
+}
+
+func requestPEM(t *testing.T, cn string, orgs ...string) []byte {
+	_, req := pkitest.UserRequest(t, cn, orgs...)
+	return req
+}
+
+func certificatePEM(t *testing.T) []byte {
+	return pkitest.SelfSigned(t, "x", time.Now().Add(time.Hour))
 }
