@@ -3,6 +3,7 @@ package apiserver
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -32,7 +33,13 @@ func (s *Server) impersonate(r *http.Request, u User) (User, error) {
 	extras := map[string][]string{}
 	for k, v := range r.Header {
 		if strings.HasPrefix(k, impersonateExtra) {
-			extras[strings.ToLower(strings.TrimPrefix(k, impersonateExtra))] = v
+			// Keys are percent-encoded in header names (client-go's
+			// escaping of "/" and the like), and case-insensitive.
+			key := strings.ToLower(strings.TrimPrefix(k, impersonateExtra))
+			if unescaped, err := url.PathUnescape(key); err == nil {
+				key = unescaped
+			}
+			extras[key] = v
 		}
 	}
 	defer func() {
@@ -79,6 +86,7 @@ func (s *Server) impersonate(r *http.Request, u User) (User, error) {
 		if err := may(authenticationGroupAPI, "uids", "", "", uid); err != nil {
 			return User{}, err
 		}
+		as.UID = uid
 	}
 	for k, vs := range extras {
 		for _, v := range vs {
@@ -86,6 +94,10 @@ func (s *Server) impersonate(r *http.Request, u User) (User, error) {
 				return User{}, err
 			}
 		}
+		if as.Extra == nil {
+			as.Extra = map[string][]string{}
+		}
+		as.Extra[k] = vs
 	}
 	implied := authenticatedGroup
 	if name == anonymousUser {

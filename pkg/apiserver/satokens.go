@@ -63,8 +63,7 @@ func (t *serviceAccountTokens) authenticate(token string) (User, bool) {
 	if err != nil {
 		return User{}, false
 	}
-	u := c.User()
-	return User{Name: u.Name, Groups: withAuthenticated(u.Groups)}, true
+	return saUser(c.User()), true
 }
 
 // uids reads the bound objects' UIDs from the cache, for the verifier.
@@ -258,10 +257,16 @@ func (s *Server) Authenticate(token string, audiences []string) (User, []string,
 	if err != nil {
 		return User{}, nil, errNotAuthenticated
 	}
-	u := c.User()
 	auds := audiences
 	if len(auds) == 0 {
 		auds = []string{s.saTokens.issuer.URL()}
 	}
-	return User{Name: u.Name, Groups: withAuthenticated(u.Groups)}, auds, nil
+	return saUser(c.User()), auds, nil
+}
+
+// saUser is the user a service account token authenticates as: the
+// account's name and UID, its groups and system:authenticated, and what the
+// token is bound to as extras.
+func saUser(u serviceaccount.User) User {
+	return User{Name: u.Name, UID: u.UID, Groups: withAuthenticated(u.Groups), Extra: u.Extra}
 }

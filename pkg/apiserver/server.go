@@ -26,7 +26,11 @@ import (
 // User is an authenticated caller.
 type User struct {
 	Name   string
+	UID    string
 	Groups []string
+	// Extra is what the authenticator knows besides (a service account
+	// token's pod, node and credential ID, impersonated extras).
+	Extra map[string][]string
 }
 
 // PodStreamer serves the streaming pod subresources (log, exec, attach,

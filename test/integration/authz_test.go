@@ -7,12 +7,14 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiffhq/skiff/pkg/pki"
@@ -332,5 +334,17 @@ func TestImpersonation(t *testing.T) {
 				t.Errorf("bob impersonating alice: %v\n%s", err, errOut)
 			}
 		})
+	}
+	// A uid and extras are impersonated too, and shown as the user's.
+	cfg := rest.CopyConfig(c.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: "alice", UID: "alice-uid-1", Groups: []string{"devs"},
+		Extra: map[string][]string{"scopes.example.com/team": {"blue", "green"}}}
+	review, err := kubernetes.NewForConfigOrDie(cfg).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := review.Status.UserInfo; u.Username != "alice" || u.UID != "alice-uid-1" ||
+		strings.Join(u.Extra["scopes.example.com/team"], ",") != "blue,green" {
+		t.Errorf("impersonated uid and extras: %+v", u)
 	}
 }

@@ -50,6 +50,15 @@ func TestServiceAccountTokens(t *testing.T) {
 		strings.Join(u.Groups, " ") != "system:serviceaccounts system:serviceaccounts:team system:authenticated" {
 		t.Errorf("whoami: %+v", u)
 	}
+	// As upstream: the account's UID, and the token's ID as an extra.
+	robotSA, err := c.Client.CoreV1().ServiceAccounts("team").Get(ctx, "robot", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u := review.Status.UserInfo; u.UID != string(robotSA.UID) || len(u.Extra["authentication.kubernetes.io/credential-id"]) != 1 ||
+		!strings.HasPrefix(u.Extra["authentication.kubernetes.io/credential-id"][0], "JTI=") {
+		t.Errorf("whoami's uid and extras: %+v", u)
+	}
 	_, err = robot.CoreV1().Pods("team").List(ctx, metav1.ListOptions{})
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), `User "system:serviceaccount:team:robot" cannot list resource "pods"`) {
 		t.Errorf("before a binding: %v", err)

@@ -20,3 +20,15 @@ var (
 
 // Resources returns every kind of the authentication.k8s.io group, built for opts.
 func Resources(opts kind.Options) []*apiserver.Resource { return kinds.Resources(opts) }
+
+// userInfo is how the review kinds show a user: name, UID, groups, extras.
+func userInfo(u apiserver.User) authenticationv1.UserInfo {
+	info := authenticationv1.UserInfo{Username: u.Name, UID: u.UID, Groups: u.Groups}
+	for k, vs := range u.Extra {
+		if info.Extra == nil {
+			info.Extra = map[string]authenticationv1.ExtraValue{}
+		}
+		info.Extra[k] = vs
+	}
+	return info
+}

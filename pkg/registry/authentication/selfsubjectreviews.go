@@ -37,7 +37,7 @@ func selfSubjectReviews(kind.Options) *apiserver.Resource {
 				return nil, apierrors.NewBadRequest("no user present on request")
 			}
 			r := obj.(*authenticationv1.SelfSubjectReview)
-			r.Status.UserInfo = authenticationv1.UserInfo{Username: u.Name, Groups: u.Groups}
+			r.Status.UserInfo = userInfo(u)
 			return r, nil
 		},
 	}

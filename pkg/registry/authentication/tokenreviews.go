@@ -36,7 +36,7 @@ func tokenReviews(kind.Options) *apiserver.Resource {
 			}
 			r.Status = authenticationv1.TokenReviewStatus{
 				Authenticated: true, Audiences: auds,
-				User: authenticationv1.UserInfo{Username: u.Name, Groups: u.Groups},
+				User: userInfo(u),
 			}
 			return r, nil
 		},

@@ -69,13 +69,18 @@ func certificateSigningRequests(kind.Options) *apiserver.Resource {
 }
 
 // setRequestor records who asked, as upstream's strategy does on create:
-// the requesting user, whatever the client wrote. Skiff's users carry no uid
-// or extra values, so those stay empty.
+// the requesting user, whatever the client wrote.
 func setRequestor(ctx context.Context, c *csr) {
 	c.Spec.Username, c.Spec.UID, c.Spec.Groups, c.Spec.Extra = "", "", nil, nil
 	if u, ok := apiserver.UserFrom(ctx); ok {
-		c.Spec.Username = u.Name
+		c.Spec.Username, c.Spec.UID = u.Name, u.UID
 		c.Spec.Groups = slices.Clone(u.Groups)
+		for k, vs := range u.Extra {
+			if c.Spec.Extra == nil {
+				c.Spec.Extra = map[string]certificatesv1.ExtraValue{}
+			}
+			c.Spec.Extra[k] = slices.Clone(vs)
+		}
 	}
 }
 
