@@ -78,6 +78,7 @@ type Verifier struct {
 	getter    Getter
 	secrets   SecretGetter
 	lastUsed  *lastUsed
+	sigs      sigCache
 }
 
 type verifyKey struct {
@@ -171,20 +172,7 @@ func (v *Verifier) VerifyAudiences(token string, now time.Time, audiences []stri
 	if len(audiences) == 0 {
 		audiences = v.audiences
 	}
-	// Like upstream's hasCorrectIssuer: look at the unverified issuer
-	// first, only to tell tokens that are not ours from bad ones of ours.
-	alg, iss, ok := v.recognize(token)
-	if !ok {
-		return nil, fmt.Errorf("%w: malformed or from another issuer", ErrNotServiceAccountToken)
-	}
-	if !slices.Contains(supportedAlgs, alg) {
-		return nil, fmt.Errorf("service account token: unsupported signing algorithm %q", alg)
-	}
-	jws, err := jose.ParseSignedCompact(token, supportedAlgs)
-	if err != nil || len(jws.Signatures) != 1 {
-		return nil, errors.New("service account token: malformed")
-	}
-	body, err := v.verifySignature(jws)
+	iss, body, err := v.checkSignature(token)
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +204,36 @@ func (v *Verifier) VerifyAudiences(token string, now time.Time, audiences []stri
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkSignature returns the issuer and the payload of a token of ours
+// whose signature verifies (from the cache when it did before).
+func (v *Verifier) checkSignature(token string) (string, []byte, error) {
+	if hit, ok := v.sigs.get(token); ok {
+		if hit.issuer == LegacyIssuer && v.secrets == nil || hit.issuer != LegacyIssuer && !slices.Contains(v.issuers, hit.issuer) {
+			return "", nil, fmt.Errorf("%w: malformed or from another issuer", ErrNotServiceAccountToken)
+		}
+		return hit.issuer, hit.body, nil
+	}
+	// Like upstream's hasCorrectIssuer: look at the unverified issuer
+	// first, only to tell tokens that are not ours from bad ones of ours.
+	alg, iss, ok := v.recognize(token)
+	if !ok {
+		return "", nil, fmt.Errorf("%w: malformed or from another issuer", ErrNotServiceAccountToken)
+	}
+	if !slices.Contains(supportedAlgs, alg) {
+		return "", nil, fmt.Errorf("service account token: unsupported signing algorithm %q", alg)
+	}
+	jws, err := jose.ParseSignedCompact(token, supportedAlgs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return "", nil, errors.New("service account token: malformed")
+	}
+	body, err := v.verifySignature(jws)
+	if err != nil {
+		return "", nil, err
+	}
+	v.sigs.put(token, verified{issuer: iss, body: body})
+	return iss, body, nil
 }
 
 // recognize decodes the token's header and payload without verifying
