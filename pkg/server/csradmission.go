@@ -32,8 +32,9 @@ const mastersGroup = "system:masters"
 
 // guardCSRs makes writes to certificate signing requests' approval and
 // status subresources take "approve" and "sign" on their signer
-// (csrAdmission).
+// (csrAdmission), and guards the group's other kinds alike (guardTrust).
 func guardCSRs(reg *apiserver.Registry, a *rbac.Authorizer) {
+	guardTrust(reg, a)
 	res := reg.Lookup(certificatesv1.SchemeGroupVersion.String(), "certificatesigningrequests")
 	if res == nil {
 		return

@@ -380,6 +380,9 @@ func TestCSRAPIOperations(t *testing.T) {
 		"certificatesigningrequests create,delete,deletecollection,get,list,patch,update,watch csr",
 		"certificatesigningrequests/approval get,patch,update ",
 		"certificatesigningrequests/status get,patch,update ",
+		"clustertrustbundles create,delete,deletecollection,get,list,patch,update,watch ",
+		"podcertificaterequests create,delete,deletecollection,get,list,patch,update,watch ",
+		"podcertificaterequests/status get,patch,update ",
 	}; !slices.Equal(listed, want) {
 		t.Errorf("/apis/certificates.k8s.io/v1 lists %q\nwant %q", listed, want)
 	}

@@ -1,5 +1,6 @@
 // Package certificates checks the kinds of the certificates.k8s.io API group
-// (certificate signing requests) the way the Kubernetes API server does, with
+// (certificate signing requests, cluster trust bundles, pod certificate
+// requests) the way the Kubernetes API server does, with
 // upstream's field paths, error types and messages, on the shared rules of
 // package validation (object metadata).
 //
@@ -10,6 +11,13 @@
 // subresource the Approved and Denied conditions, the status subresource the
 // certificate. What a stored object already got wrong (a duplicate condition,
 // an unknown usage) is tolerated on update, as upstream tolerates it.
+//
+// A cluster trust bundle is checked as PEM CA certificates, none twice, named
+// after its signer if it has one. A pod certificate request is checked as
+// upstream does: the pod, service account and node it names, a lifetime cap
+// within the signer's bounds, and a stub PKCS #10 request of an allowed key
+// type whose signature verifies; its status may end it once, as Issued (a
+// certificate for that key, with the times it states), Denied or Failed.
 //
 // As in package validation, objects are validated after defaulting, and
 // validation must not change what it is given nor consult storage or other
