@@ -52,6 +52,7 @@ type Agent struct {
 	nodes       corelisters.NodeLister
 	registered  *corev1.Node       // this node as registered
 	ranBefore   map[types.UID]bool // pods with sandboxes when the agent started
+	anchors     anchorOrder        // of clusterTrustBundle volumes
 
 	// admitMu orders admissions and the workers they start; admitOpen is
 	// set once the pods listed at start were admitted, oldest first.

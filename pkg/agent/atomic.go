@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -127,6 +128,9 @@ func writeAtomic(dir string, files []volumeFile, defaultMode *int32, owner volum
 		if err := owner.chown(p); err != nil {
 			return false, err
 		}
+		if err := chownUser(p, f.uid); err != nil {
+			return false, err
+		}
 		if err := os.Chmod(p, mode); err != nil {
 			return false, err
 		}
@@ -143,8 +147,13 @@ func writeAtomic(dir string, files []volumeFile, defaultMode *int32, owner volum
 
 	// The names the container sees: one link per top-level entry.
 	top := map[string]bool{}
-	for p := range want {
-		top[strings.SplitN(p, string(filepath.Separator), 2)[0]] = true
+	topUser := map[string]*int64{}
+	for p, f := range want {
+		name := strings.SplitN(p, string(filepath.Separator), 2)[0]
+		top[name] = true
+		if f.uid != nil {
+			topUser[name] = f.uid
+		}
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -165,6 +174,9 @@ func writeAtomic(dir string, files []volumeFile, defaultMode *int32, owner volum
 		}
 		_ = os.RemoveAll(link)
 		if err := os.Symlink(target, link); err != nil {
+			return false, err
+		}
+		if err := chownUser(link, topUser[name]); err != nil {
 			return false, err
 		}
 	}
@@ -198,6 +210,9 @@ func current(dir string, want map[string]volumeFile, owner volumeOwner) bool {
 		if err != nil || info.Mode().Perm() != owner.fileMode(os.FileMode(*f.mode)).Perm() {
 			return errStale
 		}
+		if st, ok := info.Sys().(*syscall.Stat_t); f.uid != nil && (!ok || int64(st.Uid) != *f.uid) {
+			return errStale
+		}
 		data, err := os.ReadFile(p)
 		if err != nil || !bytes.Equal(data, f.data) {
 			return errStale
@@ -209,6 +224,15 @@ func current(dir string, want map[string]volumeFile, owner volumeOwner) bool {
 }
 
 var errStale = fmt.Errorf("volume content is stale")
+
+// chownUser gives p (not what it links to) to uid, when set; its group
+// stays.
+func chownUser(p string, uid *int64) error {
+	if uid == nil {
+		return nil
+	}
+	return os.Lchown(p, int(*uid), -1)
+}
 
 // checkVolumePath refuses a file path that could leave the volume.
 func checkVolumePath(p string) error {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	nodev1 "k8s.io/api/node/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -363,5 +365,42 @@ func TestRuntimeClassHandler(t *testing.T) {
 	})
 	if p, err := n.client.CoreV1().Pods("default").Get(ctx, bad.Name, metav1.GetOptions{}); err != nil || p.Status.Phase != corev1.PodPending {
 		t.Errorf("pod with an unknown handler: %v %v", p.Status.Phase, err)
+	}
+}
+
+// TestTokenFilePermissions: as upstream's "should set ownership and
+// permission when RunAsUser or FsGroup is present", a projected service
+// account token is 0600 and the runAsUser's, 0640 with the fsGroup when the
+// pod has one too, and 0644 root's when the pod has neither.
+func TestTokenFilePermissions(t *testing.T) {
+	n := newTestNode(t, nil)
+	ctx := n.ctx()
+	if _, err := n.client.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct {
+		runAsUser, fsGroup *int64
+		want               string
+	}{
+		{runAsUser: ptr.To(int64(1000)), want: "/test-volume/token -rw------- 1000 0\n"},
+		{runAsUser: ptr.To(int64(1000)), fsGroup: ptr.To(int64(10000)), want: "/test-volume/token -rw-r----- 1000 10000\n"},
+		{want: "/test-volume/token -rw-r--r-- 0 0\n"},
+	} {
+		pod := kubiaPod(fmt.Sprintf("token-perms-%d", i))
+		pod.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: tc.runAsUser, FSGroup: tc.fsGroup}
+		pod.Spec.Volumes = []corev1.Volume{{Name: "test-volume", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+			DefaultMode: ptr.To(int32(0o644)),
+			Sources:     []corev1.VolumeProjection{{ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Path: "token", ExpirationSeconds: ptr.To(int64(3600))}}},
+		}}}}
+		pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "test-volume", MountPath: "/test-volume", ReadOnly: true}}
+		n.create(pod)
+		p := n.waitPod(pod.Name, 60*time.Second, "Running", running)
+		if got := n.exec(p, "kubia", "/kubia", "stat", "/test-volume/token"); got != tc.want {
+			t.Errorf("runAsUser %v, fsGroup %v: %q, want %q", ptr.Deref(tc.runAsUser, -1), ptr.Deref(tc.fsGroup, -1), got, tc.want)
+		}
+		if err := n.client.CoreV1().Pods("default").Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: ptr.To(int64(1))}); err != nil {
+			t.Fatal(err)
+		}
+		n.waitGone(pod.Name, 30*time.Second)
 	}
 }

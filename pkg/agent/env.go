@@ -34,7 +34,8 @@ type podRefs struct {
 	ns         string
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
-	tokens     tokenCache // the pod's, kept by its worker
+	tokens     tokenCache   // the pod's, kept by its worker
+	certs      podCertCache // the pod's, kept by its worker
 }
 
 func (r *podRefs) configMap(ctx context.Context, name string) (*corev1.ConfigMap, error) {

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/utils/ptr"
 )
 
 // prepareVolumes makes the pod's volumes exist on the node and returns the
@@ -117,7 +118,7 @@ func (a *Agent) writeProjection(ctx context.Context, refs *podRefs, pod *corev1.
 		files, err = a.downwardFiles(pod, v.DownwardAPI.Items, podIPs)
 		mode = v.DownwardAPI.DefaultMode
 	case v.Projected != nil:
-		files, err = a.projectedFiles(ctx, refs, pod, v.Projected, podIPs)
+		files, err = a.projectedFiles(ctx, refs, pod, v.Name, v.Projected, podIPs)
 		mode = v.Projected.DefaultMode
 	}
 	if err != nil {
@@ -240,6 +241,7 @@ type volumeFile struct {
 	path string
 	data []byte
 	mode *int32
+	uid  *int64 // the file's owner, when not root
 }
 
 func keyFiles(data map[string][]byte, items []corev1.KeyToPath, optional bool, what string) ([]volumeFile, error) {
@@ -315,11 +317,20 @@ func (a *Agent) downwardFiles(pod *corev1.Pod, items []corev1.DownwardAPIVolumeF
 	return files, nil
 }
 
-func (a *Agent) projectedFiles(ctx context.Context, refs *podRefs, pod *corev1.Pod, src *corev1.ProjectedVolumeSource, podIPs []string) ([]volumeFile, error) {
+func (a *Agent) projectedFiles(ctx context.Context, refs *podRefs, pod *corev1.Pod, volume string, src *corev1.ProjectedVolumeSource, podIPs []string) ([]volumeFile, error) {
+	// As upstream: credentials (tokens, trust anchors, pod certificates)
+	// belong to the user every container of the pod runs as, when there is
+	// one, and are readable by that user alone (and the fsGroup, if any).
+	fsUser := fsUserOf(pod)
+	var credMode *int32
+	if fsUser != nil || fsGroupOf(pod) != nil {
+		credMode = ptr.To(int32(0o600))
+	}
 	var files []volumeFile
-	for _, s := range src.Sources {
+	for i, s := range src.Sources {
 		var more []volumeFile
 		var err error
+		cred := false
 		switch {
 		case s.ConfigMap != nil:
 			more, err = a.configMapFiles(ctx, refs, s.ConfigMap.Name, s.ConfigMap.Items, s.ConfigMap.Optional != nil && *s.ConfigMap.Optional)
@@ -329,13 +340,50 @@ func (a *Agent) projectedFiles(ctx context.Context, refs *podRefs, pod *corev1.P
 			more, err = a.downwardFiles(pod, s.DownwardAPI.Items, podIPs)
 		case s.ServiceAccountToken != nil:
 			more, err = a.tokenFiles(ctx, refs, pod, s.ServiceAccountToken)
+			cred = true
+		case s.ClusterTrustBundle != nil:
+			more, err = a.trustBundleFiles(ctx, s.ClusterTrustBundle)
+			cred = true
+		case s.PodCertificate != nil:
+			more, err = a.podCertFiles(ctx, refs, pod, volume, i, s.PodCertificate)
+			cred = true
 		default:
-			err = configErrorf("projected volume source not supported by Skiff (configMap, secret, downwardAPI and serviceAccountToken are)")
+			err = configErrorf("projected volume source not supported by Skiff (configMap, secret, downwardAPI, serviceAccountToken, clusterTrustBundle and podCertificate are)")
 		}
 		if err != nil {
 			return nil, err
 		}
+		if cred {
+			for j := range more {
+				more[j].mode, more[j].uid = credMode, fsUser
+			}
+		}
 		files = append(files, more...)
 	}
 	return files, nil
+}
+
+// fsUserOf is the user every container of the pod runs as (init and
+// ephemeral ones included), or nil when one has none set or two differ, as
+// upstream's FsUserFrom.
+func fsUserOf(pod *corev1.Pod) *int64 {
+	var user *int64
+	all := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
+	for _, ec := range pod.Spec.EphemeralContainers {
+		all = append(all, corev1.Container(ec.EphemeralContainerCommon))
+	}
+	for i := range all {
+		var u *int64
+		if sc := pod.Spec.SecurityContext; sc != nil && sc.RunAsUser != nil {
+			u = sc.RunAsUser
+		}
+		if sc := all[i].SecurityContext; sc != nil && sc.RunAsUser != nil {
+			u = sc.RunAsUser
+		}
+		if u == nil || user != nil && *user != *u {
+			return nil
+		}
+		user = ptr.To(*u)
+	}
+	return user
 }

@@ -43,6 +43,7 @@ type podWorker struct {
 	ipsOf      string // the sandbox ips belongs to
 	failures   int    // consecutive sandbox failures
 	tokens     tokenCache
+	certs      podCertCache
 	// applied holds the CPU and memory given to running containers since
 	// they were created (in-place resizes), by container ID.
 	applied map[string]corev1.ResourceRequirements
@@ -66,6 +67,7 @@ func newPodWorker(a *Agent, pod *corev1.Pod) *podWorker {
 		cancel:  cancel,
 		waiting: map[string]waiting{},
 		tokens:  tokenCache{},
+		certs:   podCertCache{},
 		applied: map[string]corev1.ResourceRequirements{},
 
 		restartForResize: map[string]bool{},
@@ -257,7 +259,7 @@ func (w *podWorker) refreshVolumes(ctx context.Context, pod *corev1.Pod) {
 		return
 	}
 	withRefs := time.Since(w.volumesAt) >= volumeRefreshPeriod
-	w.a.refreshVolumes(ctx, &podRefs{a: w.a, ns: pod.Namespace, tokens: w.tokens}, pod, w.ips, withRefs)
+	w.a.refreshVolumes(ctx, &podRefs{a: w.a, ns: pod.Namespace, tokens: w.tokens, certs: w.certs}, pod, w.ips, withRefs)
 	if withRefs {
 		w.volumesAt = time.Now()
 	}
@@ -332,7 +334,7 @@ func (w *podWorker) act(ctx context.Context, pod *corev1.Pod, state *podState) (
 			return sandboxID, true
 		}
 	}
-	s := &starter{w: w, pod: pod, sandboxID: sandboxID, attempt: attempt, refs: &podRefs{a: a, ns: pod.Namespace, tokens: w.tokens}}
+	s := &starter{w: w, pod: pod, sandboxID: sandboxID, attempt: attempt, refs: &podRefs{a: a, ns: pod.Namespace, tokens: w.tokens, certs: w.certs}}
 
 	// Init containers run one at a time, in order: each regular one to
 	// success, each sidecar until it has started. Once an app container

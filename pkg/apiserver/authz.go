@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -267,9 +268,11 @@ func forbidden(a attributes, reason string) error {
 }
 
 // nodeReads are the kinds a node may get, list and watch whole: the ones
-// its agent, service proxy and pod network follow, and the RuntimeClasses
-// its pods name.
-var nodeReads = []string{"/nodes", "/services", "/endpoints", "discovery.k8s.io/endpointslices", "node.k8s.io/runtimeclasses"}
+// its agent, service proxy and pod network follow, the RuntimeClasses its
+// pods name, and the ClusterTrustBundles their volumes may show (upstream's
+// system:node role grants these).
+var nodeReads = []string{"/nodes", "/services", "/endpoints", "discovery.k8s.io/endpointslices", "node.k8s.io/runtimeclasses",
+	"certificates.k8s.io/clustertrustbundles"}
 
 // decideNode is upstream's Node authorizer with its static node rules, and
 // NodeRestriction's checks that need only the stored object.
@@ -329,12 +332,16 @@ func (s *Server) decideNode(node string, a attributes) (bool, string) {
 	case "/pods":
 		return s.decideNodePod(node, a)
 	case "/serviceaccounts":
-		if a.subresource == "token" && a.verb == "create" {
+		// A token for a pod, and the account itself, whose UID a pod
+		// certificate request carries.
+		if a.subresource == "token" && a.verb == "create" || a.subresource == "" && a.verb == "get" {
 			if s.nodeRunsAs(node, a.namespace, a.name) {
 				return true, ""
 			}
 			return false, fmt.Sprintf("no relationship found between node '%s' and this object", node)
 		}
+	case "certificates.k8s.io/podcertificaterequests":
+		return s.decideNodePodCertificate(node, a)
 	}
 	if slices.Contains(nodeReads, kind) && read && a.subresource == "" {
 		return true, ""
@@ -374,6 +381,51 @@ func (s *Server) decideNodePod(node string, a attributes) (bool, string) {
 	return false, ""
 }
 
+// decideNodePodCertificate is upstream's Node authorizer for
+// PodCertificateRequests: a node creates them (for its own pods, which
+// admitNode checks once the body is decoded) and reads the ones naming it.
+func (s *Server) decideNodePodCertificate(node string, a attributes) (bool, string) {
+	if a.subresource != "" {
+		return false, "nodes may not access the status subresource of PodCertificateRequests"
+	}
+	switch a.verb {
+	case "create":
+		return true, ""
+	case "get":
+		if pcr := s.storedPodCertificateRequest(a.namespace, a.name); pcr != nil && string(pcr.Spec.NodeName) != node {
+			return false, fmt.Sprintf("no relationship found between node '%s' and this object", node)
+		}
+		return true, "" // one that does not exist answers NotFound
+	case "list", "watch":
+		if sel, err := fields.ParseSelector(a.fieldSelector); err == nil {
+			for _, r := range sel.Requirements() {
+				if r.Field == "spec.nodeName" && (r.Operator == selection.Equals || r.Operator == selection.DoubleEquals) && r.Value == node {
+					return true, ""
+				}
+			}
+		}
+		return false, "can only list/watch podcertificaterequests with nodeName field selector"
+	}
+	return false, ""
+}
+
+func (s *Server) storedPodCertificateRequest(namespace, name string) *certificatesv1.PodCertificateRequest {
+	res := s.reg.Lookup("certificates.k8s.io/v1", "podcertificaterequests")
+	if res == nil {
+		return nil
+	}
+	e, _ := s.cache.get(res, res.key(namespace, name))
+	if e == nil {
+		return nil
+	}
+	obj, err := e.object()
+	if err != nil {
+		return nil
+	}
+	pcr, _ := obj.(*certificatesv1.PodCertificateRequest)
+	return pcr
+}
+
 // podBoundTo allows a request for a pod bound to node. A pod that does not
 // exist is left to the request itself, which answers NotFound.
 func (s *Server) podBoundTo(node string, a attributes) (bool, string) {
@@ -401,9 +453,10 @@ func (s *Server) podBoundTo(node string, a attributes) (bool, string) {
 }
 
 // admitNode is upstream's NodeRestriction for what a node writes that only
-// the decoded body tells: the name of a Node or Lease it creates, and the
-// labels, taints and owners of its own Node. old is nil on create.
-func admitNode(ctx context.Context, res *Resource, obj, old runtime.Object) error {
+// the decoded body tells: the name of a Node or Lease it creates, the labels,
+// taints and owners of its own Node. (What pod a PodCertificateRequest is
+// for is checked by its kind's admission.) old is nil on create.
+func (s *Server) admitNode(ctx context.Context, res *Resource, obj, old runtime.Object) error {
 	u, _ := UserFrom(ctx)
 	node := nodeName(u)
 	if node == "" {

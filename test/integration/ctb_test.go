@@ -109,15 +109,6 @@ func TestClusterTrustBundleKubectl(t *testing.T) {
 func TestPodCertificateRequestsByNode(t *testing.T) {
 	c := harness.StartCluster(t, harness.Options{DisableControllers: true})
 	ctx := context.Background()
-	// Upstream's Node authorizer lets a node create requests; Skiff's lets
-	// the system:node role decide, bound here to nodes for this test.
-	if _, err := c.Client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "nodes-pcr"},
-		Subjects:   []rbacv1.Subject{{Kind: "Group", APIGroup: "rbac.authorization.k8s.io", Name: "system:nodes"}},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "system:node"},
-	}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	const signer = "example.com/signer"
 	sa, err := c.Client.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "robot"}}, metav1.CreateOptions{})
 	if err != nil {
