@@ -410,19 +410,7 @@ func (s *Server) decideNodePodCertificate(node string, a attributes) (bool, stri
 }
 
 func (s *Server) storedPodCertificateRequest(namespace, name string) *certificatesv1.PodCertificateRequest {
-	res := s.reg.Lookup("certificates.k8s.io/v1", "podcertificaterequests")
-	if res == nil {
-		return nil
-	}
-	e, _ := s.cache.get(res, res.key(namespace, name))
-	if e == nil {
-		return nil
-	}
-	obj, err := e.object()
-	if err != nil {
-		return nil
-	}
-	pcr, _ := obj.(*certificatesv1.PodCertificateRequest)
+	pcr, _ := s.Get("certificates.k8s.io/v1", "podcertificaterequests", namespace, name).(*certificatesv1.PodCertificateRequest)
 	return pcr
 }
 

@@ -17,7 +17,9 @@ import (
 	"github.com/skiffhq/skiff/test/harness"
 )
 
-func indent(s string) string { return "    " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ") }
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ")
+}
 
 // TestClusterTrustBundleKubectl: kubectl creates, gets, lists by signer,
 // patches and deletes ClusterTrustBundles with upstream's columns; a user
