@@ -161,6 +161,13 @@ func (s *Server) serveTokenRequest(w http.ResponseWriter, r *http.Request, req r
 		case ref.Kind == "Pod":
 			got, found = uids{s}.PodUID(req.namespace, ref.Name)
 			claims.Pod = &serviceaccount.Ref{Name: ref.Name, UID: got}
+			// As upstream: a token bound to a scheduled pod names its
+			// node too, when the node exists.
+			if pod, ok := s.Get("v1", "pods", req.namespace, ref.Name).(*corev1.Pod); ok && pod.Spec.NodeName != "" {
+				if nodeUID, ok := (uids{s}).NodeUID(pod.Spec.NodeName); ok {
+					claims.Node = &serviceaccount.Ref{Name: pod.Spec.NodeName, UID: nodeUID}
+				}
+			}
 		case ref.Kind == "Secret":
 			got, found = uids{s}.SecretUID(req.namespace, ref.Name)
 			claims.Secret = &serviceaccount.Ref{Name: ref.Name, UID: got}

@@ -127,10 +127,14 @@ func TestServiceAccountTokens(t *testing.T) {
 		}
 	}
 
-	// Bound to a pod: it stops working when the pod goes.
+	// Bound to a pod: it names the pod and its node (as upstream's) and
+	// stops working when the pod goes.
+	if _, err := c.Client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.Client.CoreV1().Pods("team").Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "app"},
-		Spec:       corev1.PodSpec{ServiceAccountName: "robot", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+		Spec:       corev1.PodSpec{NodeName: "n1", ServiceAccountName: "robot", Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
 	}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -145,6 +149,14 @@ func TestServiceAccountTokens(t *testing.T) {
 	}
 	if _, err := as(tr.Status.Token).CoreV1().Pods("team").List(ctx, metav1.ListOptions{}); err != nil {
 		t.Errorf("a pod-bound token while the pod exists: %v", err)
+	}
+	bound, err := as(tr.Status.Token).AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x := bound.Status.UserInfo.Extra; strings.Join(x["authentication.kubernetes.io/pod-name"], ",") != "app" ||
+		strings.Join(x["authentication.kubernetes.io/node-name"], ",") != "n1" || len(x["authentication.kubernetes.io/node-uid"]) != 1 {
+		t.Errorf("a pod-bound token's extras: %v", x)
 	}
 	if err := c.Client.CoreV1().Pods("team").Delete(ctx, "app", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package validation
 
 import (
+	"fmt"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"reflect"
 	"strings"
 
@@ -240,11 +242,22 @@ func validateProjected(pv *corev1.ProjectedVolumeSource, fldPath *field.Path) fi
 			}
 			addPath(t.Path, tp.Child("path"))
 		}
-		if src.ClusterTrustBundle != nil {
+		if b := src.ClusterTrustBundle; b != nil {
 			n++
+			errs = append(errs, validateClusterTrustBundleProjection(b, p.Child("clusterTrustBundle"))...)
+			addPath(b.Path, p.Child("clusterTrustBundle", "path"))
 		}
-		if src.PodCertificate != nil {
+		if c := src.PodCertificate; c != nil {
 			n++
+			cp := p.Child("podCertificate")
+			errs = append(errs, validatePodCertificateProjection(c, cp)...)
+			for _, f := range []struct{ path, name string }{
+				{c.CredentialBundlePath, "credentialBundlePath"}, {c.KeyPath, "keyPath"}, {c.CertificateChainPath, "certificateChainPath"},
+			} {
+				if f.path != "" {
+					addPath(f.path, cp.Child(f.name))
+				}
+			}
 		}
 		switch {
 		case n == 0:
@@ -252,6 +265,77 @@ func validateProjected(pv *corev1.ProjectedVolumeSource, fldPath *field.Path) fi
 		case n > 1:
 			errs = append(errs, field.Forbidden(p, "may not specify more than 1 volume type per source"))
 		}
+	}
+	return errs
+}
+
+// validateClusterTrustBundleProjection is upstream's check of a projected
+// clusterTrustBundle: a bundle by name, or the bundles of a signer chosen by
+// labels, written at a path.
+func validateClusterTrustBundleProjection(b *corev1.ClusterTrustBundleProjection, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	switch {
+	case b.Name != nil && b.SignerName != nil:
+		errs = append(errs, field.Invalid(fldPath, b, "only one of name and signerName may be used"))
+	case b.Name != nil:
+		if *b.Name == "" {
+			errs = append(errs, field.Required(fldPath.Child("name"), "must be a valid object name"))
+		}
+		if b.LabelSelector != nil {
+			errs = append(errs, field.Invalid(fldPath.Child("labelSelector"), b.LabelSelector, "labelSelector must be unset if name is specified"))
+		}
+	case b.SignerName != nil:
+		if *b.SignerName == "" {
+			errs = append(errs, field.Required(fldPath.Child("signerName"), "must be a valid signer name"))
+		} else {
+			errs = append(errs, ValidateSignerName(fldPath.Child("signerName"), *b.SignerName)...)
+		}
+		errs = append(errs, metav1validation.ValidateLabelSelector(b.LabelSelector,
+			metav1validation.LabelSelectorValidationOptions{}, fldPath.Child("labelSelector"))...)
+	default:
+		errs = append(errs, field.Required(fldPath, "either name or signerName must be specified"))
+	}
+	if b.Path == "" {
+		errs = append(errs, field.Required(fldPath.Child("path"), ""))
+	}
+	return append(errs, validateLocalNonReservedPath(b.Path, fldPath.Child("path"))...)
+}
+
+// podCertificateKeyTypes are the keys a node may make for a pod.
+var podCertificateKeyTypes = []string{"RSA3072", "RSA4096", "ECDSAP256", "ECDSAP384", "ECDSAP521", "ED25519"}
+
+// validatePodCertificateProjection is upstream's check of a projected
+// podCertificate: a signer, a key type, a lifetime between an hour and the
+// signer's most (91 days; a day for kubernetes.io signers), and where to
+// write the credentials.
+func validatePodCertificateProjection(c *corev1.PodCertificateProjection, fldPath *field.Path) field.ErrorList {
+	errs := ValidateSignerName(fldPath.Child("signerName"), c.SignerName)
+	if !contains(podCertificateKeyTypes, c.KeyType) {
+		errs = append(errs, field.NotSupported(fldPath.Child("keyType"), c.KeyType, podCertificateKeyTypes))
+	}
+	if c.MaxExpirationSeconds != nil {
+		if *c.MaxExpirationSeconds < 3600 {
+			errs = append(errs, field.Invalid(fldPath.Child("maxExpirationSeconds"), *c.MaxExpirationSeconds, "if provided, maxExpirationSeconds must be >= 3600"))
+		}
+		most := 91 * 24 * 3600
+		if IsKubernetesSignerName(c.SignerName) {
+			most = 24 * 3600
+		}
+		if int(*c.MaxExpirationSeconds) > most {
+			errs = append(errs, field.Invalid(fldPath.Child("maxExpirationSeconds"), *c.MaxExpirationSeconds, fmt.Sprintf("if provided, maxExpirationSeconds must be <= %d", most)))
+		}
+	}
+	paths := 0
+	for _, f := range []struct{ path, name string }{
+		{c.CredentialBundlePath, "credentialBundlePath"}, {c.KeyPath, "keyPath"}, {c.CertificateChainPath, "certificateChainPath"},
+	} {
+		if f.path != "" {
+			paths++
+			errs = append(errs, validateLocalNonReservedPath(f.path, fldPath.Child(f.name))...)
+		}
+	}
+	if paths == 0 {
+		errs = append(errs, field.Required(fldPath, "specify at least one of credentialBundlePath, keyPath, and certificateChainPath"))
 	}
 	return errs
 }

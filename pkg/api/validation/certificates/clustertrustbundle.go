@@ -65,7 +65,7 @@ func ValidateClusterTrustBundleUpdate(b, old *certificatesv1.ClusterTrustBundle)
 func validateClusterTrustBundle(b *certificatesv1.ClusterTrustBundle, parseBundle bool) field.ErrorList {
 	errs := validation.ValidateObjectMeta(&b.ObjectMeta, false, ValidateClusterTrustBundleName(b.Spec.SignerName), metadataPath)
 	if b.Spec.SignerName != "" {
-		errs = append(errs, ValidateSignerName(specPath.Child("signerName"), b.Spec.SignerName)...)
+		errs = append(errs, validation.ValidateSignerName(specPath.Child("signerName"), b.Spec.SignerName)...)
 	}
 	if parseBundle {
 		errs = append(errs, validateTrustBundle(b.Spec.TrustBundle)...)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
-	"strings"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
 	certificatesv1beta1 "k8s.io/api/certificates/v1beta1"
@@ -183,7 +182,7 @@ func validateRequest(csr *certificatesv1.CertificateSigningRequest, l leeway) fi
 	if spec.SignerName == certificatesv1beta1.LegacyUnknownSignerName && !l.legacySigner {
 		errs = append(errs, field.Invalid(signerPath, spec.SignerName, "the legacy signerName is not allowed via this API version"))
 	} else {
-		errs = append(errs, ValidateSignerName(signerPath, spec.SignerName)...)
+		errs = append(errs, validation.ValidateSignerName(signerPath, spec.SignerName)...)
 	}
 	if s := spec.ExpirationSeconds; s != nil && *s < minExpirationSeconds {
 		errs = append(errs, field.Invalid(specPath.Child("expirationSeconds"), *s, "may not specify a duration less than 600 seconds (10 minutes)"))
@@ -234,51 +233,6 @@ func approvedOrDenied(csr, old *certificatesv1.CertificateSigningRequest) field.
 	const approved, denied = `conditions[{"type": "Approved"}]`, `conditions[{"type": "Denied"}]`
 	return field.ErrorList{field.Invalid(conditionsPath, "{"+approved+", "+denied+"}",
 		"must specify at most one of: "+approved+", "+denied).WithOrigin("zeroOrOneOf")}
-}
-
-// ValidateSignerName checks that signerName is a fully qualified domain and
-// a path ("example.com/signer-name"): a domain of DNS-1123 labels, at least
-// two, and a path of DNS-1123 subdomains separated by dots, which fits
-// "<fqdn>/<namespace>.<name>".
-func ValidateSignerName(fldPath *field.Path, signerName string) field.ErrorList {
-	if signerName == "" {
-		return field.ErrorList{field.Required(fldPath, "")}
-	}
-	domain, path, ok := strings.Cut(signerName, "/")
-	if !ok || strings.Contains(path, "/") {
-		return field.ErrorList{field.Invalid(fldPath, signerName, "must be a fully qualified domain and path of the form 'example.com/signer-name'")}
-	}
-	const maxDomain, maxLabel = 253, 63
-	var errs field.ErrorList
-	if len(domain) > maxDomain {
-		errs = append(errs, field.TooLong(fldPath, "", maxDomain))
-	}
-	labels := strings.Split(domain, ".")
-	errs = append(errs, firstBadLabel(fldPath, domain, labels, isDNS1123Label)...)
-	if len(labels) < 2 {
-		errs = append(errs, field.Invalid(fldPath, domain, "should be a domain with at least two segments separated by dots"))
-	}
-	errs = append(errs, firstBadLabel(fldPath, path, strings.Split(path, "."), isDNS1123Subdomain)...)
-	// The path holds a namespace (a label) and a name (a subdomain).
-	if maxSigner := maxDomain + 1 + maxLabel + 1 + maxDomain; len(signerName) > maxSigner {
-		errs = append(errs, field.TooLong(fldPath, "", maxSigner))
-	}
-	return errs
-}
-
-// firstBadLabel reports the faults of the first label of segment that check
-// refuses: the later ones would only repeat them.
-func firstBadLabel(fldPath *field.Path, segment string, labels []string, check func(string) []string) field.ErrorList {
-	for _, lbl := range labels {
-		if msgs := check(lbl); len(msgs) > 0 {
-			var errs field.ErrorList
-			for _, msg := range msgs {
-				errs = append(errs, field.Invalid(fldPath, segment, fmt.Sprintf("validating label %q: %s", lbl, msg)))
-			}
-			return errs
-		}
-	}
-	return nil
 }
 
 func conditionsOf(csr *certificatesv1.CertificateSigningRequest, t certificatesv1.RequestConditionType) []certificatesv1.CertificateSigningRequestCondition {

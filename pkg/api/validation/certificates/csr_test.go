@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/utils/ptr"
 
+	"github.com/skiffhq/skiff/pkg/api/validation"
 	vt "github.com/skiffhq/skiff/pkg/api/validation/validationtest"
 	"github.com/skiffhq/skiff/pkg/pki/pkitest"
 )
@@ -194,13 +195,13 @@ func TestUpdatePaths(t *testing.T) {
 func TestSignerNameLength(t *testing.T) {
 	label := strings.Repeat("a", 63)
 	domain := strings.Join([]string{label, label, label, strings.Repeat("a", 61)}, ".") // 253
-	if errs := ValidateSignerName(specPath.Child("signerName"), domain+"/"+label+"."+domain); len(errs) != 0 {
+	if errs := validation.ValidateSignerName(specPath.Child("signerName"), domain+"/"+label+"."+domain); len(errs) != 0 {
 		t.Errorf("a name of 571 characters: %v", errs)
 	}
-	vt.Expect(t, ValidateSignerName(specPath.Child("signerName"), domain+"a/x"), vt.TooLong("spec.signerName"))
+	vt.Expect(t, validation.ValidateSignerName(specPath.Child("signerName"), domain+"a/x"), vt.TooLong("spec.signerName"))
 	// The path's labels are subdomains, so one of 64 characters is fine.
-	vt.Expect(t, ValidateSignerName(specPath.Child("signerName"), domain+"/"+label+"a."+domain), vt.TooLong("spec.signerName"))
-	vt.Expect(t, ValidateSignerName(specPath.Child("signerName"), label+"a.com/x"),
+	vt.Expect(t, validation.ValidateSignerName(specPath.Child("signerName"), domain+"/"+label+"a."+domain), vt.TooLong("spec.signerName"))
+	vt.Expect(t, validation.ValidateSignerName(specPath.Child("signerName"), label+"a.com/x"),
 		vt.Invalid("spec.signerName", "must be no more than 63 characters"))
 }
 

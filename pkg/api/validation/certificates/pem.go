@@ -5,8 +5,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-
-	"k8s.io/apimachinery/pkg/util/validation"
 )
 
 // ParseRequest reads the PKCS #10 request in the first PEM block of
@@ -62,6 +60,3 @@ func checkCertificates(pemBytes []byte) error {
 	}
 	return nil
 }
-
-func isDNS1123Label(s string) []string     { return validation.IsDNS1123Label(s) }
-func isDNS1123Subdomain(s string) []string { return validation.IsDNS1123Subdomain(s) }

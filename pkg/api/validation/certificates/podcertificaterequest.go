@@ -54,13 +54,6 @@ var (
 	terminalTypes     = []string{certificatesv1.PodCertificateRequestConditionTypeIssued, certificatesv1.PodCertificateRequestConditionTypeDenied, certificatesv1.PodCertificateRequestConditionTypeFailed}
 )
 
-// IsKubernetesSignerName reports a signer of the Kubernetes project: one of
-// the domain kubernetes.io or below it.
-func IsKubernetesSignerName(signer string) bool {
-	host, _, _ := strings.Cut(signer, "/")
-	return host == "kubernetes.io" || strings.HasSuffix(host, ".kubernetes.io")
-}
-
 // DefaultPodCertificateRequest gives a request that caps no lifetime
 // upstream's day.
 func DefaultPodCertificateRequest(r *certificatesv1.PodCertificateRequest) {
@@ -78,7 +71,7 @@ func DefaultPodCertificateRequest(r *certificatesv1.PodCertificateRequest) {
 func ValidatePodCertificateRequest(r *certificatesv1.PodCertificateRequest) field.ErrorList {
 	errs := validation.ValidateObjectMeta(&r.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, metadataPath)
 	s := &r.Spec
-	errs = append(errs, ValidateSignerName(specPath.Child("signerName"), s.SignerName)...)
+	errs = append(errs, validation.ValidateSignerName(specPath.Child("signerName"), s.SignerName)...)
 	if s.UnverifiedUserAnnotations != nil {
 		errs = append(errs, validateUserAnnotations(s.UnverifiedUserAnnotations, specPath.Child("unverifiedUserAnnotations"))...)
 	}
@@ -95,7 +88,7 @@ func ValidatePodCertificateRequest(r *certificatesv1.PodCertificateRequest) fiel
 		return append(errs, field.Required(specPath.Child("maxExpirationSeconds"), "must be set"))
 	}
 	most := int32(MaxMaxExpirationSeconds)
-	if IsKubernetesSignerName(s.SignerName) {
+	if validation.IsKubernetesSignerName(s.SignerName) {
 		most = KubernetesMaxMaxExpirationSeconds
 	}
 	if v := *s.MaxExpirationSeconds; v < MinMaxExpirationSeconds || v > most {
