@@ -8,11 +8,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/skiffhq/skiff/pkg/images"
+	"github.com/skiffhq/skiff/pkg/registry/core"
 )
 
 // BenchmarkPodStartup measures pod startup latency with the image present:
@@ -23,17 +25,41 @@ import (
 // Run it with -benchtime 30x:
 //
 //	go test -run '^$' -bench PodStartup -benchtime 30x ./pkg/agent
-func BenchmarkPodStartup(b *testing.B) { benchmarkPodStartup(b, false) }
+func BenchmarkPodStartup(b *testing.B) { benchmarkPodStartup(b, podPlain) }
 
 // BenchmarkPodStartupSidecar is BenchmarkPodStartup with the pod shape
 // issue 17 measures: a sidecar (a restartable init container, started before
 // the app) and a projected volume of a config map, a secret and downward API
 // items. Its floor starts the sandbox and two containers, in order.
-func BenchmarkPodStartupSidecar(b *testing.B) { benchmarkPodStartup(b, true) }
+func BenchmarkPodStartupSidecar(b *testing.B) { benchmarkPodStartup(b, podSidecar) }
 
-func benchmarkPodStartup(b *testing.B, sidecar bool) {
+// BenchmarkPodStartupCredentials is BenchmarkPodStartup with what
+// ServiceAccount admission gives every pod of a server: the kube-api-access
+// volume (a token the node asks of the API server, the cluster CA and the
+// namespace). Its floor is BenchmarkPodStartup's.
+func BenchmarkPodStartupCredentials(b *testing.B) { benchmarkPodStartup(b, podCredentials) }
+
+type podShape int
+
+const (
+	podPlain podShape = iota
+	podSidecar
+	podCredentials
+)
+
+func benchmarkPodStartup(b *testing.B, shape podShape) {
+	sidecar := shape == podSidecar
 	n := newTestNode(b, nil)
 	ctx := context.Background()
+	if shape == podCredentials {
+		// What the controllers (off in this cluster) would have made.
+		if _, err := n.client.CoreV1().ServiceAccounts("default").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			b.Fatal(err)
+		}
+		if _, err := n.client.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "kube-root-ca.crt"}, Data: map[string]string{"ca.crt": "bench"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			b.Fatal(err)
+		}
+	}
 	containers := 1
 	if sidecar {
 		containers = 2
@@ -58,6 +84,11 @@ func benchmarkPodStartup(b *testing.B, sidecar bool) {
 		pod := kubiaPod(fmt.Sprintf("bench-%d", i))
 		if sidecar {
 			withSidecarAndProjection(pod)
+		}
+		if shape == podCredentials {
+			pod.Spec.ServiceAccountName = "default"
+			pod.Spec.Volumes = []corev1.Volume{{Name: "kube-api-access-bench", VolumeSource: corev1.VolumeSource{Projected: core.TokenVolumeSource()}}}
+			pod.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "kube-api-access-bench", ReadOnly: true, MountPath: core.ServiceAccountMountPath}}
 		}
 		viaAgent = append(viaAgent, agentStart(b, pods, pod))
 	}
