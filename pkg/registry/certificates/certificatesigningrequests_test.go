@@ -2,7 +2,6 @@ package certificates
 
 import (
 	"context"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -13,30 +12,16 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 	csrclient "k8s.io/client-go/kubernetes/typed/certificates/v1"
-	"k8s.io/client-go/rest"
 
-	"github.com/skiffhq/skiff/pkg/apiserver"
 	"github.com/skiffhq/skiff/pkg/pki/pkitest"
-	"github.com/skiffhq/skiff/pkg/registry/kind"
-	"github.com/skiffhq/skiff/pkg/storage/memory"
 )
 
 // serve runs an API server of this group alone, in memory, and returns a
-// client that is alice, in group devs.
+// client of its CSRs that is alice, in group devs (serveGroup).
 func serve(t *testing.T) csrclient.CertificateSigningRequestInterface {
 	t.Helper()
-	s := apiserver.New(apiserver.Config{
-		Storage:  memory.New(),
-		Registry: apiserver.NewRegistry(Resources(kind.Options{})...),
-		Tokens:   map[string]apiserver.User{"alice": {Name: "alice", Groups: []string{"devs"}}},
-	})
-	go func() { _ = s.Run(t.Context()) }()
-	<-s.Ready()
-	srv := httptest.NewServer(s)
-	t.Cleanup(srv.Close)
-	return kubernetes.NewForConfigOrDie(&rest.Config{Host: srv.URL, BearerToken: "alice"}).CertificatesV1().CertificateSigningRequests()
+	return serveGroup(t).CertificatesV1().CertificateSigningRequests()
 }
 
 func request(t *testing.T, name, signer string, orgs ...string) *certificatesv1.CertificateSigningRequest {

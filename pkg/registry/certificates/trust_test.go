@@ -25,6 +25,8 @@ import (
 	"github.com/skiffhq/skiff/pkg/storage/memory"
 )
 
+// serveGroup runs an API server of this group alone, in memory, and
+// returns a client that is alice, in group devs.
 func serveGroup(t *testing.T) kubernetes.Interface {
 	t.Helper()
 	s := apiserver.New(apiserver.Config{
