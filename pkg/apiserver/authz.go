@@ -444,7 +444,7 @@ func (s *Server) podBoundTo(node string, a attributes) (bool, string) {
 // the decoded body tells: the name of a Node or Lease it creates, the labels,
 // taints and owners of its own Node. (What pod a PodCertificateRequest is
 // for is checked by its kind's admission.) old is nil on create.
-func (s *Server) admitNode(ctx context.Context, res *Resource, obj, old runtime.Object) error {
+func admitNode(ctx context.Context, res *Resource, obj, old runtime.Object) error {
 	u, _ := UserFrom(ctx)
 	node := nodeName(u)
 	if node == "" {

@@ -159,11 +159,14 @@ func (s *Server) serveTokenRequest(w http.ResponseWriter, r *http.Request, req r
 		case ref.APIVersion != "v1" && ref.APIVersion != "":
 			errs = append(errs, field.NotSupported(path.Child("apiVersion"), ref.APIVersion, []string{"v1"}))
 		case ref.Kind == "Pod":
-			got, found = uids{s}.PodUID(req.namespace, ref.Name)
+			pod, ok := s.Get("v1", "pods", req.namespace, ref.Name).(*corev1.Pod)
+			if found = ok; found {
+				got = string(pod.UID)
+			}
 			claims.Pod = &serviceaccount.Ref{Name: ref.Name, UID: got}
 			// As upstream: a token bound to a scheduled pod names its
 			// node too, when the node exists.
-			if pod, ok := s.Get("v1", "pods", req.namespace, ref.Name).(*corev1.Pod); ok && pod.Spec.NodeName != "" {
+			if found && pod.Spec.NodeName != "" {
 				if nodeUID, ok := (uids{s}).NodeUID(pod.Spec.NodeName); ok {
 					claims.Node = &serviceaccount.Ref{Name: pod.Spec.NodeName, UID: nodeUID}
 				}
@@ -229,16 +232,10 @@ func (s *Server) nodeTokenRefusal(node, namespace, sa string, ref *authenticatio
 	if ref == nil || ref.Kind != "Pod" {
 		return forbid(fmt.Sprintf("node %q requested token not bound to a pod", node))
 	}
-	pods := s.reg.Lookup("v1", "pods")
-	e, _ := s.cache.get(pods, pods.key(namespace, ref.Name))
-	if e == nil {
+	pod, ok := s.Get("v1", "pods", namespace, ref.Name).(*corev1.Pod)
+	if !ok {
 		return nil // the request answers NotFound
 	}
-	obj, err := e.object()
-	if err != nil {
-		return err
-	}
-	pod := obj.(*corev1.Pod)
 	switch {
 	case pod.Spec.NodeName != node:
 		return forbid(fmt.Sprintf("node %q requested token bound to a pod scheduled on a different node", node))

@@ -149,7 +149,7 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 			return nil, err
 		}
 	}
-	if err := s.admitNode(ctx, res, obj, nil); err != nil {
+	if err := admitNode(ctx, res, obj, nil); err != nil {
 		return nil, err
 	}
 	if res.Admit != nil {
@@ -467,7 +467,7 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 		// Binding and finalize change what clients may not, and check their own input.
 		validate = nil
 	}
-	if err := s.admitNode(ctx, res, obj, oldObj); err != nil {
+	if err := admitNode(ctx, res, obj, oldObj); err != nil {
 		return nil, err
 	}
 	if validate != nil {
