@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -72,6 +73,11 @@ type uids struct{ s *Server }
 func (g uids) uid(resource, namespace, name string) (string, bool) {
 	m, ok := GetObject(g.s, "v1", resource, namespace, name).(metav1.Object)
 	if !ok {
+		return "", false
+	}
+	// As upstream: an object being deleted for longer than the leeway is
+	// gone for the tokens bound to it.
+	if del := m.GetDeletionTimestamp(); del != nil && del.Time.Before(time.Now().Add(-serviceaccount.Leeway)) {
 		return "", false
 	}
 	return string(m.GetUID()), true
@@ -162,6 +168,10 @@ func (s *Server) serveTokenRequest(w http.ResponseWriter, r *http.Request, req r
 			pod, ok := s.Get("v1", "pods", req.namespace, ref.Name).(*corev1.Pod)
 			if found = ok; found {
 				got = string(pod.UID)
+				if sa := podServiceAccount(pod); sa != req.name {
+					writeError(w, apierrors.NewBadRequest(fmt.Sprintf("cannot bind token for serviceaccount %q to pod running with serviceaccount %q", req.name, sa)))
+					return
+				}
 			}
 			claims.Pod = &serviceaccount.Ref{Name: ref.Name, UID: got}
 			// As upstream: a token bound to a scheduled pod names its
@@ -232,11 +242,16 @@ func (s *Server) nodeTokenRefusal(node, namespace, sa string, ref *authenticatio
 	if ref == nil || ref.Kind != "Pod" {
 		return forbid(fmt.Sprintf("node %q requested token not bound to a pod", node))
 	}
+	if ref.UID == "" {
+		return forbid(fmt.Sprintf("node %q requested token with empty ref.UID", node))
+	}
 	pod, ok := s.Get("v1", "pods", namespace, ref.Name).(*corev1.Pod)
 	if !ok {
 		return nil // the request answers NotFound
 	}
 	switch {
+	case pod.UID != ref.UID:
+		return forbid(fmt.Sprintf("node %q requested token with a pod with a different UID", node))
 	case pod.Spec.NodeName != node:
 		return forbid(fmt.Sprintf("node %q requested token bound to a pod scheduled on a different node", node))
 	case podServiceAccount(pod) != sa:
@@ -251,8 +266,12 @@ var errNotAuthenticated = errors.New("token not authenticated")
 // Authenticate implements Authorizer: a static token (for the API
 // audiences only) or a service-account token for audiences.
 func (s *Server) Authenticate(token string, audiences []string) (User, []string, error) {
-	if u, ok := s.cfg.Tokens[token]; ok && len(audiences) == 0 {
-		return User{Name: u.Name, Groups: withAuthenticated(u.Groups)}, nil, nil
+	if u, ok := s.cfg.Tokens[token]; ok && (len(audiences) == 0 || s.saTokens != nil && slices.Contains(audiences, s.saTokens.issuer.URL())) {
+		var auds []string
+		if len(audiences) > 0 {
+			auds = []string{s.saTokens.issuer.URL()}
+		}
+		return User{Name: u.Name, Groups: withAuthenticated(u.Groups)}, auds, nil
 	}
 	if s.saTokens == nil {
 		return User{}, nil, errNotAuthenticated
@@ -261,9 +280,16 @@ func (s *Server) Authenticate(token string, audiences []string) (User, []string,
 	if err != nil {
 		return User{}, nil, errNotAuthenticated
 	}
-	auds := audiences
-	if len(auds) == 0 {
-		auds = []string{s.saTokens.issuer.URL()}
+	// The audiences asked that the token is for (all of them: the API's,
+	// when none was asked), never one it is not for.
+	auds := []string{s.saTokens.issuer.URL()}
+	if len(audiences) > 0 {
+		auds = nil
+		for _, a := range audiences {
+			if slices.Contains(c.Audiences, a) {
+				auds = append(auds, a)
+			}
+		}
 	}
 	return saUser(c.User()), auds, nil
 }

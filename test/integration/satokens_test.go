@@ -12,6 +12,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -113,10 +114,11 @@ func TestServiceAccountTokens(t *testing.T) {
 		{other, "vault", "system:serviceaccount:team:robot"},
 		{other, "", ""},
 		{"not-a-token", "", ""},
+		{other, "vault,elsewhere", "system:serviceaccount:team:robot"},
 	} {
 		tr := &authenticationv1.TokenReview{Spec: authenticationv1.TokenReviewSpec{Token: tc.token}}
 		if tc.audience != "" {
-			tr.Spec.Audiences = []string{tc.audience}
+			tr.Spec.Audiences = strings.Split(tc.audience, ",")
 		}
 		got, err := reviews.Create(ctx, tr, metav1.CreateOptions{})
 		if err != nil {
@@ -124,6 +126,10 @@ func TestServiceAccountTokens(t *testing.T) {
 		}
 		if got.Status.Authenticated != (tc.user != "") || got.Status.User.Username != tc.user || got.Spec.Token != "" {
 			t.Errorf("TokenReview (audience %q, want %q): %+v, spec token echoed: %v", tc.audience, tc.user, got.Status, got.Spec.Token != "")
+		}
+		// Only the audiences asked that the token is for.
+		if tc.audience == "vault,elsewhere" && strings.Join(got.Status.Audiences, ",") != "vault" {
+			t.Errorf("TokenReview for audiences %s of a token for vault: audiences %q", tc.audience, got.Status.Audiences)
 		}
 	}
 
@@ -143,6 +149,14 @@ func TestServiceAccountTokens(t *testing.T) {
 	}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A token of another account cannot be bound to the pod.
+	c.MustRun(t, k, "", "create", "serviceaccount", "other", "-n", "team")
+	_, err = c.Client.CoreV1().ServiceAccounts("team").CreateToken(ctx, "other", &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		BoundObjectRef: &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: "app"},
+	}}, metav1.CreateOptions{})
+	if !apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), `cannot bind token for serviceaccount "other" to pod running with serviceaccount "robot"`) {
+		t.Errorf("a token of another account bound to the pod: %v", err)
 	}
 	if left := time.Until(tr.Status.ExpirationTimestamp.Time); left < 9*time.Minute || left > 11*time.Minute {
 		t.Errorf("a 600 s token expires in %v", left)
@@ -212,10 +226,21 @@ func TestNodeTokenRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	sas := kubernetes.NewForConfigOrDie(cfg).CoreV1().ServiceAccounts("default")
+	// As a kubelet asks: bound to the pod by name and UID.
 	bound := func(pod string) *authenticationv1.TokenRequest {
 		tr := &authenticationv1.TokenRequest{}
-		if pod != "" {
-			tr.Spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod}
+		if name, uid, _ := strings.Cut(pod, "@"); name != "" {
+			if uid == "" {
+				p, err := c.Client.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				uid = string(p.UID)
+			}
+			if uid == "none" {
+				uid = ""
+			}
+			tr.Spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: name, UID: types.UID(uid)}
 		}
 		return tr
 	}
@@ -223,9 +248,11 @@ func TestNodeTokenRequests(t *testing.T) {
 		t.Errorf("a token bound to the node's own pod: %v", err)
 	}
 	for pod, want := range map[string]string{
-		"":         `node "n1" requested token not bound to a pod`,
-		"there":    `node "n1" requested token bound to a pod scheduled on a different node`,
-		"other-sa": `node "n1" requested token bound to a pod that does not run as service account "robot"`,
+		"":               `node "n1" requested token not bound to a pod`,
+		"there":          `node "n1" requested token bound to a pod scheduled on a different node`,
+		"other-sa":       `node "n1" requested token bound to a pod that does not run as service account "robot"`,
+		"here@none":      `node "n1" requested token with empty ref.UID`,
+		"here@not-yours": `node "n1" requested token with a pod with a different UID`,
 	} {
 		if _, err := sas.CreateToken(ctx, "robot", bound(pod), metav1.CreateOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), want) {
 			t.Errorf("bound to %q: %v, want %s", pod, err, want)

@@ -5,11 +5,9 @@
 // service accounts.
 //
 // Each file adds its kind to the group's table from an init function; nothing
-// else lists them. It must not serve HTTP or touch storage. It serves these
-// kinds as an API only: they are stored and served, but Skiff's authorizer
-// does not read them yet, so a binding grants nothing and a role denies
-// nothing; and since no request is authorized by them, upstream's escalation
-// check (a writer may only grant what it holds) is not made either. The
+// else lists them. It must not serve HTTP or touch storage: the authorizer
+// (pkg/auth/rbac) reads these kinds through informers, and the escalation
+// check (a writer may only grant what it holds) is wired by the server. The
 // rules of aggregated ClusterRoles are kept by the clusterroleaggregation
 // controller, not here.
 package rbac
