@@ -42,6 +42,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/hollow"
 	"github.com/skiffhq/skiff/pkg/pki"
 	"github.com/skiffhq/skiff/pkg/scheduler"
+	streamserver "github.com/skiffhq/skiff/pkg/streaming/server"
 )
 
 // runnable is what every control loop is.
@@ -112,7 +113,7 @@ func runControllers(ctx context.Context, cfg Config, rc *rest.Config, ca *pki.CA
 		ttlafterfinished.New(client, factory, ttlafterfinished.Options{Logger: named("ttlafterfinished")}),
 		pvcprotection.New(client, factory, pvcprotection.Options{Logger: named("pvcprotection")}),
 		pvprotection.New(client, factory, pvprotection.Options{Logger: named("pvprotection")}),
-		csrsigning.New(client, factory, csrsigning.Options{CA: ca, Logger: named("csrsigning")}),
+		csrsigning.New(client, factory, csrsigning.Options{CA: ca, ReservedNames: []string{streamserver.APIServerUser}, Logger: named("csrsigning")}),
 		csrcleaner.New(client, factory, csrcleaner.Options{Logger: named("csrcleaner")}),
 		sched,
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -42,6 +43,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock is when certificates start (default: the real clock).
 	Clock clock.PassiveClock
+	// ReservedNames are the common names the cluster's own components hold
+	// certificates of the same CA for (the API server's towards the node
+	// agents): no request is signed for them, whatever its signer.
+	ReservedNames []string
 }
 
 func (o *Options) setDefaults() {
@@ -151,7 +156,13 @@ func (c *Controller) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("certificate signing request %q: %w", name, err)
 	}
-	if err := checks[csr.Spec.SignerName](req, csr.Spec.Usages); err != nil {
+	check := checks[csr.Spec.SignerName]
+	if slices.Contains(c.opts.ReservedNames, req.Subject.CommonName) {
+		check = func(*x509.CertificateRequest, []certificatesv1.KeyUsage) error {
+			return fmt.Errorf("subject common name %q is reserved for the cluster's own components", req.Subject.CommonName)
+		}
+	}
+	if err := check(req, csr.Spec.Usages); err != nil {
 		csr.Status.Conditions = append(csr.Status.Conditions, certificatesv1.CertificateSigningRequestCondition{
 			Type: certificatesv1.CertificateFailed, Status: corev1.ConditionTrue,
 			Reason: "SignerValidationFailure", Message: err.Error(), LastUpdateTime: metav1.NewTime(c.opts.Clock.Now()),

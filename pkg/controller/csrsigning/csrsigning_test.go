@@ -12,6 +12,7 @@ import (
 	"time"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
+	certificatesv1beta1 "k8s.io/api/certificates/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
@@ -179,9 +180,11 @@ func TestController(t *testing.T) {
 		csr(t, "failed", certificatesv1.KubeAPIServerClientSignerName, alice, client, approved, failed),
 		csr(t, "elsewhere", "example.com/signer", alice, client, approved),
 		csr(t, "fake-node", certificatesv1.KubeAPIServerClientKubeletSignerName, alice, client, approved),
+		csr(t, "fake-apiserver", certificatesv1.KubeAPIServerClientSignerName, x509.CertificateRequest{Subject: subject("system:apiserver")}, client, approved),
+		csr(t, "fake-apiserver-legacy", certificatesv1beta1.LegacyUnknownSignerName, x509.CertificateRequest{Subject: subject("system:apiserver")}, client, approved),
 	)
 	factory := informers.NewSharedInformerFactory(kube, 0)
-	controllertest.Run(t, factory, New(kube, factory, Options{CA: ca}))
+	controllertest.Run(t, factory, New(kube, factory, Options{CA: ca, ReservedNames: []string{"system:apiserver"}}))
 	ctx := context.Background()
 	get := func(name string) *certificatesv1.CertificateSigningRequest {
 		c, err := kube.CertificatesV1().CertificateSigningRequests().Get(ctx, name, metav1.GetOptions{})
@@ -214,6 +217,18 @@ func TestController(t *testing.T) {
 	if f.Type != failed || f.Status != corev1.ConditionTrue || f.Reason != "SignerValidationFailure" ||
 		f.Message != "subject organization is not system:nodes" || f.LastUpdateTime.IsZero() {
 		t.Errorf("fake-node's condition %+v", f)
+	}
+	// The API server's own name is never issued, whatever the signer.
+	controllertest.Eventually(t, "the reserved name refused", func() (bool, string) {
+		a, l := get("fake-apiserver"), get("fake-apiserver-legacy")
+		return len(a.Status.Conditions) == 2 && len(l.Status.Conditions) == 2, ""
+	})
+	for _, name := range []string{"fake-apiserver", "fake-apiserver-legacy"} {
+		c := get(name)
+		if f := c.Status.Conditions[1]; len(c.Status.Certificate) > 0 || f.Type != failed ||
+			f.Message != `subject common name "system:apiserver" is reserved for the cluster's own components` {
+			t.Errorf("%s: certificate %d bytes, condition %+v", name, len(c.Status.Certificate), f)
+		}
 	}
 	for _, name := range []string{"pending", "denied", "failed", "elsewhere"} {
 		if c := get(name); len(c.Status.Certificate) > 0 || c.ResourceVersion != "1" {
