@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,7 +49,7 @@ type Agent struct {
 	backOff     *flowcontrol.Backoff
 	pullBackOff *flowcontrol.Backoff
 	prober      *prober
-	nodeUID     types.UID
+	nodeUID     atomic.Value // types.UID of the registered Node; the heartbeat renews it
 	nodes       corelisters.NodeLister
 	registered  *corev1.Node       // this node as registered
 	ranBefore   map[types.UID]bool // pods with sandboxes when the agent started
@@ -143,7 +144,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-time.After(delay):
 		}
 	}
-	a.nodeUID, a.registered = node.UID, node
+	a.nodeUID.Store(node.UID)
+	a.registered = node
 	var bg sync.WaitGroup
 	defer bg.Wait()
 	bgCtx, stopBG := context.WithCancel(ctx)
@@ -347,3 +349,10 @@ func (a *Agent) agentDir(elem ...string) string {
 
 func (a *Agent) cniConfDir() string { return CNIConfDir(a.opts.DataDir) }
 func (a *Agent) cniIPAMDir() string { return CNIIPAMDir(a.opts.DataDir) }
+
+// registeredUID is the UID of the agent's Node object, or "" before it is
+// registered.
+func (a *Agent) registeredUID() types.UID {
+	uid, _ := a.nodeUID.Load().(types.UID)
+	return uid
+}

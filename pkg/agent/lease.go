@@ -36,13 +36,13 @@ func (a *Agent) renewed(l *coordinationv1.Lease, now metav1.MicroTime) *coordina
 	l.Spec.HolderIdentity = ptr.To(a.opts.NodeName)
 	l.Spec.LeaseDurationSeconds = ptr.To(int32(LeaseDurationSeconds))
 	l.Spec.RenewTime = &now
-	if a.nodeUID != "" {
+	if nodeUID := a.registeredUID(); nodeUID != "" {
 		owned := false
 		for _, ref := range l.OwnerReferences {
-			owned = owned || ref.UID == a.nodeUID
+			owned = owned || ref.UID == nodeUID
 		}
 		if !owned {
-			l.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: a.opts.NodeName, UID: a.nodeUID}}
+			l.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Node", Name: a.opts.NodeName, UID: nodeUID}}
 		}
 	}
 	return l

@@ -259,7 +259,7 @@ func (a *Agent) postNodeStatus(ctx context.Context, force bool) error {
 			// Deleted under us: register again, as a kubelet does.
 			n, err := a.register(ctx)
 			if err == nil {
-				a.nodeUID = n.UID
+				a.nodeUID.Store(n.UID)
 			}
 			return err
 		}

@@ -144,7 +144,7 @@ func (a *Agent) requestPodCert(ctx context.Context, pod *corev1.Pod, src *corev1
 			ServiceAccountName:        saName,
 			ServiceAccountUID:         sa.UID,
 			NodeName:                  types.NodeName(a.opts.NodeName),
-			NodeUID:                   a.nodeUID,
+			NodeUID:                   a.registeredUID(),
 			MaxExpirationSeconds:      src.MaxExpirationSeconds,
 			StubPKCS10Request:         stub,
 			UnverifiedUserAnnotations: src.UserAnnotations,

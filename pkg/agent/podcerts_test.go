@@ -17,6 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
@@ -47,7 +48,8 @@ func newPodCertSetup(t *testing.T) *podCertSetup {
 		pcr.CreationTimestamp = metav1.NewTime(timeNow())
 		return false, nil, nil
 	})
-	s.a = &Agent{client: s.client, opts: Options{NodeName: "node-1"}, nodeUID: "node-uid"}
+	s.a = &Agent{client: s.client, opts: Options{NodeName: "node-1"}}
+	s.a.nodeUID.Store(types.UID("node-uid"))
 	return s
 }
 

@@ -14,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 )
 
@@ -44,7 +45,9 @@ func (a *Agent) trustBundleFiles(ctx context.Context, src *corev1.ClusterTrustBu
 			return nil, configErrorf("while parsing label selector: %v", err)
 		}
 		if !isNothing(selector) {
-			list, err := a.client.CertificatesV1().ClusterTrustBundles().List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
+			list, err := a.client.CertificatesV1().ClusterTrustBundles().List(ctx, metav1.ListOptions{
+				LabelSelector: selector.String(), FieldSelector: fields.OneTermEqualSelector("spec.signerName", *src.SignerName).String(),
+			})
 			if err != nil {
 				return nil, fmt.Errorf("while listing ClusterTrustBundles matching label selector %v: %w", src.LabelSelector, err)
 			}
