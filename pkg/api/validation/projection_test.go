@@ -45,6 +45,9 @@ func TestCertificateProjections(t *testing.T) {
 		})}, "if provided, maxExpirationSeconds must be <= 86400"},
 		{"an unknown key type", []corev1.VolumeProjection{cert(func(c *corev1.PodCertificateProjection) { c.KeyType = "DSA" })},
 			`podCertificate.keyType: Unsupported value: "DSA": supported values: "RSA3072", "RSA4096", "ECDSAP256", "ECDSAP384", "ECDSAP521", "ED25519"`},
+		{"a user annotation without a domain", []corev1.VolumeProjection{cert(func(c *corev1.PodCertificateProjection) {
+			c.UserAnnotations = map[string]string{"team": "blue"}
+		})}, "podCertificate.userAnnotations: Invalid value: \"team\""},
 		{"nowhere to write", []corev1.VolumeProjection{cert(func(c *corev1.PodCertificateProjection) { c.CredentialBundlePath = "" })},
 			"specify at least one of credentialBundlePath, keyPath, and certificateChainPath"},
 		{"a bundle by neither name nor signer", []corev1.VolumeProjection{bundle(func(b *corev1.ClusterTrustBundleProjection) { b.SignerName, b.LabelSelector = nil, nil })},

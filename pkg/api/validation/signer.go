@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	k8svalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -61,4 +62,17 @@ func firstBadLabel(fldPath *field.Path, segment string, labels []string, check f
 func IsKubernetesSignerName(signer string) bool {
 	host, _, _ := strings.Cut(signer, "/")
 	return host == "kubernetes.io" || strings.HasSuffix(host, ".kubernetes.io")
+}
+
+// ValidateUserAnnotations takes keys as annotation keys, each with a domain
+// prefix, case aside, within the size of all of an object's annotations.
+func ValidateUserAnnotations(annotations map[string]string, fldPath *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for k := range annotations {
+		errs = append(errs, k8svalidation.IsDomainPrefixedKey(fldPath, strings.ToLower(k))...)
+	}
+	if err := apimachineryvalidation.ValidateAnnotationsSize(annotations); err != nil {
+		errs = append(errs, field.TooLong(fldPath, "", apimachineryvalidation.TotalAnnotationSizeLimitB))
+	}
+	return errs
 }

@@ -251,12 +251,8 @@ func validateProjected(pv *corev1.ProjectedVolumeSource, fldPath *field.Path) fi
 			n++
 			cp := p.Child("podCertificate")
 			errs = append(errs, validatePodCertificateProjection(c, cp)...)
-			for _, f := range []struct{ path, name string }{
-				{c.CredentialBundlePath, "credentialBundlePath"}, {c.KeyPath, "keyPath"}, {c.CertificateChainPath, "certificateChainPath"},
-			} {
-				if f.path != "" {
-					addPath(f.path, cp.Child(f.name))
-				}
+			for _, f := range podCertificatePaths(c) {
+				addPath(f.path, cp.Child(f.name))
 			}
 		}
 		switch {
@@ -310,6 +306,7 @@ var podCertificateKeyTypes = []string{"RSA3072", "RSA4096", "ECDSAP256", "ECDSAP
 // write the credentials.
 func validatePodCertificateProjection(c *corev1.PodCertificateProjection, fldPath *field.Path) field.ErrorList {
 	errs := ValidateSignerName(fldPath.Child("signerName"), c.SignerName)
+	errs = append(errs, ValidateUserAnnotations(c.UserAnnotations, fldPath.Child("userAnnotations"))...)
 	if !contains(podCertificateKeyTypes, c.KeyType) {
 		errs = append(errs, field.NotSupported(fldPath.Child("keyType"), c.KeyType, podCertificateKeyTypes))
 	}
@@ -325,19 +322,28 @@ func validatePodCertificateProjection(c *corev1.PodCertificateProjection, fldPat
 			errs = append(errs, field.Invalid(fldPath.Child("maxExpirationSeconds"), *c.MaxExpirationSeconds, fmt.Sprintf("if provided, maxExpirationSeconds must be <= %d", most)))
 		}
 	}
-	paths := 0
+	paths := podCertificatePaths(c)
+	for _, f := range paths {
+		errs = append(errs, validateLocalNonReservedPath(f.path, fldPath.Child(f.name))...)
+	}
+	if len(paths) == 0 {
+		errs = append(errs, field.Required(fldPath, "specify at least one of credentialBundlePath, keyPath, and certificateChainPath"))
+	}
+	return errs
+}
+
+// podCertificatePaths are the files a podCertificate projection names,
+// with their fields.
+func podCertificatePaths(c *corev1.PodCertificateProjection) []struct{ path, name string } {
+	var out []struct{ path, name string }
 	for _, f := range []struct{ path, name string }{
 		{c.CredentialBundlePath, "credentialBundlePath"}, {c.KeyPath, "keyPath"}, {c.CertificateChainPath, "certificateChainPath"},
 	} {
 		if f.path != "" {
-			paths++
-			errs = append(errs, validateLocalNonReservedPath(f.path, fldPath.Child(f.name))...)
+			out = append(out, f)
 		}
 	}
-	if paths == 0 {
-		errs = append(errs, field.Required(fldPath, "specify at least one of credentialBundlePath, keyPath, and certificateChainPath"))
-	}
-	return errs
+	return out
 }
 
 func contains[T comparable](list []T, v T) bool {

@@ -19,7 +19,6 @@ import (
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
-	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/skiffhq/skiff/pkg/api/validation"
@@ -73,7 +72,7 @@ func ValidatePodCertificateRequest(r *certificatesv1.PodCertificateRequest) fiel
 	s := &r.Spec
 	errs = append(errs, validation.ValidateSignerName(specPath.Child("signerName"), s.SignerName)...)
 	if s.UnverifiedUserAnnotations != nil {
-		errs = append(errs, validateUserAnnotations(s.UnverifiedUserAnnotations, specPath.Child("unverifiedUserAnnotations"))...)
+		errs = append(errs, validation.ValidateUserAnnotations(s.UnverifiedUserAnnotations, specPath.Child("unverifiedUserAnnotations"))...)
 	}
 	errs = append(errs, validation.ValidateName(validation.ValidatePodName, s.PodName, specPath.Child("podName"))...)
 	errs = append(errs, validateUID(s.PodUID, specPath.Child("podUID"))...)
@@ -110,19 +109,6 @@ func validateUID[T ~string](uid T, fldPath *field.Path) field.ErrorList {
 		return field.ErrorList{field.TooLong(fldPath, uid, maxUIDLength)}
 	}
 	return nil
-}
-
-// validateUserAnnotations takes keys as annotation keys, each with a domain
-// prefix, case aside, within the size of all of an object's annotations.
-func validateUserAnnotations(annotations map[string]string, fldPath *field.Path) field.ErrorList {
-	var errs field.ErrorList
-	for k := range annotations {
-		errs = append(errs, utilvalidation.IsDomainPrefixedKey(fldPath, strings.ToLower(k))...)
-	}
-	if err := apimachineryvalidation.ValidateAnnotationsSize(annotations); err != nil {
-		errs = append(errs, field.TooLong(fldPath, "", apimachineryvalidation.TotalAnnotationSizeLimitB))
-	}
-	return errs
 }
 
 // validateStubRequest checks the DER PKCS #10 request: Ed25519, ECDSA on
