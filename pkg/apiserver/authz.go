@@ -78,7 +78,10 @@ func anonymous() User {
 func isAnonymous(u User) bool { return u.Name == anonymousUser }
 
 // nodeName returns the node a user is, or "" for any other user.
-func nodeName(u User) string {
+func nodeName(u User) string { return u.Node() }
+
+// Node is the node a user is (system:node:NAME in system:nodes), or "".
+func (u User) Node() string {
 	if !strings.HasPrefix(u.Name, nodeUserPrefix) {
 		return ""
 	}
@@ -174,9 +177,9 @@ type RBAC interface {
 	RulesFor(user string, groups []string, namespace string) ([]rbacv1.PolicyRule, error)
 }
 
-// mastersGroup may do everything, whatever the roles say (upstream's
+// MastersGroup may do everything, whatever the roles say (upstream's
 // privileged-group authorizer ahead of the chain).
-const mastersGroup = "system:masters"
+const MastersGroup = "system:masters"
 
 func (s *Server) decide(a attributes) (bool, string) {
 	if s.cfg.RBAC != nil {
@@ -201,7 +204,7 @@ func (s *Server) decide(a attributes) (bool, string) {
 // for nodes, then RBAC, whose refusal gives the Node authorizer's reason
 // where it had one.
 func (s *Server) decideChain(a attributes) (bool, string) {
-	if slices.Contains(a.user.Groups, mastersGroup) {
+	if slices.Contains(a.user.Groups, MastersGroup) {
 		return true, ""
 	}
 	var reason string

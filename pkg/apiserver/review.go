@@ -58,7 +58,7 @@ func (s *Server) DecideFor(user string, groups []string, a Access) (bool, string
 // is what RBAC grants.
 func (s *Server) Rules(ctx context.Context, namespace string) ([]rbacv1.PolicyRule, bool, error) {
 	u, _ := UserFrom(ctx)
-	if slices.Contains(u.Groups, mastersGroup) || s.cfg.RBAC == nil && !isAnonymous(u) && nodeName(u) == "" {
+	if slices.Contains(u.Groups, MastersGroup) || s.cfg.RBAC == nil && !isAnonymous(u) && nodeName(u) == "" {
 		return []rbacv1.PolicyRule{
 			{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}},
 			{Verbs: []string{"*"}, NonResourceURLs: []string{"*"}},

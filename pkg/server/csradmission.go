@@ -27,9 +27,6 @@ type csrAdmission struct {
 	authz *rbac.Authorizer
 }
 
-// mastersGroup may do everything, whatever the roles say.
-const mastersGroup = "system:masters"
-
 // guardCSRs makes writes to certificate signing requests' approval and
 // status subresources take "approve" and "sign" on their signer
 // (csrAdmission), and guards the group's other kinds alike (guardTrust).
@@ -85,7 +82,7 @@ func (c csrAdmission) mayForSigner(ctx context.Context, verb, signer string) boo
 	if !ok {
 		return false
 	}
-	if slices.Contains(user.Groups, mastersGroup) {
+	if slices.Contains(user.Groups, apiserver.MastersGroup) {
 		return true
 	}
 	domain, _, _ := strings.Cut(signer, "/")

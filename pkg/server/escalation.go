@@ -38,7 +38,7 @@ func guardEscalation(reg *apiserver.Registry, a *rbac.Authorizer) {
 		gr := schema.GroupResource{Group: rbacv1.GroupName, Resource: name}
 		check := func(ctx context.Context, obj, old runtime.Object) error {
 			user, ok := apiserver.UserFrom(ctx)
-			if !ok || slices.Contains(user.Groups, "system:masters") || onlyGCFields(obj, old) {
+			if !ok || slices.Contains(user.Groups, apiserver.MastersGroup) || onlyGCFields(obj, old) {
 				return nil
 			}
 			m, err := meta.Accessor(obj)

@@ -22,10 +22,6 @@ func init() { kinds.Add(certificateSigningRequests) }
 
 type csr = certificatesv1.CertificateSigningRequest
 
-// mastersGroup is the group that may do anything: no signer of this cluster
-// may put it in a client certificate a user asked for.
-const mastersGroup = "system:masters"
-
 func certificateSigningRequests(kind.Options) *apiserver.Resource {
 	r := kind.Base(v1.WithKind("CertificateSigningRequest"), "certificatesigningrequests", "certificatesigningrequest", false,
 		func() runtime.Object { return &csr{} }, func() runtime.Object { return &certificatesv1.CertificateSigningRequestList{} },
@@ -97,9 +93,9 @@ func restrictSubject(c *csr) error {
 	if err != nil {
 		return apierrors.NewForbidden(gr, c.Name, errors.New("failed to parse CSR: "+err.Error()))
 	}
-	if slices.Contains(req.Subject.Organization, mastersGroup) {
+	if slices.Contains(req.Subject.Organization, apiserver.MastersGroup) {
 		return apierrors.NewForbidden(gr, c.Name,
-			errors.New("use of "+certificatesv1.KubeAPIServerClientSignerName+" signer with "+mastersGroup+" group is not allowed"))
+			errors.New("use of "+certificatesv1.KubeAPIServerClientSignerName+" signer with "+apiserver.MastersGroup+" group is not allowed"))
 	}
 	return nil
 }

@@ -60,23 +60,10 @@ func podCertificateRequests(kind.Options) *apiserver.Resource {
 	return r
 }
 
-const (
-	nodeUserPrefix = "system:node:"
-	nodesGroup     = "system:nodes"
-)
-
 // nodeOf is the node the request's user is, or "".
 func nodeOf(ctx context.Context) string {
-	u, ok := apiserver.UserFrom(ctx)
-	if !ok || len(u.Name) <= len(nodeUserPrefix) || u.Name[:len(nodeUserPrefix)] != nodeUserPrefix {
-		return ""
-	}
-	for _, g := range u.Groups {
-		if g == nodesGroup {
-			return u.Name[len(nodeUserPrefix):]
-		}
-	}
-	return ""
+	u, _ := apiserver.UserFrom(ctx)
+	return u.Node()
 }
 
 // restrictNode is upstream's NodeRestriction for pod certificate requests:
