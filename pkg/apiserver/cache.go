@@ -571,7 +571,12 @@ func (c *cache) oldestRevLocked() int64 {
 	return c.history[c.histHead].rev - 1
 }
 
+// errCacheStopped: the cache follows storage no more (the server is
+// stopping), so a revision it has not applied it never will.
+var errCacheStopped = errors.New("the server is shutting down")
+
 // waitFor blocks until the cache has applied revision rev (a write just made).
+// It fails at once with errCacheStopped once the cache has stopped.
 func (c *cache) waitFor(ctx context.Context, rev int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -596,10 +601,25 @@ func (c *cache) waitFor(ctx context.Context, rev int64) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if c.stopped {
+			return errCacheStopped
+		}
 		if time.Since(start) > 10*time.Second {
 			return fmt.Errorf("cache did not reach revision %d", rev)
 		}
 		c.cond.Wait()
+	}
+	return nil
+}
+
+// written waits for a write the server has committed at revision rev to reach
+// the cache. A server that stops while it waits still answers the write, which
+// stands, from the object written (the callers' fallback for an entry that is
+// not at rev), rather than making its client wait for a revision that will
+// never come.
+func (c *cache) written(ctx context.Context, rev int64) error {
+	if err := c.waitFor(ctx, rev); err != nil && !errors.Is(err, errCacheStopped) {
+		return err
 	}
 	return nil
 }

@@ -191,7 +191,7 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 				return nil, finalError(err, res, req.name)
 			}
 		}
-		err = s.cache.waitFor(ctx, rev)
+		err = s.cache.written(ctx, rev)
 		if h != nil {
 			s.cache.withdraw(h)
 		}

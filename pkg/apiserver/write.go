@@ -229,7 +229,7 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 // encodedEntry), and for a JSON client the bytes just stored, data, with the
 // revision put in, which is what the cache would derive at more cost.
 func (s *Server) answer(ctx context.Context, res *Resource, namespace, name string, obj runtime.Object, data []byte, rev int64) ([]byte, error) {
-	if err := s.cache.waitFor(ctx, rev); err != nil {
+	if err := s.cache.written(ctx, rev); err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
 	if e, _ := s.cache.get(res, res.key(namespace, name)); e != nil && e.rev == rev {
@@ -502,7 +502,7 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 		if err != nil {
 			return nil, storageWriteError(err, res, name)
 		}
-		if err := s.cache.waitFor(ctx, rev); err != nil {
+		if err := s.cache.written(ctx, rev); err != nil {
 			return nil, apierrors.NewInternalError(err)
 		}
 		return served(res, obj, rev)

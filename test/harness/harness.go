@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"testing"
@@ -105,7 +106,10 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
-			t.Errorf("server did not stop within 10s")
+			// What still runs, grouped by stack, says what holds it.
+			var stacks strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+			t.Errorf("server did not stop within 10s; its goroutines:\n%s", stacks.String())
 		}
 	}
 	t.Cleanup(stop)
