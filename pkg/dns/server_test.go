@@ -69,6 +69,8 @@ func fixture() []any {
 			corev1.ServicePort{Name: "http", Port: 8080, Protocol: corev1.ProtocolTCP},
 			corev1.ServicePort{Port: 9090, Protocol: corev1.ProtocolUDP}),
 		clusterIPService("default", "noports", "10.43.0.21"),
+		// Service names may start with a digit (RelaxedServiceNameValidation).
+		clusterIPService("default", "1kubernetes", "10.43.0.23", corev1.ServicePort{Port: 443}),
 		clusterIPService("other", longName, "10.43.0.22", corev1.ServicePort{Name: "http", Port: 80}),
 		headless("default", "web", false),
 		endpointSlice("default", "web-abc", "web", []discoveryv1.EndpointPort{namedPort("http", 80, corev1.ProtocolTCP)},
@@ -248,6 +250,8 @@ func TestRecords(t *testing.T) {
 		{name: "noports.default.svc.cluster.local.", qtype: dns.TypeA,
 			answer: []string{"noports.default.svc.cluster.local. 5 IN A 10.43.0.21"}},
 		{name: "noports.default.svc.cluster.local.", qtype: dns.TypeSRV},
+		{name: "1kubernetes.default.svc.cluster.local.", qtype: dns.TypeA,
+			answer: []string{"1kubernetes.default.svc.cluster.local. 5 IN A 10.43.0.23"}},
 		// Headless: the ready endpoints; each by its hostname or dashed address.
 		{name: "web.default.svc.cluster.local.", qtype: dns.TypeA, answer: []string{
 			"web.default.svc.cluster.local. 5 IN A 10.42.0.5", "web.default.svc.cluster.local. 5 IN A 10.42.0.7"}},

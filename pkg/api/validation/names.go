@@ -14,13 +14,14 @@ import (
 type NameFunc = apimachineryvalidation.ValidateNameFunc
 
 // The name rule of each kind. Most names are DNS-1123 subdomains; a namespace
-// is a DNS-1123 label, and a service a DNS-1035 label because its name becomes
-// a DNS label and an environment variable prefix that must start with a letter.
+// and a service are DNS-1123 labels, a service's because its name becomes a DNS
+// label (it may start with a digit since upstream's RelaxedServiceNameValidation,
+// GA and locked on in 1.37).
 var (
 	ValidatePodName                   NameFunc = apimachineryvalidation.NameIsDNSSubdomain
 	ValidateReplicationControllerName NameFunc = apimachineryvalidation.NameIsDNSSubdomain
 	ValidatePodTemplateName           NameFunc = apimachineryvalidation.NameIsDNSSubdomain
-	ValidateServiceName               NameFunc = apimachineryvalidation.NameIsDNS1035Label
+	ValidateServiceName               NameFunc = apimachineryvalidation.NameIsDNSLabel
 	ValidateNamespaceName             NameFunc = apimachineryvalidation.ValidateNamespaceName
 	ValidateNodeName                  NameFunc = apimachineryvalidation.NameIsDNSSubdomain
 	ValidateConfigMapName             NameFunc = apimachineryvalidation.NameIsDNSSubdomain
@@ -62,6 +63,17 @@ func ValidateDNS1123Label(value string, fldPath *field.Path) field.ErrorList {
 
 func validateDNS1123Subdomain(value string, fldPath *field.Path) field.ErrorList {
 	return invalidEach(fldPath, value, validation.IsDNS1123Subdomain(value))
+}
+
+// validateDNSSearch reports a DNS search domain that is neither "." nor a
+// subdomain whose labels may hold underscores ("_sip._tcp.example.com"), with or
+// without its trailing dot: upstream's rule since RelaxedDNSSearchValidation.
+func validateDNSSearch(value string, fldPath *field.Path) field.ErrorList {
+	if value == "." {
+		return nil
+	}
+	value = strings.TrimSuffix(value, ".")
+	return invalidEach(fldPath, value, validation.IsDNS1123SubdomainWithUnderscore(value))
 }
 
 // ValidateQualifiedName reports a value that is not a qualified name

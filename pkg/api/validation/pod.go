@@ -241,7 +241,7 @@ func validateDNSConfig(cfg *corev1.PodDNSConfig, policy corev1.DNSPolicy, fldPat
 		errs = append(errs, field.Invalid(fldPath.Child("searches"), cfg.Searches, fmt.Sprintf("must not have more than %v characters (including spaces) in the search list", maxDNSSearchListChars)))
 	}
 	for i, search := range cfg.Searches {
-		errs = append(errs, validateDNS1123Subdomain(strings.TrimSuffix(search, "."), fldPath.Child("searches").Index(i))...)
+		errs = append(errs, validateDNSSearch(search, fldPath.Child("searches").Index(i))...)
 	}
 	for i, opt := range cfg.Options {
 		if opt.Name == "" {

@@ -51,7 +51,7 @@ func TestValidatePodValid(t *testing.T) {
 	full.Spec.Hostname, full.Spec.Subdomain = "web-0", "web"
 	full.Spec.ActiveDeadlineSeconds = ptr.To(int64(600))
 	full.Spec.DNSPolicy = corev1.DNSNone
-	full.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.1"}, Searches: []string{"svc.cluster.local."}}
+	full.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.1"}, Searches: []string{"svc.cluster.local.", ".", "_sip._tcp.abc_d.example.com"}}
 	full.Spec.HostAliases = []corev1.HostAlias{{IP: "10.0.0.9", Hostnames: []string{"db.local"}}}
 	full.Status.PodIPs = []corev1.PodIP{{IP: "10.244.0.5"}, {IP: "fd00::5"}}
 	defaults.Pod(full, defaults.PodOptions{})

@@ -65,8 +65,13 @@ func TestValidateServiceMessages(t *testing.T) {
 	s = service(corev1.ServiceTypeClusterIP, func(s *corev1.Service) { s.Spec.Ports = nil })
 	expectMessage(t, ValidateService(s), "spec.ports: Required value")
 
-	s = service(corev1.ServiceTypeClusterIP, func(s *corev1.Service) { s.Name = "1-web" })
-	expectMessage(t, ValidateService(s), `metadata.name: Invalid value: "1-web": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')`)
+	// A name may start with a digit (RelaxedServiceNameValidation, GA in 1.37).
+	s = service(corev1.ServiceTypeClusterIP, func(s *corev1.Service) { s.Name = "1kubernetes" })
+	if errs := ValidateService(s); len(errs) != 0 {
+		t.Errorf("a Service named 1kubernetes: %v", errs)
+	}
+	s = service(corev1.ServiceTypeClusterIP, func(s *corev1.Service) { s.Name = "-web" })
+	expectMessage(t, ValidateService(s), `metadata.name: Invalid value: "-web": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`)
 }
 
 func TestValidateService(t *testing.T) {
