@@ -91,6 +91,13 @@ type Config struct {
 	// DisableAdmissionPlugins names admission plugins not to run (see
 	// AdmissionPlugins), as kube-apiserver's --disable-admission-plugins.
 	DisableAdmissionPlugins []string
+	// ServerName is this server's name among the servers that share a
+	// datastore, its identity in their elections and Leases (default: the
+	// node name, else the host's name).
+	ServerName string
+	// LeaderElection times the election of the server that runs the control
+	// loops (upstream's defaults; tests shorten them).
+	LeaderElection LeaderElection
 }
 
 // Components can be turned off with --disable.
@@ -242,6 +249,13 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 		cfg.NodeName = name
+	}
+	if cfg.ServerName == "" {
+		name, err := nodeName(cfg.NodeName)
+		if err != nil {
+			return err
+		}
+		cfg.ServerName = name
 	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort)))
@@ -459,9 +473,16 @@ func (s *Server) Run(ctx context.Context) error {
 	var components sync.WaitGroup
 	defer waitStopped(&components, componentsStopTimeout, log)
 	defer cancel()
+	if host := net.ParseIP(joinHost(cfg)); host != nil {
+		leases := newServerLeases(loopClient, cfg.ServerName, host, port, log)
+		components.Go(func() { leases.run(ctx) })
+	}
 	if !cfg.DisableControllers {
 		components.Go(func() {
-			if err := runControllers(ctx, cfg, lb.config(), ca, legacyTokens, log); err != nil && ctx.Err() == nil {
+			err := lead(ctx, loopClient, ControllersLease, cfg.ServerName, cfg.LeaderElection, log, func(ctx context.Context) error {
+				return runControllers(ctx, cfg, lb.config(), ca, legacyTokens, log)
+			})
+			if err != nil && ctx.Err() == nil {
 				errc <- fmt.Errorf("control loops: %w", err)
 			}
 		})

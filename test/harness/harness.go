@@ -55,6 +55,12 @@ type Options struct {
 	DisableControllers bool
 	// WatchHistory bounds the watch history (to provoke 410 Gone).
 	WatchHistory int
+	// ServerName and AdvertiseIP name a server among several that share
+	// Storage (and a DataDir, so that they share the cluster's keys); with
+	// AdvertiseIP the kubernetes Service's endpoints list the server.
+	ServerName, AdvertiseIP string
+	// LeaderElection shortens the control loops' election.
+	LeaderElection server.LeaderElection
 	// DataDir reuses a data directory (restart tests); default a fresh temp dir.
 	DataDir string
 	// Port serves on this loopback port (a restart at the same address);
@@ -93,6 +99,9 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		// As upstream's integration tests: without the service account
 		// controller no pod would find its account.
 		DisableAdmissionPlugins: disabledAdmission(opts),
+		ServerName:              opts.ServerName,
+		NodeIP:                  opts.AdvertiseIP,
+		LeaderElection:          opts.LeaderElection,
 	})
 	if err != nil {
 		t.Fatalf("configuring server: %v", err)

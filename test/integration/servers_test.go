@@ -1,0 +1,124 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/skiffhq/skiff/pkg/server"
+	"github.com/skiffhq/skiff/pkg/storage/memory"
+	"github.com/skiffhq/skiff/test/harness"
+)
+
+// TestServersShareStorage: two servers on one datastore serve the same
+// objects; the control loops run on one of them at a time, named by the
+// kube-controller-manager Lease, and move to the other when it stops; the
+// kubernetes Service's endpoints list the servers that are up.
+func TestServersShareStorage(t *testing.T) {
+	store := memory.New()
+	dir := t.TempDir()
+	election := server.LeaderElection{LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 250 * time.Millisecond}
+	// The addresses they advertise are documentation's (TEST-NET-1): the
+	// endpoints only name them; the test reaches the servers on loopback.
+	start := func(name, ip string) *harness.Cluster {
+		return harness.StartCluster(t, harness.Options{Storage: store, DataDir: dir, ServerName: name, AdvertiseIP: ip, LeaderElection: election})
+	}
+	s1 := start("server-1", "192.0.2.1")
+	s2 := start("server-2", "192.0.2.2")
+	ctx := context.Background()
+
+	holder := func(c kubernetes.Interface) string {
+		l, err := c.CoordinationV1().Leases("kube-system").Get(ctx, server.ControllersLease, metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		return ptr.Deref(l.Spec.HolderIdentity, "")
+	}
+	eventually(t, "server-1 leading the control loops", 10*time.Second, func() (bool, string) {
+		h := holder(s2.Client)
+		return h == "server-1", h
+	})
+	endpoints := func(c kubernetes.Interface) []string {
+		ep, err := c.CoreV1().Endpoints("default").Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil {
+			return []string{err.Error()}
+		}
+		var out []string
+		for _, s := range ep.Subsets {
+			for _, a := range s.Addresses {
+				for _, p := range s.Ports {
+					out = append(out, net.JoinHostPort(a.IP, strconv.Itoa(int(p.Port))))
+				}
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	addr := func(c *harness.Cluster, ip string) string { return net.JoinHostPort(ip, strconv.Itoa(c.Port)) }
+	both := []string{addr(s1, "192.0.2.1"), addr(s2, "192.0.2.2")}
+	slices.Sort(both)
+	eventually(t, "the kubernetes endpoints listing both servers", 10*time.Second, func() (bool, string) {
+		got := endpoints(s1.Client)
+		return slices.Equal(got, both), fmt.Sprint(got)
+	})
+
+	// A write through one server is read through the other, and the loops
+	// (on server-1) act on what server-2 took in.
+	replicate := func(c kubernetes.Interface, name string) {
+		t.Helper()
+		rc := &corev1.ReplicationController{
+			ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: corev1.ReplicationControllerSpec{
+				Replicas: ptr.To[int32](2),
+				Selector: map[string]string{"app": name},
+				Template: &corev1.PodTemplateSpec{
+					ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": name}},
+					Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox"}}},
+				},
+			},
+		}
+		if _, err := c.CoreV1().ReplicationControllers("default").Create(ctx, rc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pods := func(c kubernetes.Interface, app string) int {
+		l, err := c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+		if err != nil {
+			return -1
+		}
+		return len(l.Items)
+	}
+	replicate(s2.Client, "first")
+	eventually(t, "server-1's loops making server-2's RC's pods", 10*time.Second, func() (bool, string) {
+		n := pods(s2.Client, "first")
+		return n == 2, fmt.Sprint(n, " pods")
+	})
+
+	// server-1 stops: server-2 takes over the loops at once (a stopping
+	// server releases its lease) and the endpoints name server-2 alone.
+	stopped := time.Now()
+	s1.Stop()
+	eventually(t, "server-2 leading", 5*time.Second, func() (bool, string) {
+		h := holder(s2.Client)
+		return h == "server-2", h
+	})
+	t.Logf("server-2 leads %v after server-1 was told to stop", time.Since(stopped).Round(10*time.Millisecond))
+	eventually(t, "the kubernetes endpoints listing server-2 alone", 5*time.Second, func() (bool, string) {
+		got := endpoints(s2.Client)
+		return slices.Equal(got, []string{addr(s2, "192.0.2.2")}), fmt.Sprint(got)
+	})
+	replicate(s2.Client, "second")
+	eventually(t, "server-2's loops making pods", 10*time.Second, func() (bool, string) {
+		n := pods(s2.Client, "second")
+		return n == 2, fmt.Sprint(n, " pods")
+	})
+}
