@@ -91,6 +91,9 @@ type Config struct {
 	// DisableAdmissionPlugins names admission plugins not to run (see
 	// AdmissionPlugins), as kube-apiserver's --disable-admission-plugins.
 	DisableAdmissionPlugins []string
+	// Token is the join token of the cluster whose datastore this server
+	// shares (--token): it opens the cluster's keys kept there.
+	Token string
 	// ServerName is this server's name among the servers that share a
 	// datastore, its identity in their elections and Leases (default: the
 	// node name, else the host's name).
@@ -265,6 +268,18 @@ func (s *Server) Run(ctx context.Context) error {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 
+	store, closeStore, err := openStorage(cfg, serverDir, log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if cfg.Storage != nil {
+		// A datastore other servers may share: they share the cluster's keys.
+		if err := shareBootstrap(ctx, store, serverDir, cfg.Token); err != nil {
+			return err
+		}
+	}
+
 	tlsDir := filepath.Join(serverDir, "tls")
 	ca, err := pki.EnsureCA(tlsDir)
 	if err != nil {
@@ -292,23 +307,6 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 
-	store := cfg.Storage
-	if store == nil {
-		dbDir := filepath.Join(serverDir, "db")
-		if err := os.MkdirAll(dbDir, 0o700); err != nil {
-			return err
-		}
-		// Storage's history is read only to refill the watch cache's after a
-		// restart, which holds at most DefaultWatchHistory events: older
-		// revisions are compacted away, so that a burst of writes does not
-		// grow the file with history no client can ask for.
-		b, err := bolt.Open(filepath.Join(dbDir, "state.db"), bolt.WithAutoCompact(5*time.Minute, apiserver.DefaultWatchHistory), bolt.WithLogger(log))
-		if err != nil {
-			return fmt.Errorf("opening storage: %w", err)
-		}
-		defer b.Close()
-		store = b
-	}
 
 	reg := registry.New(registry.Options{
 		ServiceCIDR:                  serviceNet,
@@ -555,6 +553,27 @@ func servingNames(bind string, firstServiceIP net.IP) ([]string, []net.IP) {
 		hosts = append(hosts, h)
 	}
 	return hosts, ips
+}
+
+// openStorage opens the datastore: cfg.Storage when set, else the bolt file
+// under serverDir.
+func openStorage(cfg Config, serverDir string, log *slog.Logger) (storage.Backend, func(), error) {
+	if cfg.Storage != nil {
+		return cfg.Storage, func() {}, nil
+	}
+	dbDir := filepath.Join(serverDir, "db")
+	if err := os.MkdirAll(dbDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	// Storage's history is read only to refill the watch cache's after a
+	// restart, which holds at most DefaultWatchHistory events: older
+	// revisions are compacted away, so that a burst of writes does not
+	// grow the file with history no client can ask for.
+	b, err := bolt.Open(filepath.Join(dbDir, "state.db"), bolt.WithAutoCompact(5*time.Minute, apiserver.DefaultWatchHistory), bolt.WithLogger(log))
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening storage: %w", err)
+	}
+	return b, func() { b.Close() }, nil
 }
 
 // advertiseAddress is the address the kubernetes Service's endpoints name: the

@@ -59,6 +59,9 @@ type Options struct {
 	// Storage (and a DataDir, so that they share the cluster's keys); with
 	// AdvertiseIP the kubernetes Service's endpoints list the server.
 	ServerName, AdvertiseIP string
+	// Token is the join token of the cluster whose Storage the server
+	// shares (see server.Config.Token).
+	Token string
 	// LeaderElection shortens the control loops' election.
 	LeaderElection server.LeaderElection
 	// DataDir reuses a data directory (restart tests); default a fresh temp dir.
@@ -100,6 +103,7 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		// controller no pod would find its account.
 		DisableAdmissionPlugins: disabledAdmission(opts),
 		ServerName:              opts.ServerName,
+		Token:                   opts.Token,
 		NodeIP:                  opts.AdvertiseIP,
 		LeaderElection:          opts.LeaderElection,
 	})

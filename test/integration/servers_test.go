@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/pkg/server"
@@ -25,15 +28,31 @@ import (
 // kubernetes Service's endpoints list the servers that are up.
 func TestServersShareStorage(t *testing.T) {
 	store := memory.New()
-	dir := t.TempDir()
 	election := server.LeaderElection{LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 250 * time.Millisecond}
 	// The addresses they advertise are documentation's (TEST-NET-1): the
 	// endpoints only name them; the test reaches the servers on loopback.
-	start := func(name, ip string) *harness.Cluster {
-		return harness.StartCluster(t, harness.Options{Storage: store, DataDir: dir, ServerName: name, AdvertiseIP: ip, LeaderElection: election})
+	start := func(name, ip, token string) *harness.Cluster {
+		return harness.StartCluster(t, harness.Options{Storage: store, ServerName: name, AdvertiseIP: ip, Token: token, LeaderElection: election})
 	}
-	s1 := start("server-1", "192.0.2.1")
-	s2 := start("server-2", "192.0.2.2")
+	s1 := start("server-1", "192.0.2.1", "")
+	// The second joins with the first's token: it takes the cluster's keys
+	// from the datastore, so either server's credentials work on both.
+	token, err := os.ReadFile(filepath.Join(s1.DataDir, "server", "token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := start("server-2", "192.0.2.2", string(token))
+	for _, pair := range [][2]*harness.Cluster{{s1, s2}, {s2, s1}} {
+		cfg := rest.CopyConfig(pair[0].Config)
+		cfg.Host = pair[1].Config.Host
+		other, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.CoreV1().Namespaces().Get(context.Background(), "default", metav1.GetOptions{}); err != nil {
+			t.Fatalf("%s's admin credentials at %s: %v", pair[0].DataDir, pair[1].Config.Host, err)
+		}
+	}
 	ctx := context.Background()
 
 	holder := func(c kubernetes.Interface) string {
