@@ -286,8 +286,13 @@ func (c *cache) load(ctx context.Context) error {
 // run follows the storage watch until ctx ends, then ends every watch: a
 // server that stops serves none (its clients resume elsewhere, or from here
 // after a restart).
+//
+// A datastore that does not answer (an etcd member cut off from its quorum,
+// a network fault) is watched again, with a growing pause, until it does:
+// reads are served from what the cache holds meanwhile, and writes fail.
 func (c *cache) run(ctx context.Context) error {
 	defer c.stop()
+	pause := time.Duration(0)
 	for {
 		c.mu.RLock()
 		from := c.rev
@@ -297,20 +302,42 @@ func (c *cache) run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+			if errors.Is(err, storage.ErrClosed) {
+				return fmt.Errorf("watching storage: %w", err)
+			}
 			if errors.Is(err, storage.ErrCompacted) {
 				// We fell behind compaction: reload everything.
-				if err := c.reload(ctx); err != nil {
-					return err
-				}
-				continue
+				err = c.reload(ctx)
 			}
-			return fmt.Errorf("watching storage: %w", err)
+			if err != nil {
+				pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
+				c.log.Warn("watching storage; trying again", "after", pause, "err", err)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(pause):
+				}
+			}
+			continue
 		}
+		applied := 0
 		for ev := range ch {
 			c.apply(ev)
+			applied++
 		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		// A watch that ends without an event (its member lost its leader)
+		// is not made again at once.
+		pause = 0
+		if applied == 0 {
+			pause = 100 * time.Millisecond
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(pause):
+			}
 		}
 	}
 }

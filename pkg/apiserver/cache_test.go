@@ -91,3 +91,37 @@ func TestWriteAnsweredWhileStopping(t *testing.T) {
 		t.Errorf("answered %s at %s with %v, want last at %d", got.Name, got.ResourceVersion, got.Data, kv.ModRevision)
 	}
 }
+
+// TestReplayEndsAtAnotherTenantsRevision: the history replay after a start
+// ends even when the latest revision is no write under /registry/ (a key of
+// another tenant of a shared etcd, or Skiff's own bootstrap data), instead of
+// waiting for an event that never comes, which held every watch from an old
+// revision for 10 s.
+func TestReplayEndsAtAnotherTenantsRevision(t *testing.T) {
+	res := &Resource{GVK: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Name: "configmaps", Namespaced: true,
+		New: func() runtime.Object { return &corev1.ConfigMap{} }, NewList: func() runtime.Object { return &corev1.ConfigMapList{} }}
+	store := memory.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cm, _ := json.Marshal(&corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: metav1.ObjectMeta{Name: "a", Namespace: "default"}})
+	if _, err := store.Create(ctx, res.key("default", "a"), cm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Create(ctx, "/bootstrap/other", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Storage: store, Registry: NewRegistry(res)})
+	go func() { _ = s.Run(ctx) }()
+	<-s.Ready()
+	select {
+	case <-s.cache.replayed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the history replay did not end")
+	}
+	s.cache.mu.RLock()
+	n := s.cache.histLen
+	s.cache.mu.RUnlock()
+	if n != 1 {
+		t.Errorf("the history holds %d events, want the ConfigMap's create", n)
+	}
+}

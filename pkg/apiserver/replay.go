@@ -11,6 +11,10 @@ import (
 // the history replay to finish before it is answered from what is there.
 const replayWait = 10 * time.Second
 
+// replayIdle is how long the replay waits for storage's next stored event
+// before it takes the history as read: storage sends what it holds at once.
+const replayIdle = 500 * time.Millisecond
+
 // replay fills the watch history with the events storage still holds from
 // before the cache loaded at revision upto, as many as the history keeps, so
 // that a client that watched this server before it restarted resumes where it
@@ -79,16 +83,36 @@ func (c *cache) storedHistory(ctx context.Context, upto int64) ([]storage.Event,
 			cancel()
 			return nil, err
 		}
-		for ev := range ch {
-			if ev.Revision() > upto {
-				break
-			}
-			out = append(out, ev)
-			from = ev.Revision()
-			if from == upto {
-				break
+		// upto need not be a write under /registry/ (a datastore shared
+		// with others, or etcd's first revision, holds none): an event past
+		// it, or a pause once storage has replayed what it holds, ends the
+		// replay.
+		idle := time.NewTimer(replayIdle)
+	read:
+		for {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					break read // fell behind: resume from where it stopped
+				}
+				if ev.Revision() > upto {
+					from = upto
+					break read
+				}
+				out = append(out, ev)
+				from = ev.Revision()
+				if from == upto {
+					break read
+				}
+				idle.Reset(replayIdle)
+			case <-idle.C:
+				from = upto
+				break read
+			case <-ctx.Done():
+				break read
 			}
 		}
+		idle.Stop()
 		cancel()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -56,6 +56,13 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.NetworkBackend, "network-backend", "host-gw", "how pod traffic crosses between nodes: host-gw (nodes share a link) or vxlan")
 	f.StringSliceVar(&cfg.Disable, "disable", nil, "packaged components not to run ("+strings.Join(server.Components, ", ")+"); repeat or separate with commas")
 	f.StringSliceVar(&cfg.DisableAdmissionPlugins, "disable-admission-plugins", nil, "admission plugins not to run ("+strings.Join(server.AdmissionPlugins, ", ")+")")
+	f.StringSliceVar(&cfg.Datastore.Endpoints, "datastore-endpoint", nil, "keep the cluster's state in this etcd 3.5+ cluster (its client URLs, comma separated) instead of the embedded database; servers sharing it form one cluster")
+	f.StringVar(&cfg.Datastore.CAFile, "datastore-cafile", "", "CA certificate that signed the datastore's certificates")
+	f.StringVar(&cfg.Datastore.CertFile, "datastore-certfile", "", "client certificate for the datastore")
+	f.StringVar(&cfg.Datastore.KeyFile, "datastore-keyfile", "", "client key for the datastore")
+	f.StringVar(&cfg.Datastore.Prefix, "datastore-prefix", "/skiff", "the key prefix of this cluster's state in the datastore (clusters sharing an etcd need their own)")
+	f.StringVar(&cfg.Token, "token", "", "join token of the cluster whose datastore this server shares (DATA_DIR/server/token on its first server)")
+	f.StringVar(&cfg.ServerName, "server-name", "", "this server's name among the servers of the cluster (default: the node name)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	return cmd
 }

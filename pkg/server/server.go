@@ -39,6 +39,7 @@ import (
 	"github.com/skiffhq/skiff/pkg/registry"
 	"github.com/skiffhq/skiff/pkg/storage"
 	"github.com/skiffhq/skiff/pkg/storage/bolt"
+	"github.com/skiffhq/skiff/pkg/storage/etcd"
 	"github.com/skiffhq/skiff/pkg/streaming/proxy"
 	streamserver "github.com/skiffhq/skiff/pkg/streaming/server"
 )
@@ -91,6 +92,9 @@ type Config struct {
 	// DisableAdmissionPlugins names admission plugins not to run (see
 	// AdmissionPlugins), as kube-apiserver's --disable-admission-plugins.
 	DisableAdmissionPlugins []string
+	// Datastore, when its Endpoints are set, keeps the cluster's state in
+	// that etcd (--datastore-endpoint) instead of the embedded bolt file.
+	Datastore Datastore
 	// Token is the join token of the cluster whose datastore this server
 	// shares (--token): it opens the cluster's keys kept there.
 	Token string
@@ -268,7 +272,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	store, closeStore, err := openStorage(cfg, serverDir, log)
+	store, closeStore, err := openStorage(ctx, &cfg, serverDir, log)
 	if err != nil {
 		return err
 	}
@@ -555,11 +559,42 @@ func servingNames(bind string, firstServiceIP net.IP) ([]string, []net.IP) {
 	return hosts, ips
 }
 
-// openStorage opens the datastore: cfg.Storage when set, else the bolt file
-// under serverDir.
-func openStorage(cfg Config, serverDir string, log *slog.Logger) (storage.Backend, func(), error) {
+// Datastore is an external etcd 3.5+ cluster: its client URLs, the CA that
+// signed their certificates and this server's client certificate (optional
+// for a plaintext etcd), and the prefix Skiff's keys live under.
+type Datastore struct {
+	Endpoints                []string
+	CAFile, CertFile, KeyFile string
+	Prefix                   string
+}
+
+// datastoreCompaction is how often the history of a shared datastore is
+// compacted, to the revision it had at the last round, as upstream's API server
+// compacts etcd every five minutes.
+const datastoreCompaction = 5 * time.Minute
+
+// openStorage opens the datastore: cfg.Storage when set, the etcd cluster of
+// cfg.Datastore, else the bolt file under serverDir. It fills in cfg.Storage
+// for a datastore other servers may share.
+func openStorage(ctx context.Context, cfg *Config, serverDir string, log *slog.Logger) (storage.Backend, func(), error) {
 	if cfg.Storage != nil {
 		return cfg.Storage, func() {}, nil
+	}
+	if d := cfg.Datastore; len(d.Endpoints) > 0 {
+		tlsConfig, err := datastoreTLS(d)
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("connecting to the datastore", "endpoints", d.Endpoints)
+		b, err := etcd.Open(ctx, etcd.Config{Endpoints: d.Endpoints, TLS: tlsConfig, Prefix: d.Prefix, DialTimeout: 20 * time.Second})
+		if err != nil {
+			return nil, nil, fmt.Errorf("the datastore: %w (check --datastore-endpoint and its TLS files)", err)
+		}
+		cctx, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); compactEvery(cctx, b, datastoreCompaction, log) }()
+		cfg.Storage = b
+		return b, func() { stop(); <-done; b.Close() }, nil
 	}
 	dbDir := filepath.Join(serverDir, "db")
 	if err := os.MkdirAll(dbDir, 0o700); err != nil {

@@ -93,7 +93,9 @@ type Backend interface {
 	Watch(ctx context.Context, prefix string, afterRevision int64) (<-chan Event, error)
 	// Compact forgets the history of revisions up to and including revision.
 	Compact(ctx context.Context, revision int64) error
-	// CurrentRevision is the revision of the last committed write (0 when empty).
+	// CurrentRevision is the revision of the last committed write to the
+	// store (0 for an empty bolt file; etcd starts at 1, and a shared etcd
+	// counts its other tenants' writes too).
 	CurrentRevision(ctx context.Context) (int64, error)
 	// CompactedRevision is the revision history was last compacted up to (0
 	// when never): Watch replays history after it, and fails before it.

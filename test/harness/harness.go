@@ -59,6 +59,8 @@ type Options struct {
 	// Storage (and a DataDir, so that they share the cluster's keys); with
 	// AdvertiseIP the kubernetes Service's endpoints list the server.
 	ServerName, AdvertiseIP string
+	// Datastore keeps the state in an etcd instead (see server.Datastore).
+	Datastore server.Datastore
 	// Token is the join token of the cluster whose Storage the server
 	// shares (see server.Config.Token).
 	Token string
@@ -104,6 +106,7 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		DisableAdmissionPlugins: disabledAdmission(opts),
 		ServerName:              opts.ServerName,
 		Token:                   opts.Token,
+		Datastore:               opts.Datastore,
 		NodeIP:                  opts.AdvertiseIP,
 		LeaderElection:          opts.LeaderElection,
 	})

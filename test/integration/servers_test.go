@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/pkg/server"
+	"github.com/skiffhq/skiff/pkg/storage/etcd/etcdtest"
 	"github.com/skiffhq/skiff/pkg/storage/memory"
 	"github.com/skiffhq/skiff/test/harness"
 )
@@ -27,12 +28,27 @@ import (
 // kube-controller-manager Lease, and move to the other when it stops; the
 // kubernetes Service's endpoints list the servers that are up.
 func TestServersShareStorage(t *testing.T) {
-	store := memory.New()
+	t.Run("memory", func(t *testing.T) {
+		store := memory.New()
+		serversShareStorage(t, func(o *harness.Options) { o.Storage = store })
+	})
+	// A real etcd, which each server reaches with its own client.
+	t.Run("etcd", func(t *testing.T) {
+		e := etcdtest.Start(t, t.TempDir(), false)
+		serversShareStorage(t, func(o *harness.Options) {
+			o.Datastore = server.Datastore{Endpoints: []string{e.Endpoint}, Prefix: "/skiff"}
+		})
+	})
+}
+
+func serversShareStorage(t *testing.T, datastore func(*harness.Options)) {
 	election := server.LeaderElection{LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 250 * time.Millisecond}
 	// The addresses they advertise are documentation's (TEST-NET-1): the
 	// endpoints only name them; the test reaches the servers on loopback.
 	start := func(name, ip, token string) *harness.Cluster {
-		return harness.StartCluster(t, harness.Options{Storage: store, ServerName: name, AdvertiseIP: ip, Token: token, LeaderElection: election})
+		opts := harness.Options{ServerName: name, AdvertiseIP: ip, Token: token, LeaderElection: election}
+		datastore(&opts)
+		return harness.StartCluster(t, opts)
 	}
 	s1 := start("server-1", "192.0.2.1", "")
 	// The second joins with the first's token: it takes the cluster's keys

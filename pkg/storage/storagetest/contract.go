@@ -21,8 +21,13 @@ import (
 // is broken.
 const timeout = 10 * time.Second
 
-// RunContract runs the contract suite. newBackend returns a new, empty backend; the
-// suite closes it when the subtest ends. Subtests run in parallel.
+// RunContract runs the contract suite. newBackend returns a new, empty backend that
+// nothing else writes to while the subtest runs; the suite closes it when the subtest
+// ends. Subtests run in parallel.
+//
+// An empty backend may start at any revision, not only 0: etcd's first write is its
+// revision 2. The suite counts revisions from where the backend starts, and expects
+// the backend's own writes to take consecutive revisions from there.
 func RunContract(t *testing.T, newBackend func(t *testing.T) storage.Backend) {
 	tests := []struct {
 		name string

@@ -130,6 +130,7 @@ func testWatchNoGap(t *testing.T, b storage.Backend) {
 		sentinel = "/nogap/3/~end"
 	)
 	ctx := t.Context()
+	base := mustRevision(t, b) // every revision after it is a write of this test
 	var (
 		mu    sync.Mutex
 		acked = map[int64]string{} // revision -> key
@@ -242,7 +243,7 @@ func testWatchNoGap(t *testing.T, b storage.Backend) {
 		r := mustRevision(t, b)
 		start("/nogap/", r)
 		start("/nogap/3/", r)
-		start("/nogap/", r/2) // replays while the writes go on
+		start("/nogap/", base+(r-base)/2) // replays while the writes go on
 	}
 	waitWrites(5 * phase)
 	close(stop)
@@ -290,19 +291,21 @@ func testWatchNoGap(t *testing.T, b storage.Backend) {
 // where it stopped fails with ErrCompacted.
 func testCompactDuringReplay(t *testing.T, b storage.Backend) {
 	const writes = 3000
+	start := mustRevision(t, b)
 	if err := createMany(t.Context(), b, "/replay/", writes); err != nil {
 		t.Fatal(err)
 	}
-	ch := mustWatch(t, t.Context(), b, "/", 0)
-	if err := b.Compact(t.Context(), writes); err != nil {
+	end := mustRevision(t, b)
+	ch := mustWatch(t, t.Context(), b, "/", start)
+	if err := b.Compact(t.Context(), end); err != nil {
 		t.Fatal(err)
 	}
-	last := readContiguous(t, ch, 0, writes)
-	if last == writes {
+	last := readContiguous(t, ch, start, end)
+	if last == end {
 		return // the backend read all the history before the compaction
 	}
 	_, err := b.Watch(t.Context(), "/", last)
-	wantErr(t, fmt.Sprintf("Watch after %d, compacted at %d", last, writes), err, storage.ErrCompacted)
+	wantErr(t, fmt.Sprintf("Watch after %d, compacted at %d", last, end), err, storage.ErrCompacted)
 }
 
 // createMany creates n keys under prefix from concurrent callers.
@@ -355,20 +358,22 @@ func readContiguous(t *testing.T, ch <-chan storage.Event, after, upto int64) in
 // writers, and that what it does get is a gapless start it can resume from.
 func testWatchSlowConsumer(t *testing.T, b storage.Backend) {
 	const writes = 3000
-	ch := mustWatch(t, t.Context(), b, "/", 0)
+	start := mustRevision(t, b)
+	ch := mustWatch(t, t.Context(), b, "/", start)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 4*timeout)
 	defer cancel()
 	if err := createMany(ctx, b, "/slow/", writes); err != nil {
 		t.Fatalf("writes blocked behind a slow watcher: %v", err)
 	}
-	last := readContiguous(t, ch, 0, writes)
-	if last == writes {
+	end := mustRevision(t, b)
+	last := readContiguous(t, ch, start, end)
+	if last == end {
 		return // the backend buffered everything
 	}
 	resumed := mustWatch(t, t.Context(), b, "/", last)
-	if got := readContiguous(t, resumed, last, writes); got != writes {
-		t.Fatalf("resumed watch closed after revision %d, want it to reach %d", got, writes)
+	if got := readContiguous(t, resumed, last, end); got != end {
+		t.Fatalf("resumed watch closed after revision %d, want it to reach %d", got, end)
 	}
 }
 

@@ -1,0 +1,4 @@
+package etcd
+
+// WithPageSize lets the tests read a List in small pages.
+var WithPageSize = withPageSize
