@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -297,7 +298,10 @@ func (c *cache) run(ctx context.Context) error {
 		c.mu.RLock()
 		from := c.rev
 		c.mu.RUnlock()
-		ch, err := c.store.Watch(ctx, "/registry/", from)
+		// Every key, not only the objects under /registry/: the cache's
+		// revision then follows storage's, and a write to a key of the
+		// server's own (a lock) is one it can wait for.
+		ch, err := c.store.Watch(ctx, "/", from)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -524,6 +528,14 @@ func (c *cache) build(ev storage.Event) (*entry, error) {
 }
 
 func (c *cache) apply(ev storage.Event) {
+	if !strings.HasPrefix(ev.KV.Key, "/registry/") {
+		// A key the API does not serve: only the revision moves.
+		c.mu.Lock()
+		c.rev = ev.Revision()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		return
+	}
 	// The deleted object is served with the revision of the delete, as upstream.
 	cur, err := c.build(ev)
 	c.mu.Lock()

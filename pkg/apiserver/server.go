@@ -47,9 +47,12 @@ type NodeProxier interface {
 
 // Config is what a Server is built from.
 type Config struct {
-	Storage  storage.Backend
-	Registry *Registry
-	Logger   *slog.Logger
+	Storage storage.Backend
+	// SharedStorage says other servers may write to Storage too: allocations
+	// then take a lock in it (see lockAllocation).
+	SharedStorage bool
+	Registry      *Registry
+	Logger        *slog.Logger
 	// ClientCAs verifies client certificates (CN is the user, O the groups).
 	ClientCAs *x509.CertPool
 	// Tokens maps bearer tokens to users.
@@ -109,6 +112,8 @@ type Server struct {
 	// allocMu serializes writes that allocate from a shared pool (ClusterIPs,
 	// NodePorts) so two creates never take the same value.
 	allocMu sync.Mutex
+	// id names this server process among those sharing its storage.
+	id string
 }
 
 // New builds a server. Call Run to load the cache and start serving.
@@ -121,6 +126,7 @@ func New(cfg Config) *Server {
 		reg:   cfg.Registry,
 		log:   cfg.Logger,
 		ready: make(chan struct{}),
+		id:    newServerID(),
 	}
 	s.cache = newCache(cfg.Storage, cfg.Registry, cfg.Logger, cfg.WatchHistory, cfg.WatchHistoryBytes)
 	tokens, err := newServiceAccountTokens(s)

@@ -194,9 +194,12 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 			return nil, apierrors.NewInvalid(res.GVK.GroupKind(), acc.GetName(), errs)
 		}
 	}
-	if res.Allocates {
-		s.allocMu.Lock()
-		defer s.allocMu.Unlock()
+	if res.Allocates && !dryRun {
+		unlock, err := s.lockAllocation(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
 	if res.BeforeCreate != nil {
 		if err := res.BeforeCreate(ctx, s, obj); err != nil {
@@ -438,8 +441,11 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	}
 	if mode == writeMain && res.PrepareForUpdate != nil {
 		if res.Allocates {
-			s.allocMu.Lock()
-			defer s.allocMu.Unlock()
+			unlock, err := s.lockAllocation(ctx)
+			if err != nil {
+				return nil, err
+			}
+			defer unlock()
 		}
 		if err := res.PrepareForUpdate(ctx, s, obj, oldObj); err != nil {
 			return nil, err

@@ -311,7 +311,6 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 
-
 	reg := registry.New(registry.Options{
 		ServiceCIDR:                  serviceNet,
 		NotReadyTolerationSeconds:    cfg.NotReadyToleration,
@@ -361,6 +360,7 @@ func (s *Server) Run(ctx context.Context) error {
 		Tokens:               tokens,
 		Streams:              streams,
 		Storage:              store,
+		SharedStorage:        cfg.Storage != nil,
 		Registry:             reg,
 		Logger:               log,
 		ClientCAs:            ca.CertPool(),
@@ -563,9 +563,9 @@ func servingNames(bind string, firstServiceIP net.IP) ([]string, []net.IP) {
 // signed their certificates and this server's client certificate (optional
 // for a plaintext etcd), and the prefix Skiff's keys live under.
 type Datastore struct {
-	Endpoints                []string
+	Endpoints                 []string
 	CAFile, CertFile, KeyFile string
-	Prefix                   string
+	Prefix                    string
 }
 
 // datastoreCompaction is how often the history of a shared datastore is

@@ -138,6 +138,23 @@ func serversShareStorage(t *testing.T, datastore func(*harness.Options)) {
 		return n == 2, fmt.Sprint(n, " pods")
 	})
 
+	// Services made through both servers at once never share an address
+	// or a node port.
+	svcs := concurrentServices(t, []kubernetes.Interface{s1.Client, s2.Client}, 15)
+	for _, what := range []string{"ClusterIP", "NodePort"} {
+		var taken []string
+		for _, svc := range svcs {
+			if what == "ClusterIP" {
+				taken = append(taken, svc.Spec.ClusterIP)
+			} else {
+				taken = append(taken, fmt.Sprint(svc.Spec.Ports[0].NodePort))
+			}
+		}
+		if dup := firstDuplicate(taken); dup != "" {
+			t.Errorf("two Services got %s %s: %v", what, dup, taken)
+		}
+	}
+
 	// server-1 stops: server-2 takes over the loops at once (a stopping
 	// server releases its lease) and the endpoints name server-2 alone.
 	stopped := time.Now()
@@ -156,4 +173,47 @@ func serversShareStorage(t *testing.T, datastore func(*harness.Options)) {
 		n := pods(s2.Client, "second")
 		return n == 2, fmt.Sprint(n, " pods")
 	})
+}
+
+// concurrentServices creates n NodePort Services through each client at once
+// and returns them as made.
+func concurrentServices(t *testing.T, clients []kubernetes.Interface, n int) []*corev1.Service {
+	t.Helper()
+	type result struct {
+		svc *corev1.Service
+		err error
+	}
+	results := make(chan result, n*len(clients))
+	for ci, c := range clients {
+		for i := range n {
+			go func() {
+				svc := &corev1.Service{
+					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("svc-%d-%d", ci, i)},
+					Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeNodePort, Ports: []corev1.ServicePort{{Port: 80}}},
+				}
+				got, err := c.CoreV1().Services("default").Create(context.Background(), svc, metav1.CreateOptions{})
+				results <- result{got, err}
+			}()
+		}
+	}
+	var out []*corev1.Service
+	for range n * len(clients) {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("creating a Service: %v", r.err)
+		}
+		out = append(out, r.svc)
+	}
+	return out
+}
+
+func firstDuplicate(s []string) string {
+	seen := map[string]bool{}
+	for _, v := range s {
+		if seen[v] {
+			return v
+		}
+		seen[v] = true
+	}
+	return ""
 }
