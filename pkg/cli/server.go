@@ -61,7 +61,11 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&cfg.Datastore.CertFile, "datastore-certfile", "", "client certificate for the datastore")
 	f.StringVar(&cfg.Datastore.KeyFile, "datastore-keyfile", "", "client key for the datastore")
 	f.StringVar(&cfg.Datastore.Prefix, "datastore-prefix", "/skiff", "the key prefix of this cluster's state in the datastore (clusters sharing an etcd need their own)")
-	f.StringVar(&cfg.Token, "token", "", "join token of the cluster whose datastore this server shares (DATA_DIR/server/token on its first server)")
+	f.BoolVar(&cfg.ClusterInit, "cluster-init", false, "keep the cluster's state in an etcd member run by this server, which other servers join with --server (a data dir of the embedded database moves its state into etcd)")
+	f.StringVar(&cfg.JoinServer, "server", "", "join the cluster of the server at this URL (https://HOST:6443) as another server, with its server token (--token)")
+	f.StringVar(&cfg.Token, "token", "", "server token of the cluster this server joins or whose datastore it shares (DATA_DIR/server/server-token on one of its servers)")
+	f.DurationVar(&cfg.EtcdSnapshotInterval, "etcd-snapshot-interval", 12*time.Hour, "how often a server running an etcd member saves a snapshot under DATA_DIR/server/db/snapshots (0: never)")
+	f.IntVar(&cfg.EtcdSnapshotRetention, "etcd-snapshot-retention", 5, "how many scheduled snapshots to keep")
 	f.StringVar(&cfg.ServerName, "server-name", "", "this server's name among the servers of the cluster (default: the node name)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log debug detail")
 	return cmd

@@ -76,65 +76,83 @@ func retryAfter(h http.Header, body []byte) time.Duration {
 // Join verifies the server at serverURL against the token's CA hash, then
 // trades the token's secret for node credentials. Nothing is written.
 func Join(ctx context.Context, serverURL string, token Token, req Request) (*Credentials, error) {
-	u, err := url.Parse(serverURL)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("--server %q: want https://HOST:PORT", serverURL)
-	}
-	base := strings.TrimRight(serverURL, "/")
-
-	// The CA is fetched without verification and trusted only if its hash is
-	// the token's: nothing secret has been sent yet.
-	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // verified by hash below
-	}}
-	caPEM, err := get(ctx, insecure, base+CACertsPath)
-	if err != nil {
-		return nil, fmt.Errorf("fetching the cluster CA from %s: %w", base, err)
-	}
-	if got := pki.CAHash(caPEM); got != token.CAHash {
-		return nil, fmt.Errorf("%w: %s serves a CA with hash %s, the token names %s (wrong --server, or a token of another cluster)", ErrCAMismatch, base, orNone(got), token.CAHash)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	verified := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-	}}
-	body, _ := json.Marshal(req)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, base+JoinPath, bytes.NewReader(body))
+	verified, base, err := Verified(ctx, serverURL, token)
 	if err != nil {
 		return nil, err
 	}
-	hr.Header.Set("Authorization", "Bearer "+token.Secret)
-	hr.Header.Set("Content-Type", "application/json")
-	resp, err := verified.Do(hr)
-	if err != nil {
-		return nil, fmt.Errorf("joining %s: %w", base, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("joining %s: %w", base, err)
-	}
-	if resp.StatusCode == http.StatusUnauthorized {
-		return nil, fmt.Errorf("%w (its CA matches, the secret does not): copy the token again from the server's DATA_DIR/server/token", ErrRefused)
-	}
-	if resp.StatusCode == http.StatusTooManyRequests {
-		return nil, &throttled{wait: retryAfter(resp.Header, data), status: statusMessage(resp.StatusCode, data)}
-	}
-	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
-		return nil, fmt.Errorf("%w: %s", ErrRejected, statusMessage(resp.StatusCode, data))
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("joining %s: %s", base, statusMessage(resp.StatusCode, data))
-	}
 	var creds Credentials
-	if err := json.Unmarshal(data, &creds); err != nil {
-		return nil, fmt.Errorf("joining %s: reading the answer: %w", base, err)
+	if err := Exchange(ctx, verified, base+JoinPath, token, req, &creds); err != nil {
+		return nil, err
 	}
 	if pki.CAHash(creds.CA) != token.CAHash {
 		return nil, fmt.Errorf("%w: the credentials name another CA", ErrCAMismatch)
 	}
 	return &creds, nil
+}
+
+// Verified returns a client that trusts the server at serverURL only as the
+// holder of the cluster CA the token names, and the server's base URL. The CA
+// is fetched without verification and trusted only if its hash is the
+// token's: nothing secret has been sent yet.
+func Verified(ctx context.Context, serverURL string, token Token) (*http.Client, string, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, "", fmt.Errorf("--server %q: want https://HOST:PORT", serverURL)
+	}
+	base := strings.TrimRight(serverURL, "/")
+	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, //nolint:gosec // verified by hash below
+	}}
+	caPEM, err := get(ctx, insecure, base+CACertsPath)
+	if err != nil {
+		return nil, "", fmt.Errorf("fetching the cluster CA from %s: %w", base, err)
+	}
+	if got := pki.CAHash(caPEM); got != token.CAHash {
+		return nil, "", fmt.Errorf("%w: %s serves a CA with hash %s, the token names %s (wrong --server, or a token of another cluster)", ErrCAMismatch, base, orNone(got), token.CAHash)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+	}}, base, nil
+}
+
+// Exchange posts req as JSON to u with the token's secret and decodes the
+// answer into out: a refused secret is ErrRefused, a refused request
+// ErrRejected, a source made to wait ErrThrottled.
+func Exchange(ctx context.Context, c *http.Client, u string, token Token, req, out any) error {
+	body, _ := json.Marshal(req)
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	hr.Header.Set("Authorization", "Bearer "+token.Secret)
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(hr)
+	if err != nil {
+		return fmt.Errorf("joining %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("joining %s: %w", u, err)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return fmt.Errorf("%w (its CA matches, the secret does not): %s", ErrRefused, statusMessage(resp.StatusCode, data))
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return &throttled{wait: retryAfter(resp.Header, data), status: statusMessage(resp.StatusCode, data)}
+	}
+	if resp.StatusCode >= 400 && resp.StatusCode < 500 {
+		return fmt.Errorf("%w: %s", ErrRejected, statusMessage(resp.StatusCode, data))
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("joining %s: %s", u, statusMessage(resp.StatusCode, data))
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("joining %s: reading the answer: %w", u, err)
+	}
+	return nil
 }
 
 func get(ctx context.Context, c *http.Client, u string) ([]byte, error) {

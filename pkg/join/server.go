@@ -72,6 +72,10 @@ type Handler struct {
 	// hollow nodes): no host may join under them, whether or not their Node
 	// exists yet.
 	Reserved func(name string) bool
+	// ServerToken is the token servers join with, and AddServer admits them
+	// (see ServerJoinPath); without AddServer no server can join here.
+	ServerToken Token
+	AddServer   AddServer
 	// Logger receives the periodic summary of refused joins (default: discarded).
 	Logger *slog.Logger
 
@@ -81,7 +85,7 @@ type Handler struct {
 }
 
 // Owns reports whether path is one of the handler's.
-func Owns(path string) bool { return path == CACertsPath || path == JoinPath }
+func Owns(path string) bool { return path == CACertsPath || path == JoinPath || path == ServerJoinPath }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
@@ -94,6 +98,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(h.CA.CertPEM())
 	case JoinPath:
 		h.join(w, r)
+	case ServerJoinPath:
+		h.joinServer(w, r)
 	default:
 		writeStatus(w, apierrors.NewNotFound(joinResource, r.URL.Path))
 	}
@@ -118,7 +124,7 @@ func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
 	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(secret)), []byte(h.Token.Secret)) != 1 {
 		h.limit.failed(src)
-		writeStatus(w, apierrors.NewUnauthorized("the join token is not this cluster's"))
+		writeStatus(w, apierrors.NewUnauthorized("the join token is not this cluster's: copy it again from the server's DATA_DIR/server/token"))
 		return
 	}
 	var req Request

@@ -95,9 +95,24 @@ type Config struct {
 	// Datastore, when its Endpoints are set, keeps the cluster's state in
 	// that etcd (--datastore-endpoint) instead of the embedded bolt file.
 	Datastore Datastore
-	// Token is the join token of the cluster whose datastore this server
-	// shares (--token): it opens the cluster's keys kept there.
+	// Token is the server token of the cluster whose datastore this server
+	// shares, or that it joins (--token, DATA_DIR/server/server-token of a
+	// server of the cluster): it opens the cluster's keys.
 	Token string
+	// ClusterInit runs an etcd member in this server and keeps the state
+	// there (--cluster-init); JoinServer is another server of a cluster whose
+	// etcd this server joins with a member of its own (--server).
+	ClusterInit bool
+	JoinServer  string
+	// EtcdClientPort and EtcdPeerPort are the member's ports (2379, 2380);
+	// EtcdAdvertiseIP is where the other members reach it (default: the
+	// node address; tests running several servers on one host use loopback).
+	EtcdClientPort, EtcdPeerPort int
+	EtcdAdvertiseIP              string
+	// EtcdSnapshotInterval is how often the member's state is saved under
+	// SnapshotDir, keeping the newest EtcdSnapshotRetention (0: never).
+	EtcdSnapshotInterval  time.Duration
+	EtcdSnapshotRetention int
 	// ServerName is this server's name among the servers that share a
 	// datastore, its identity in their elections and Leases (default: the
 	// node name, else the host's name).
@@ -272,6 +287,14 @@ func (s *Server) Run(ctx context.Context) error {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 
+	var emb *embedded
+	if usesEmbeddedEtcd(cfg, serverDir) {
+		if emb, err = startEmbeddedEtcd(ctx, cfg, serverDir, log); err != nil {
+			return err
+		}
+		defer emb.stop()
+		cfg.Storage = emb.store
+	}
 	store, closeStore, err := openStorage(ctx, &cfg, serverDir, log)
 	if err != nil {
 		return err
@@ -307,6 +330,10 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("writing kubeconfig: %w", err)
 	}
 	token, err := join.EnsureToken(filepath.Join(serverDir, "token"), ca.CertPEM())
+	if err != nil {
+		return err
+	}
+	serverToken, err := join.EnsureToken(filepath.Join(serverDir, "server-token"), ca.CertPEM())
 	if err != nil {
 		return err
 	}
@@ -382,7 +409,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading serving certificate: %w", err)
 	}
-	joins := &join.Handler{CA: ca, Token: token, ClusterCIDR: cfg.ClusterCIDR,
+	joins := &join.Handler{CA: ca, Token: token, ServerToken: serverToken, ClusterCIDR: cfg.ClusterCIDR,
 		Passwords:  filepath.Join(serverDir, "node-passwords"),
 		NodeExists: func(name string) bool { return api.Exists(reg.Lookup("v1", "nodes"), "", name) },
 		Reserved:   ownNodes(cfg),
@@ -427,8 +454,16 @@ func (s *Server) Run(ctx context.Context) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	go func() { errc <- api.Run(ctx) }()
+	if emb != nil {
+		joins.AddServer = emb.addServer(serverDir)
+		go func() {
+			if err, ok := <-emb.member.Err(); ok && err != nil {
+				errc <- fmt.Errorf("this server's etcd member: %w", err)
+			}
+		}()
+	}
 	go func() { _ = joins.Run(ctx) }()
 	go func() {
 		if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -23,12 +23,12 @@ import (
 
 // bootstrapKey holds, in a datastore several servers share, what makes them
 // one cluster: the cluster CA, the service-account signing key and the join
-// token, sealed with the token's secret (as k3s keeps its bootstrap data in
+// tokens (the agents' and the servers'), sealed with the server token's secret (as k3s keeps its bootstrap data in
 // its datastore). It lies outside /registry/, which the API serves.
 const bootstrapKey = "/bootstrap/skiff"
 
 // sharedFiles are those files, relative to the server directory.
-var sharedFiles = []string{"tls/ca.crt", "tls/ca.key", "tls/" + serviceaccount.KeyFile, "token"}
+var sharedFiles = []string{"tls/ca.crt", "tls/ca.key", "tls/" + serviceaccount.KeyFile, "token", "server-token"}
 
 // sealed is the stored form: AES-256-GCM under a key derived (HKDF-SHA256)
 // from the token's secret and the salt.
@@ -75,7 +75,10 @@ func sealBootstrap(serverDir string) ([]byte, error) {
 	if _, err := serviceaccount.LoadOrCreateKey(tlsDir); err != nil {
 		return nil, fmt.Errorf("service-account signing key: %w", err)
 	}
-	token, err := join.EnsureToken(filepath.Join(serverDir, "token"), ca.CertPEM())
+	if _, err := join.EnsureToken(filepath.Join(serverDir, "token"), ca.CertPEM()); err != nil {
+		return nil, err
+	}
+	token, err := join.EnsureToken(filepath.Join(serverDir, "server-token"), ca.CertPEM())
 	if err != nil {
 		return nil, err
 	}
@@ -108,9 +111,9 @@ func sealBootstrap(serverDir string) ([]byte, error) {
 func openBootstrap(value []byte, serverDir, given string) error {
 	tokenText := given
 	if tokenText == "" {
-		b, err := os.ReadFile(filepath.Join(serverDir, "token"))
+		b, err := os.ReadFile(filepath.Join(serverDir, "server-token"))
 		if err != nil {
-			return errors.New("the datastore holds a cluster: pass its join token with --token (DATA_DIR/server/token on one of its servers)")
+			return errors.New("the datastore holds a cluster: pass its server token with --token (DATA_DIR/server/server-token on one of its servers)")
 		}
 		tokenText = string(b)
 	}
@@ -128,7 +131,7 @@ func openBootstrap(value []byte, serverDir, given string) error {
 	}
 	plain, err := aead.Open(nil, s.Nonce, s.Data, []byte(bootstrapKey))
 	if err != nil {
-		return errors.New("the token does not open the cluster's bootstrap data in the datastore: pass the join token of a server of that cluster with --token (DATA_DIR/server/token)")
+		return errors.New("the token does not open the cluster's bootstrap data in the datastore: pass the server token of a server of that cluster with --token (DATA_DIR/server/server-token)")
 	}
 	var files map[string][]byte
 	if err := json.Unmarshal(plain, &files); err != nil {
@@ -137,10 +140,16 @@ func openBootstrap(value []byte, serverDir, given string) error {
 	if got := pki.CAHash(files["tls/ca.crt"]); got != token.CAHash {
 		return fmt.Errorf("the cluster's CA (%s) is not the one the token names (%s)", got, token.CAHash)
 	}
+	return writeSharedFiles(serverDir, files)
+}
+
+// writeSharedFiles writes the cluster's shared files into serverDir where
+// they differ; a CA replaced voids the certificates issued under the old one.
+func writeSharedFiles(serverDir string, files map[string][]byte) error {
 	for _, f := range sharedFiles {
 		data, ok := files[f]
 		if !ok {
-			return fmt.Errorf("the cluster's bootstrap data lacks %s", f)
+			return fmt.Errorf("the cluster's shared files lack %s", f)
 		}
 		path := filepath.Join(serverDir, f)
 		if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, data) {
@@ -162,8 +171,9 @@ func openBootstrap(value []byte, serverDir, given string) error {
 	return nil
 }
 
-// removeIssued deletes the leaf certificates in tlsDir (all but the shared
-// files), which the server issues again from the cluster's CA.
+// removeIssued deletes the leaf certificates in tlsDir and its directories
+// (the etcd member's), all but the shared files: the server issues them again
+// from the cluster's CA.
 func removeIssued(tlsDir string) error {
 	entries, err := os.ReadDir(tlsDir)
 	if err != nil {
@@ -175,8 +185,8 @@ func removeIssued(tlsDir string) error {
 		for _, f := range sharedFiles {
 			shared = shared || f == rel
 		}
-		if !shared && !e.IsDir() {
-			if err := os.Remove(filepath.Join(tlsDir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if !shared {
+			if err := os.RemoveAll(filepath.Join(tlsDir, e.Name())); err != nil {
 				return err
 			}
 		}

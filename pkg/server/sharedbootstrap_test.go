@@ -42,18 +42,18 @@ func TestShareBootstrap(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(second, "tls", "serving-kube-apiserver.crt"), []byte("old"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := shareBootstrap(ctx, store, second, ""); err == nil || !strings.Contains(err.Error(), "pass its join token with --token") {
+	if err := shareBootstrap(ctx, store, second, ""); err == nil || !strings.Contains(err.Error(), "pass its server token with --token") {
 		t.Fatalf("no token: %v", err)
 	}
 	other := t.TempDir()
 	if err := shareBootstrap(ctx, memory.New(), other, ""); err != nil {
 		t.Fatal(err)
 	}
-	otherToken, _ := os.ReadFile(filepath.Join(other, "token"))
+	otherToken, _ := os.ReadFile(filepath.Join(other, "server-token"))
 	if err := shareBootstrap(ctx, store, second, string(otherToken)); err == nil || !strings.Contains(err.Error(), "does not open") {
 		t.Fatalf("another cluster's token: %v", err)
 	}
-	token, _ := os.ReadFile(filepath.Join(first, "token"))
+	token, _ := os.ReadFile(filepath.Join(first, "server-token"))
 	if err := shareBootstrap(ctx, store, second, string(token)); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -61,6 +62,15 @@ type Options struct {
 	ServerName, AdvertiseIP string
 	// Datastore keeps the state in an etcd instead (see server.Datastore).
 	Datastore server.Datastore
+	// ClusterInit and JoinServer run an etcd member in the server (a new
+	// cluster, or joining the server at that URL with Token) on these
+	// loopback ports.
+	ClusterInit                  bool
+	JoinServer                   string
+	EtcdClientPort, EtcdPeerPort int
+	// EtcdAdvertiseIP is where the member is reached (default loopback
+	// with ClusterInit or JoinServer).
+	EtcdAdvertiseIP string
 	// Token is the join token of the cluster whose Storage the server
 	// shares (see server.Config.Token).
 	Token string
@@ -78,6 +88,17 @@ type Options struct {
 // StartCluster starts a control plane on a free loopback port and stops it when
 // the test ends.
 func StartCluster(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	c, err := TryStartCluster(t, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TryStartCluster is StartCluster for a server that may fail to start: it
+// says why.
+func TryStartCluster(t testing.TB, opts Options) (*Cluster, error) {
 	t.Helper()
 	dir := opts.DataDir
 	if dir == "" {
@@ -107,11 +128,16 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 		ServerName:              opts.ServerName,
 		Token:                   opts.Token,
 		Datastore:               opts.Datastore,
+		ClusterInit:             opts.ClusterInit,
+		JoinServer:              opts.JoinServer,
+		EtcdClientPort:          opts.EtcdClientPort,
+		EtcdPeerPort:            opts.EtcdPeerPort,
+		EtcdAdvertiseIP:         etcdIP(opts),
 		NodeIP:                  opts.AdvertiseIP,
 		LeaderElection:          opts.LeaderElection,
 	})
 	if err != nil {
-		t.Fatalf("configuring server: %v", err)
+		return nil, fmt.Errorf("configuring server: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -132,21 +158,35 @@ func StartCluster(t testing.TB, opts Options) *Cluster {
 	select {
 	case <-srv.Ready():
 	case <-done:
-		t.Fatalf("server failed to start: %v", runErr)
+		return nil, fmt.Errorf("server failed to start: %w", runErr)
 	case <-time.After(30 * time.Second):
-		t.Fatalf("server not ready after 30s")
+		return nil, errors.New("server not ready after 30s")
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", srv.Kubeconfig)
 	if err != nil {
-		t.Fatalf("loading kubeconfig: %v", err)
+		return nil, fmt.Errorf("loading kubeconfig: %w", err)
 	}
 	cfg.QPS, cfg.Burst = 1000, 2000
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		t.Fatalf("client: %v", err)
+		return nil, fmt.Errorf("client: %w", err)
 	}
-	return &Cluster{Server: srv, Kubeconfig: srv.Kubeconfig, DataDir: dir, Port: port, Config: cfg, Client: client, Stop: stop}
+	return &Cluster{Server: srv, Kubeconfig: srv.Kubeconfig, DataDir: dir, Port: port, Config: cfg, Client: client, Stop: stop}, nil
 }
+
+// etcdIP: a member in a test listens on loopback.
+func etcdIP(opts Options) string {
+	if opts.EtcdAdvertiseIP != "" {
+		return opts.EtcdAdvertiseIP
+	}
+	if opts.ClusterInit || opts.JoinServer != "" {
+		return "127.0.0.1"
+	}
+	return ""
+}
+
+// FreePort picks a free loopback port.
+func FreePort(t testing.TB) int { return freePort(t) }
 
 func freePort(t testing.TB) int {
 	t.Helper()

@@ -53,7 +53,7 @@ func serversShareStorage(t *testing.T, datastore func(*harness.Options)) {
 	s1 := start("server-1", "192.0.2.1", "")
 	// The second joins with the first's token: it takes the cluster's keys
 	// from the datastore, so either server's credentials work on both.
-	token, err := os.ReadFile(filepath.Join(s1.DataDir, "server", "token"))
+	token, err := os.ReadFile(filepath.Join(s1.DataDir, "server", "server-token"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,231 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/skiffhq/skiff/pkg/etcdmember"
+	"github.com/skiffhq/skiff/pkg/join"
+	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/pkg/storage"
+	"github.com/skiffhq/skiff/pkg/storage/bolt"
+	"github.com/skiffhq/skiff/pkg/storage/etcd"
+)
+
+// A server with --cluster-init keeps the cluster's state in an etcd member it
+// runs itself; servers that join it (--server, with the server token) run a
+// member each, first as a learner, then voting once it has caught up. Three
+// servers are a three-member etcd: the cluster survives the loss of one.
+// The member's certificates come from the cluster CA.
+
+// etcdDir is where this server's member keeps its data.
+func etcdDir(serverDir string) string { return filepath.Join(serverDir, "db", "etcd") }
+
+// boltFile is the embedded default datastore.
+func boltFile(serverDir string) string { return filepath.Join(serverDir, "db", "state.db") }
+
+// SnapshotDir is where a server keeps its etcd snapshots (skiff etcd-snapshot).
+func SnapshotDir(dataDir string) string { return filepath.Join(dataDir, "server", "db", "snapshots") }
+
+// usesEmbeddedEtcd reports whether this server runs an etcd member: asked to
+// (--cluster-init, --server), or one ran here before.
+func usesEmbeddedEtcd(cfg Config, serverDir string) bool {
+	if cfg.ClusterInit || cfg.JoinServer != "" {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(etcdDir(serverDir), "member"))
+	return err == nil
+}
+
+// embedded is this server's running member and the storage on it.
+type embedded struct {
+	member *etcdmember.Member
+	store  *etcd.Backend
+	stop   func()
+}
+
+// startEmbeddedEtcd starts this server's member, joining the cluster of
+// cfg.JoinServer the first time, and opens the storage on it. A data dir
+// that held the embedded bolt file moves its state into etcd once (the
+// migration --cluster-init does).
+func startEmbeddedEtcd(ctx context.Context, cfg Config, serverDir string, log *slog.Logger) (*embedded, error) {
+	ip := net.ParseIP(cfg.EtcdAdvertiseIP)
+	if ip == nil {
+		ip = net.ParseIP(joinHost(cfg))
+	}
+	if ip == nil {
+		return nil, errors.New("an etcd member needs an address the other servers reach: pass --node-ip")
+	}
+	clientPort, peerPort := cfg.EtcdClientPort, cfg.EtcdPeerPort
+	if clientPort == 0 {
+		clientPort = etcdmember.DefaultClientPort
+	}
+	if peerPort == 0 {
+		peerPort = etcdmember.DefaultPeerPort
+	}
+	dir := etcdDir(serverDir)
+	_, statErr := os.Stat(filepath.Join(dir, "member"))
+	fresh := statErr != nil
+	var initial string
+	joining := cfg.JoinServer != "" && fresh
+	if joining {
+		if cfg.Token == "" {
+			return nil, errors.New("--server needs --token: the server token of a server of the cluster (its DATA_DIR/server/server-token)")
+		}
+		token, err := join.ParseToken(cfg.Token)
+		if err != nil {
+			return nil, fmt.Errorf("--token: %w", err)
+		}
+		peerURL := "https://" + net.JoinHostPort(ip.String(), strconv.Itoa(peerPort))
+		log.Info("joining the cluster's etcd", "server", cfg.JoinServer, "member", cfg.ServerName, "peer", peerURL)
+		creds, err := join.JoinServer(ctx, cfg.JoinServer, token, join.ServerRequest{Name: cfg.ServerName, PeerURL: peerURL})
+		if err != nil {
+			return nil, fmt.Errorf("joining the server at %s: %w", cfg.JoinServer, err)
+		}
+		if err := writeSharedFiles(serverDir, creds.Files); err != nil {
+			return nil, err
+		}
+		initial = creds.InitialCluster
+	}
+	ca, err := pki.EnsureCA(filepath.Join(serverDir, "tls"))
+	if err != nil {
+		return nil, fmt.Errorf("cluster CA: %w", err)
+	}
+	// A member checks that a peer's certificate names the address it
+	// connects from: every address of this host.
+	certs, err := etcdmember.EnsureCerts(ca, filepath.Join(serverDir, "tls", "etcd"), cfg.ServerName, hostIPs(ip))
+	if err != nil {
+		return nil, fmt.Errorf("etcd certificates: %w", err)
+	}
+	if fresh {
+		log.Info("starting this server's etcd member", "dir", dir, "join", joining)
+	}
+	member, err := etcdmember.Start(ctx, etcdmember.Config{
+		DataDir: dir, Name: cfg.ServerName, AdvertiseIP: ip, ListenIP: ip,
+		ClientPort: clientPort, PeerPort: peerPort, Certs: certs,
+		InitialCluster: initial, Join: joining, Logger: log.With("component", "etcd"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("etcd member: %w", err)
+	}
+	if err := member.PromoteSelf(ctx); err != nil {
+		member.Stop()
+		return nil, fmt.Errorf("etcd member %s becoming a voting member: %w", cfg.ServerName, err)
+	}
+	prefix := cfg.Datastore.Prefix
+	if prefix == "" {
+		prefix = etcd.DefaultPrefix
+	}
+	store, err := etcd.New(member.Client(), prefix)
+	if err != nil {
+		member.Stop()
+		return nil, err
+	}
+	e := &embedded{member: member, store: store}
+	if fresh && !joining {
+		if err := migrateBolt(ctx, boltFile(serverDir), store, log); err != nil {
+			store.Close()
+			member.Stop()
+			return nil, err
+		}
+	}
+	bctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { compactEvery(bctx, store, datastoreCompaction, log) })
+	if cfg.EtcdSnapshotInterval > 0 {
+		s := &etcdmember.Scheduler{Client: member.Client(), Dir: SnapshotDir(cfg.DataDir), Name: etcdmember.DefaultScheduledName + "-" + cfg.ServerName,
+			Every: cfg.EtcdSnapshotInterval, Keep: cfg.EtcdSnapshotRetention, Logger: log}
+		wg.Go(func() { _ = s.Run(bctx) })
+	}
+	e.stop = func() { cancel(); wg.Wait(); store.Close(); member.Stop() }
+	return e, nil
+}
+
+// addServer admits a joining server: its member joins as a learner, and it
+// gets the files that make it a server of this cluster.
+func (e *embedded) addServer(serverDir string) join.AddServer {
+	return func(ctx context.Context, req join.ServerRequest) (*join.ServerCredentials, error) {
+		initial, err := etcdmember.AddLearner(ctx, e.member.Client(), req.Name, req.PeerURL)
+		if err != nil {
+			return nil, fmt.Errorf("adding etcd member %s: %w", req.Name, err)
+		}
+		files := map[string][]byte{}
+		for _, f := range sharedFiles {
+			if files[f], err = os.ReadFile(filepath.Join(serverDir, f)); err != nil {
+				return nil, err
+			}
+		}
+		return &join.ServerCredentials{InitialCluster: initial, Files: files}, nil
+	}
+}
+
+// migrateBolt moves what the embedded bolt file at path holds into store
+// (the new revisions are etcd's: clients list again), then sets the file
+// aside, so the move happens once.
+func migrateBolt(ctx context.Context, path string, store storage.Backend, log *slog.Logger) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	src, err := bolt.Open(path)
+	if err != nil {
+		return fmt.Errorf("opening %s to move it into etcd: %w", path, err)
+	}
+	kvs, _, err := src.List(ctx, "/")
+	src.Close()
+	if err != nil {
+		return fmt.Errorf("reading %s to move it into etcd: %w", path, err)
+	}
+	log.Info("moving the cluster's state from the embedded database into etcd", "keys", len(kvs))
+	start := time.Now()
+	work := make(chan storage.KeyValue)
+	errc := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for kv := range work {
+				if _, err := store.Create(ctx, kv.Key, kv.Value); err != nil && !errors.Is(err, storage.ErrKeyExists) {
+					select {
+					case errc <- fmt.Errorf("moving %s into etcd: %w", kv.Key, err):
+					default:
+					}
+				}
+			}
+		})
+	}
+	for _, kv := range kvs {
+		work <- kv
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+	}
+	if err := os.Rename(path, path+".migrated"); err != nil {
+		return err
+	}
+	log.Info("moved into etcd", "keys", len(kvs), "took", time.Since(start).Round(time.Millisecond), "old file", path+".migrated")
+	return nil
+}
+
+// hostIPs is ip and every other address of this host (but link-local ones),
+// loopback first.
+func hostIPs(ip net.IP) []net.IP {
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), ip}
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLinkLocalUnicast() && !n.IP.IsLoopback() && !n.IP.Equal(ip) {
+			ips = append(ips, n.IP)
+		}
+	}
+	return ips
+}

@@ -1,0 +1,146 @@
+package integration
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/skiffhq/skiff/pkg/etcdmember"
+	"github.com/skiffhq/skiff/pkg/server"
+	"github.com/skiffhq/skiff/test/harness"
+)
+
+// TestServersOnEmbeddedEtcd: a server started with --cluster-init runs an
+// etcd member; two more join it with its server token (--server) and run a
+// member each, so the three servers are a three-member etcd. One stops: the
+// other two go on serving reads and writes, the control loops move to one of
+// them; it comes back and finds what was written meanwhile.
+func TestServersOnEmbeddedEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three etcd members")
+	}
+	election := server.LeaderElection{LeaseDuration: 3 * time.Second, RenewDeadline: 2 * time.Second, RetryPeriod: 250 * time.Millisecond}
+	type srv struct {
+		opts harness.Options
+		c    *harness.Cluster
+	}
+	servers := make([]*srv, 3)
+	for i := range servers {
+		servers[i] = &srv{opts: harness.Options{
+			DataDir: t.TempDir(), ServerName: fmt.Sprintf("server-%d", i+1), AdvertiseIP: fmt.Sprintf("192.0.2.%d", i+1),
+			EtcdClientPort: harness.FreePort(t), EtcdPeerPort: harness.FreePort(t), LeaderElection: election,
+		}}
+	}
+	servers[0].opts.ClusterInit = true
+	servers[0].c = harness.StartCluster(t, servers[0].opts)
+	token, err := os.ReadFile(filepath.Join(servers[0].c.DataDir, "server", "server-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The agents' token does not make a server.
+	agentToken, _ := os.ReadFile(filepath.Join(servers[0].c.DataDir, "server", "token"))
+	refused := servers[1].opts
+	refused.JoinServer, refused.Token, refused.DataDir = servers[0].c.Config.Host, string(agentToken), t.TempDir()
+	if _, err := harness.TryStartCluster(t, refused); err == nil {
+		t.Fatal("a server joined with the agents' token")
+	} else if !strings.Contains(err.Error(), "server token") {
+		t.Errorf("joining with the agents' token: %v", err)
+	}
+	for _, s := range servers[1:] {
+		s.opts.JoinServer, s.opts.Token = servers[0].c.Config.Host, string(token)
+		s.c = harness.StartCluster(t, s.opts)
+	}
+	ctx := context.Background()
+	members := etcdMembers(t, servers[0].c.DataDir, "server-1", servers[0].opts.EtcdClientPort)
+	if len(members) != 3 {
+		t.Fatalf("etcd members %v, want three voting", members)
+	}
+
+	// Written through the third, read through the first.
+	if _, err := servers[2].c.Client.CoreV1().ConfigMaps("default").Create(ctx, configMap("before"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first server reading the third's write", 5*time.Second, func() (bool, string) {
+		_, err := servers[0].c.Client.CoreV1().ConfigMaps("default").Get(ctx, "before", metav1.GetOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+	holder := func(c kubernetes.Interface) string {
+		l, err := c.CoordinationV1().Leases("kube-system").Get(ctx, server.ControllersLease, metav1.GetOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		return ptr.Deref(l.Spec.HolderIdentity, "")
+	}
+	eventually(t, "server-1 leading", 10*time.Second, func() (bool, string) { h := holder(servers[1].c.Client); return h == "server-1", h })
+
+	// The first server (the etcd cluster's founder and the loops' leader) stops.
+	servers[0].c.Stop()
+	if _, err := servers[1].c.Client.CoreV1().ConfigMaps("default").Create(ctx, configMap("during"), metav1.CreateOptions{}); err != nil {
+		t.Fatalf("writing with one of three members down: %v", err)
+	}
+	eventually(t, "another server leading", 10*time.Second, func() (bool, string) {
+		h := holder(servers[2].c.Client)
+		return h == "server-2" || h == "server-3", h
+	})
+
+	// It comes back (a restart needs no flag but its data dir) and reads what
+	// was written while it was down.
+	servers[0].opts.ClusterInit = false
+	servers[0].opts.EtcdAdvertiseIP = "127.0.0.1" // a member on loopback, as the harness gave it
+	servers[0].c = harness.StartCluster(t, servers[0].opts)
+	eventually(t, "the restarted server reading the write made while it was down", 10*time.Second, func() (bool, string) {
+		_, err := servers[0].c.Client.CoreV1().ConfigMaps("default").Get(ctx, "during", metav1.GetOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
+}
+
+// etcdMembers lists the voting members of the etcd a server's member belongs
+// to, through its client port with its client certificate.
+func etcdMembers(t *testing.T, dataDir, name string, port int) []string {
+	t.Helper()
+	dir := filepath.Join(dataDir, "server", "tls", "etcd")
+	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: []string{fmt.Sprintf("https://127.0.0.1:%d", port)}, DialTimeout: 5 * time.Second,
+		TLS: &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, Logger: zap.NewNop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	members, err := etcdmember.Members(ctx, cli)
+	if err != nil {
+		t.Fatalf("etcd members seen from %s: %v", name, err)
+	}
+	var voting []string
+	for _, m := range members {
+		if !m.IsLearner {
+			voting = append(voting, m.Name)
+		}
+	}
+	return voting
+}
