@@ -144,3 +144,42 @@ func etcdMembers(t *testing.T, dataDir, name string, port int) []string {
 	}
 	return voting
 }
+
+// TestMigrateToEmbeddedEtcd: a server that kept its state in the embedded
+// database, restarted with --cluster-init, moves it into its new etcd member
+// once, and serves it from there.
+func TestMigrateToEmbeddedEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts an etcd member")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	c := harness.StartCluster(t, harness.Options{DataDir: dir})
+	if _, err := c.Client.CoreV1().ConfigMaps("default").Create(ctx, configMap("kept"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop()
+
+	opts := harness.Options{DataDir: dir, ClusterInit: true, AdvertiseIP: "192.0.2.1",
+		EtcdClientPort: harness.FreePort(t), EtcdPeerPort: harness.FreePort(t)}
+	c = harness.StartCluster(t, opts)
+	if _, err := c.Client.CoreV1().ConfigMaps("default").Get(ctx, "kept", metav1.GetOptions{}); err != nil {
+		t.Fatalf("the ConfigMap made before the move: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "server", "db", "state.db.migrated")); err != nil {
+		t.Errorf("the old file is not set aside: %v", err)
+	}
+	if _, err := c.Client.CoreV1().ConfigMaps("default").Create(ctx, configMap("after"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop()
+	// Restarted, it moves nothing again: what it wrote to etcd is there.
+	opts.ClusterInit = false
+	opts.EtcdAdvertiseIP = "127.0.0.1"
+	c = harness.StartCluster(t, opts)
+	for _, name := range []string{"kept", "after"} {
+		if _, err := c.Client.CoreV1().ConfigMaps("default").Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("after a restart, %s: %v", name, err)
+		}
+	}
+}
