@@ -528,10 +528,11 @@ func (c *cache) build(ev storage.Event) (*entry, error) {
 }
 
 func (c *cache) apply(ev storage.Event) {
-	if !strings.HasPrefix(ev.KV.Key, "/registry/") {
-		// A key the API does not serve: only the revision moves.
+	if ev.Type == storage.Progress || !strings.HasPrefix(ev.KV.Key, "/registry/") {
+		// A key the API does not serve, or storage saying how far it has
+		// got: only the revision moves.
 		c.mu.Lock()
-		c.rev = ev.Revision()
+		c.rev = max(c.rev, ev.Revision())
 		c.cond.Broadcast()
 		c.mu.Unlock()
 		return

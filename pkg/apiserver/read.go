@@ -121,7 +121,13 @@ func notAcceptable() error {
 }
 
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
-	if v := queryValue(r, "resourceVersion"); v != "" {
+	if v := queryValue(r, "resourceVersion"); v == "" {
+		// The latest state.
+		if err := s.consistentRead(r.Context()); err != nil {
+			writeError(w, err)
+			return
+		}
+	} else if v != "0" {
 		// The object as of that revision or later.
 		rev, ferr := parseResourceVersion(v)
 		if ferr != nil {

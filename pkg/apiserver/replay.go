@@ -95,9 +95,12 @@ func (c *cache) storedHistory(ctx context.Context, upto int64) ([]storage.Event,
 				if !ok {
 					break read // fell behind: resume from where it stopped
 				}
-				if ev.Revision() > upto {
+				if ev.Revision() > upto || ev.Type == storage.Progress && ev.Revision() == upto {
 					from = upto
 					break read
+				}
+				if ev.Type == storage.Progress {
+					continue
 				}
 				out = append(out, ev)
 				from = ev.Revision()

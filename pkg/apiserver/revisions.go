@@ -51,6 +51,10 @@ func (s *Server) listRevision(ctx context.Context, opts metainternalversion.List
 		return 0, badResourceVersion(ferr)
 	}
 	if rev == 0 {
+		if opts.ResourceVersion == "" {
+			// The latest state.
+			return 0, s.consistentRead(ctx)
+		}
 		return 0, nil
 	}
 	if err := s.waitFresh(ctx, rev); err != nil {

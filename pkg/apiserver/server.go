@@ -114,6 +114,8 @@ type Server struct {
 	allocMu sync.Mutex
 	// id names this server process among those sharing its storage.
 	id string
+	// barrier shares storage's revision among consistent reads.
+	barrier revisionBarrier
 }
 
 // New builds a server. Call Run to load the cache and start serving.

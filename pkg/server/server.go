@@ -455,7 +455,12 @@ func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 5)
-	go func() { errc <- api.Run(ctx) }()
+	// The API (its cache) stops after the loops and the agent: their last
+	// writes (releasing leases, marking the node) need reads that follow
+	// storage.
+	apiCtx, stopAPI := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAPI()
+	go func() { errc <- api.Run(apiCtx) }()
 	if emb != nil {
 		joins.AddServer = emb.addServer(serverDir)
 		go func() {
@@ -547,6 +552,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	cancel()
 	waitStopped(&components, componentsStopTimeout, log)
+	stopAPI()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	_ = srv.Shutdown(shutdownCtx)

@@ -40,6 +40,9 @@ const (
 	Created EventType = iota + 1
 	Updated
 	Deleted
+	// Progress is no write: every event up to KV.ModRevision has been sent
+	// (see ProgressRequester). Its KV holds nothing else.
+	Progress
 )
 
 func (t EventType) String() string {
@@ -50,6 +53,8 @@ func (t EventType) String() string {
 		return "UPDATED"
 	case Deleted:
 		return "DELETED"
+	case Progress:
+		return "PROGRESS"
 	}
 	return "UNKNOWN"
 }
@@ -102,4 +107,13 @@ type Backend interface {
 	CompactedRevision(ctx context.Context) (int64, error)
 	// Close releases the backend. Watch channels are closed.
 	Close() error
+}
+
+// ProgressRequester is a Backend whose watches say, when asked, how far they
+// have got even when nothing under their prefix changed: each open watch then
+// sends a Progress event at the store's current revision (etcd's progress
+// notifications). A store shared with other writers needs it for a watcher to
+// learn that it has seen everything up to a revision it read elsewhere.
+type ProgressRequester interface {
+	RequestProgress(ctx context.Context) error
 }

@@ -76,7 +76,15 @@ func (b *Backend) forward(ctx context.Context, wch clientv3.WatchChan, out chan<
 			if resp.Canceled || resp.Err() != nil {
 				return
 			}
-			// A progress notification has no events: nothing to forward.
+			if resp.IsProgressNotify() {
+				// Every event up to the header's revision has been sent.
+				select {
+				case out <- storage.Event{Type: storage.Progress, KV: storage.KeyValue{ModRevision: resp.Header.Revision}}:
+				default:
+					return // fell behind
+				}
+				continue
+			}
 			for _, ev := range resp.Events {
 				select {
 				case out <- b.event(ev):
@@ -127,4 +135,18 @@ func (b *Backend) event(ev *clientv3.Event) storage.Event {
 	default:
 		return storage.Event{Type: storage.Updated, KV: kv, PrevKV: prev}
 	}
+}
+
+// RequestProgress makes every watch of this backend send a Progress event at
+// etcd's current revision once it has sent the events before it. Watches
+// share one stream (their contexts carry the same metadata), which is the
+// stream the request goes to.
+func (b *Backend) RequestProgress(ctx context.Context) error {
+	if err := b.begin(ctx); err != nil {
+		return err
+	}
+	if err := b.client.RequestProgress(clientv3.WithRequireLeader(ctx)); err != nil {
+		return b.fail(ctx, "request watch progress", err)
+	}
+	return nil
 }
