@@ -53,7 +53,7 @@ func newRoot(args []string) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServerCommand(), newAgentCommand(), newImageCommand(), newServiceCommand(), newDashboardCommand(),
-		newKillallCommand(), newUninstallCommand())
+		newEtcdSnapshotCommand(), newKillallCommand(), newUninstallCommand())
 	if len(args) > 0 {
 		if cmd, _, err := root.Find(args); err == nil && cmd != root {
 			return root
