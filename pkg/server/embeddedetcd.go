@@ -12,6 +12,11 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
 	"github.com/skiffhq/skiff/pkg/etcdmember"
 	"github.com/skiffhq/skiff/pkg/join"
 	"github.com/skiffhq/skiff/pkg/pki"
@@ -228,4 +233,50 @@ func hostIPs(ip net.IP) []net.IP {
 		}
 	}
 	return ips
+}
+
+// removeDeletedServers takes the etcd member of a server out of the cluster
+// when its Node is deleted (kubectl delete node SERVER), so that the cluster's
+// quorum no longer counts it. Every server with a member watches; removing a
+// member already gone is no error. A server never removes its own.
+func (e *embedded) removeDeletedServers(ctx context.Context, client kubernetes.Interface, self string, log *slog.Logger) {
+	factory := informers.NewSharedInformerFactory(client, 0)
+	removed := make(chan string, 16)
+	_, _ = factory.Core().V1().Nodes().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if n, ok := obj.(*corev1.Node); ok && n.Name != self {
+				select {
+				case removed <- n.Name:
+				default:
+				}
+			}
+		},
+	})
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case name := <-removed:
+			members, err := etcdmember.Members(ctx, e.member.Client())
+			if err != nil {
+				log.Warn("listing etcd members after a node was deleted", "node", name, "err", err)
+				continue
+			}
+			for _, m := range members {
+				if m.Name != name {
+					continue
+				}
+				if err := etcdmember.Remove(ctx, e.member.Client(), name); err != nil && ctx.Err() == nil {
+					log.Warn("removing the etcd member of a deleted server", "member", name, "err", err)
+				} else if err == nil {
+					log.Info("removed the etcd member of a deleted server", "member", name)
+				}
+			}
+		}
+	}
 }

@@ -515,6 +515,9 @@ func (s *Server) Run(ctx context.Context) error {
 	var components sync.WaitGroup
 	defer waitStopped(&components, componentsStopTimeout, log)
 	defer cancel()
+	if emb != nil {
+		components.Go(func() { emb.removeDeletedServers(ctx, loopClient, cfg.ServerName, log) })
+	}
 	if host := net.ParseIP(joinHost(cfg)); host != nil {
 		leases := newServerLeases(loopClient, cfg.ServerName, host, port, log)
 		components.Go(func() { leases.run(ctx) })
@@ -544,6 +547,10 @@ func (s *Server) Run(ctx context.Context) error {
 	fmt.Fprintf(cfg.Out, "Skiff is ready: the API answers at %s; use it with: export KUBECONFIG=%s\n", s.URL, cfg.KubeconfigPath)
 	fmt.Fprintf(cfg.Out, "Join worker nodes with: skiff agent --server https://%s --token $(cat %s)\n",
 		net.JoinHostPort(joinHost(cfg), strconv.Itoa(port)), filepath.Join(serverDir, "token"))
+	if emb != nil {
+		fmt.Fprintf(cfg.Out, "Add servers with: skiff server --server https://%s --token $(cat %s)\n",
+			net.JoinHostPort(joinHost(cfg), strconv.Itoa(port)), filepath.Join(serverDir, "server-token"))
+	}
 
 	var runErr error
 	select {

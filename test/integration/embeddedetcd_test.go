@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -104,6 +106,20 @@ func TestServersOnEmbeddedEtcd(t *testing.T) {
 	eventually(t, "the restarted server reading the write made while it was down", 10*time.Second, func() (bool, string) {
 		_, err := servers[0].c.Client.CoreV1().ConfigMaps("default").Get(ctx, "during", metav1.GetOptions{})
 		return err == nil, fmt.Sprint(err)
+	})
+
+	// Deleting a server's Node (kubectl delete node) takes its member out of
+	// the etcd cluster. (These servers run no agent: the Node is made by hand.)
+	nodes := servers[0].c.Client.CoreV1().Nodes()
+	if _, err := nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "server-3"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes.Delete(ctx, "server-3", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "server-3's member removed", 30*time.Second, func() (bool, string) {
+		m := etcdMembers(t, servers[0].c.DataDir, "server-1", servers[0].opts.EtcdClientPort)
+		return len(m) == 2 && !slices.Contains(m, "server-3"), fmt.Sprint(m)
 	})
 }
 
