@@ -7,17 +7,24 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 	"time"
 
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiffhq/skiff/pkg/agent"
 	"github.com/skiffhq/skiff/pkg/join"
+	"github.com/skiffhq/skiff/pkg/loadbalancer"
 	"github.com/skiffhq/skiff/pkg/podnet"
 )
 
@@ -102,6 +109,18 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if err != nil {
 		return err
 	}
+	// The node reaches the API through a balancer on loopback over every
+	// live server, so that it goes on when the one it joined dies.
+	joined, err := url.Parse(cfg.ServerURL)
+	if err != nil {
+		return fmt.Errorf("--server: %w", err)
+	}
+	lb, err := loadbalancer.New("127.0.0.1:0", []string{joined.Host}, loadbalancer.Options{Logger: cfg.Logger.With("component", "loadbalancer")})
+	if err != nil {
+		return fmt.Errorf("the API load balancer: %w", err)
+	}
+	apiURL := "https://" + lb.Addr()
+	rc.Host = apiURL
 	rc.QPS, rc.Burst = 50, 100
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(creds.CA)
@@ -117,6 +136,8 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	// The node runs on until the drain is over: its agent stops the evicted pods.
 	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNode()
+	go func() { _ = lb.Run(nodeCtx) }()
+	go followServers(nodeCtx, client, lb, cfg.Logger)
 	go func() {
 		<-ctx.Done()
 		if cfg.Drain {
@@ -138,7 +159,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, ResolvConf: cfg.ResolvConf,
 		Client: rc, ServingCert: files.ServingCert, ServingKey: files.ServingKey, ClientCAs: pool,
 		// Images come from the cluster registry first, with this node's identity.
-		Mirror: agent.Mirror{URL: strings.TrimRight(cfg.ServerURL, "/"), CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey},
+		Mirror: agent.Mirror{URL: apiURL, CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey},
 		Logger: cfg.Logger,
 	})
 }
@@ -168,4 +189,41 @@ func joinCluster(ctx context.Context, serverURL string, token join.Token, req jo
 		case <-time.After(wait):
 		}
 	}
+}
+
+// followServers feeds the balancer the live servers: the kubernetes
+// Service's EndpointSlice, which the servers keep to those whose lease is live.
+func followServers(ctx context.Context, client kubernetes.Interface, lb *loadbalancer.LoadBalancer, log *slog.Logger) {
+	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace("default"),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = discoveryv1.LabelServiceName + "=kubernetes" }))
+	update := func(obj any) {
+		slice, ok := obj.(*discoveryv1.EndpointSlice)
+		if !ok {
+			return
+		}
+		var servers []string
+		for _, p := range slice.Ports {
+			if p.Port == nil {
+				continue
+			}
+			for _, e := range slice.Endpoints {
+				if e.Conditions.Ready != nil && !*e.Conditions.Ready {
+					continue
+				}
+				for _, a := range e.Addresses {
+					servers = append(servers, net.JoinHostPort(a, strconv.Itoa(int(*p.Port))))
+				}
+			}
+		}
+		if len(servers) > 0 {
+			lb.SetServers(servers)
+		}
+	}
+	_, _ = factory.Discovery().V1().EndpointSlices().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    update,
+		UpdateFunc: func(_, obj any) { update(obj) },
+	})
+	factory.Start(ctx.Done())
+	<-ctx.Done()
+	factory.Shutdown()
 }
