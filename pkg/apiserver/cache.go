@@ -818,7 +818,10 @@ func (s *Server) jsonOf(ctx context.Context, res *Resource, namespace string, it
 		switch {
 		case e.raw != nil:
 			raws[i] = e.raw
-		case e.stored:
+		case e.stored && !s.cfg.SharedStorage:
+			// Not from a datastore that is not the server's own: a read of
+			// etcd is a quorum read, slower than encoding, and one a
+			// server cut off from its quorum cannot make.
 			fromStorage = append(fromStorage, i)
 		}
 	}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/skiffhq/skiff/pkg/storage"
@@ -49,17 +51,44 @@ func (unreachable) CurrentRevision(context.Context) (int64, error) {
 	return 0, errors.New("etcdserver: no leader")
 }
 
+// Get waits, as a quorum read does, before it fails.
+func (unreachable) Get(ctx context.Context, _ string) (storage.KeyValue, error) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(2 * time.Second):
+	}
+	return storage.KeyValue{}, errors.New("etcdserver: request timed out")
+}
+
 // TestConsistentReadNeedsTheDatastore: on a shared datastore, a read of the
 // latest state is refused (503) when the datastore cannot say its revision,
 // rather than served from a cache that may be stale; a read at any revision
 // ("0") is still served from the cache.
 func TestConsistentReadNeedsTheDatastore(t *testing.T) {
-	s := startShared(t, unreachable{memory.New()})
+	// The object is written by a server, as the one cut off then loads it.
+	store := memory.New()
+	writer := startShared(t, store)
+	if _, err := writer.create(context.Background(), writer.reg.Lookup("v1", "configmaps"), "default",
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "a"}, Data: map[string]string{"k": "v"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	s := startShared(t, unreachable{store})
 	if code, _ := getStatus(t, s, "/api/v1/namespaces/default/configmaps"); code != http.StatusServiceUnavailable {
 		t.Errorf("latest state from a datastore without quorum: %d, want 503", code)
 	}
 	if code, _ := getStatus(t, s, "/api/v1/namespaces/default/configmaps?resourceVersion=0"); code != http.StatusOK {
 		t.Errorf("resourceVersion=0: %d, want 200 from the cache", code)
+	}
+	// One object as JSON: encoded from the cache, not read back from a
+	// datastore that cannot answer.
+	start := time.Now()
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/namespaces/default/configmaps/a?resourceVersion=0", nil)
+	r.Header.Set("Accept", "application/json")
+	s.serveGet(w, r.WithContext(withUser(r.Context(), User{Name: "admin", Groups: []string{MastersGroup}})),
+		request{res: s.reg.Lookup("v1", "configmaps"), namespace: "default", name: "a"})
+	if took := time.Since(start); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `"name":"a"`) || took > time.Second {
+		t.Errorf("GET at resourceVersion=0: %d after %v: %s", w.Code, took, w.Body.String())
 	}
 }
 

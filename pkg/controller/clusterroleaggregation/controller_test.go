@@ -126,6 +126,15 @@ func TestWritesOnlyWhatItMust(t *testing.T) {
 		aggregated("view", nil, toView),
 	)
 	hasRules(t, client, "view", rule("get", "pods"))
+	// The controller's own copy must have caught up too, or it would write
+	// what it has already written.
+	controllertest.Eventually(t, "view's rules in the controller's lister", func() (bool, string) {
+		r, err := c.roles.Get("view")
+		if err != nil {
+			return false, err.Error()
+		}
+		return len(r.Rules) == 1, fmt.Sprint(r.Rules)
+	})
 	client.ClearActions()
 	for _, name := range []string{"view", "plain", "viewer", "missing"} {
 		if err := c.sync(ctx, name); err != nil {
