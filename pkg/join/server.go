@@ -107,24 +107,34 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 var joinResource = metav1.SchemeGroupVersion.WithResource("join").GroupResource()
 
-func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
+// admit answers a join request that may go no further: not a POST, from a
+// source backing off (answered before anything is checked, so that guessing
+// learns nothing while it waits), or without token's secret (refused with
+// refusal, and counted against the source). It returns the source.
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request, token Token, refusal string) (string, bool) {
 	if r.Method != http.MethodPost {
 		writeStatus(w, apierrors.NewMethodNotSupported(joinResource, r.Method))
-		return
+		return "", false
 	}
-	// A source backing off is answered before anything is checked, so that
-	// guessing learns nothing while it waits.
 	src := sourceOf(r.RemoteAddr)
 	if wait := h.limit.wait(src); wait > 0 {
 		secs := int((wait + time.Second - 1) / time.Second)
 		writeStatus(w, apierrors.NewTooManyRequests(
 			fmt.Sprintf("too many failed join requests from %s, please try again in %ds", src, secs), secs))
-		return
+		return "", false
 	}
 	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(secret)), []byte(h.Token.Secret)) != 1 {
+	if !ok || token.Secret == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(secret)), []byte(token.Secret)) != 1 {
 		h.limit.failed(src)
-		writeStatus(w, apierrors.NewUnauthorized("the join token is not this cluster's: copy it again from the server's DATA_DIR/server/token"))
+		writeStatus(w, apierrors.NewUnauthorized(refusal))
+		return "", false
+	}
+	return src, true
+}
+
+func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
+	src, ok := h.admit(w, r, h.Token, "the join token is not this cluster's: copy it again from the server's DATA_DIR/server/token")
+	if !ok {
 		return
 	}
 	var req Request

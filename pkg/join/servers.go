@@ -2,7 +2,6 @@ package join
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,21 +39,8 @@ type ServerCredentials struct {
 type AddServer func(ctx context.Context, req ServerRequest) (*ServerCredentials, error)
 
 func (h *Handler) joinServer(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		writeStatus(w, apierrors.NewMethodNotSupported(joinResource, r.Method))
-		return
-	}
-	src := sourceOf(r.RemoteAddr)
-	if wait := h.limit.wait(src); wait > 0 {
-		secs := int((wait + time.Second - 1) / time.Second)
-		writeStatus(w, apierrors.NewTooManyRequests(
-			fmt.Sprintf("too many failed join requests from %s, please try again in %ds", src, secs), secs))
-		return
-	}
-	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || h.ServerToken.Secret == "" || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(secret)), []byte(h.ServerToken.Secret)) != 1 {
-		h.limit.failed(src)
-		writeStatus(w, apierrors.NewUnauthorized("the server token is not this cluster's (servers join with DATA_DIR/server/server-token, not the agents' token)"))
+	src, ok := h.admit(w, r, h.ServerToken, "the server token is not this cluster's (servers join with DATA_DIR/server/server-token, not the agents' token)")
+	if !ok {
 		return
 	}
 	if h.AddServer == nil {
