@@ -1,107 +1,30 @@
 package bolt_test
 
 import (
-	"context"
-	"fmt"
 	"path/filepath"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
+
+	"github.com/skiffhq/skiff/pkg/storage/bolt"
+	"github.com/skiffhq/skiff/pkg/storage/storagetest"
 )
 
-// value is about the size of a small Kubernetes object.
-var value = make([]byte, 512)
+// The benchmarks are storagetest's, under the names pkg/storage/etcd's have too.
+
+func openBench(b *testing.B) *bolt.Backend {
+	b.Helper()
+	return open(b, filepath.Join(b.TempDir(), "skiff.db"))
+}
 
 // BenchmarkCreateSequential is the latency of one write from a lone caller: one
 // transaction and its fsyncs.
 func BenchmarkCreateSequential(b *testing.B) {
-	ctx := context.Background()
-	s := open(b, filepath.Join(b.TempDir(), "skiff.db"))
-	lat := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for i := range b.N {
-		start := time.Now()
-		if _, err := s.Create(ctx, fmt.Sprintf("/bench/%d", i), value); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(start))
-	}
-	b.StopTimer()
-	slices.Sort(lat)
-	b.ReportMetric(micros(lat[len(lat)/2]), "p50-µs")
-	b.ReportMetric(micros(lat[len(lat)*99/100]), "p99-µs")
+	storagetest.BenchCreateSequential(b, openBench(b))
 }
 
 // BenchmarkCreateParallel is the throughput of many concurrent callers sharing
 // group commits.
-func BenchmarkCreateParallel(b *testing.B) {
-	ctx := context.Background()
-	s := open(b, filepath.Join(b.TempDir(), "skiff.db"))
-	var n atomic.Int64
-	b.SetParallelism(32) // callers per CPU: an API server has many requests in flight
-	b.ResetTimer()
-	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := s.Create(ctx, fmt.Sprintf("/bench/%d", n.Add(1)), value); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "ops/s")
-}
+func BenchmarkCreateParallel(b *testing.B) { storagetest.BenchCreateParallel(b, openBench(b)) }
 
-func BenchmarkGet(b *testing.B) {
-	ctx := context.Background()
-	s := open(b, filepath.Join(b.TempDir(), "skiff.db"))
-	const keys = 1000
-	fill(b, s, keys)
-	b.ResetTimer()
-	for i := range b.N {
-		if _, err := s.Get(ctx, fmt.Sprintf("/bench/%d", i%keys)); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkGet(b *testing.B) { storagetest.BenchGet(b, openBench(b)) }
 
-func BenchmarkList10k(b *testing.B) {
-	ctx := context.Background()
-	s := open(b, filepath.Join(b.TempDir(), "skiff.db"))
-	const keys = 10000
-	fill(b, s, keys)
-	b.ResetTimer()
-	for range b.N {
-		kvs, _, err := s.List(ctx, "/bench/")
-		if err != nil || len(kvs) != keys {
-			b.Fatalf("List = %d keys, %v", len(kvs), err)
-		}
-	}
-}
-
-// fill creates /bench/0 .. /bench/n-1 from concurrent callers, so group commit keeps
-// the setup short.
-func fill(b *testing.B, s interface {
-	Create(context.Context, string, []byte) (int64, error)
-}, n int) {
-	b.Helper()
-	const callers = 64
-	var wg sync.WaitGroup
-	for c := range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := c; i < n; i += callers {
-				if _, err := s.Create(context.Background(), fmt.Sprintf("/bench/%d", i), value); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+func BenchmarkList10k(b *testing.B) { storagetest.BenchList10k(b, openBench(b)) }

@@ -1,7 +1,6 @@
 package etcd_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -125,36 +124,4 @@ func recvEvent(t testing.TB, ch <-chan storage.Event) (storage.Event, bool) {
 		t.Fatal("no watch event and no close in 10s")
 	}
 	return storage.Event{}, false
-}
-
-// drain returns the events of prefix in (after, upto], upto being a revision of
-// the etcd, not necessarily one with an event of prefix.
-func drain(t testing.TB, b storage.Backend, prefix string, after, upto int64) []storage.Event {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch, err := b.Watch(ctx, prefix, after)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A write after upto marks the end of the history to read.
-	end, err := b.Create(ctx, prefix+"~drain-end", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []storage.Event
-	for {
-		ev, ok := recvEvent(t, ch)
-		switch {
-		case !ok:
-			t.Fatalf("watch closed after %d events", len(out))
-		case ev.Revision() == end:
-			if _, err := b.Delete(ctx, ev.KV.Key, end); err != nil {
-				t.Fatal(err)
-			}
-			return out
-		case ev.Revision() <= upto:
-			out = append(out, ev)
-		}
-	}
 }

@@ -43,4 +43,3 @@ func mustWatchFrom(t *testing.T, b *etcd.Backend, after int64) <-chan storage.Ev
 	}
 	return ch
 }
-

@@ -1,6 +1,8 @@
 // Package storagetest is the contract every storage.Backend must pass, in the spirit
 // of kine running one upstream suite against each database. A backend's tests call
-// RunContract with a constructor for an empty backend.
+// RunContract with a constructor for an empty backend, RunCrash and CrashChild to
+// check that acknowledged writes survive a SIGKILL, and the Bench functions from
+// benchmarks of the same names, so that the backends compare.
 //
 // It must test only what a caller of storage.Backend can see, and must not depend on
 // any one backend or import one.
