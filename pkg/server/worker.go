@@ -119,6 +119,10 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if err != nil {
 		return fmt.Errorf("the API load balancer: %w", err)
 	}
+	// It outlives ctx: a drain on the way out still talks to the API.
+	lbCtx, stopLB := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLB()
+	go func() { _ = lb.Run(lbCtx) }()
 	apiURL := "https://" + lb.Addr()
 	rc.Host = apiURL
 	rc.QPS, rc.Burst = 50, 100
@@ -136,7 +140,6 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	// The node runs on until the drain is over: its agent stops the evicted pods.
 	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNode()
-	go func() { _ = lb.Run(nodeCtx) }()
 	go followServers(nodeCtx, client, lb, cfg.Logger)
 	go func() {
 		<-ctx.Done()
