@@ -59,6 +59,7 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./pkg/storage/bolt
 	$(GO) test -run '^$$' -bench BenchmarkAPI -benchtime 2000x ./test/bench/
+	$(GO) test -run '^$$' -bench BenchmarkDatastore -benchtime 1x -timeout 30m ./test/bench/
 	$(GO) test -run '^$$' -bench BenchmarkScale -benchtime 1x ./test/bench/
 	$(GO) test -run '^$$' -bench BenchmarkDashboard -benchtime 1x ./test/bench/ ./test/browser/
 	$(GO) test -run '^$$' -bench BenchmarkDNS -benchtime 3s ./test/bench/
