@@ -218,7 +218,16 @@ func (s *Server) shutdown() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, srv := range s.servers {
-		_ = srv.Shutdown()
+		if err := srv.Shutdown(); err != nil {
+			// Not started yet: its ActivateAndServe may be about to start, and
+			// would then serve on forever. Closing its socket ends it either way.
+			if srv.Listener != nil {
+				_ = srv.Listener.Close()
+			}
+			if srv.PacketConn != nil {
+				_ = srv.PacketConn.Close()
+			}
+		}
 	}
 	s.servers = nil
 }

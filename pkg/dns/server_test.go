@@ -623,3 +623,27 @@ func TestAnswersWhileWritten(t *testing.T) {
 	close(stop)
 	<-done
 }
+
+// TestStopsRightAfterStart: a server stopped the moment it is ready stops,
+// even when its listeners had not begun to serve (their Shutdown then fails,
+// and they would otherwise serve on forever).
+func TestStopsRightAfterStart(t *testing.T) {
+	for range 40 {
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := New(informers.NewSharedInformerFactory(fake.NewClientset(), 0), Options{
+			Listen: []string{"127.0.0.1:0"}, ServiceIP: "10.43.0.10",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		<-s.Ready()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return after its context ended")
+		}
+	}
+}
