@@ -29,7 +29,7 @@ import (
 const (
 	identityLabel      = "apiserver.kubernetes.io/identity"
 	identityComponent  = "kube-apiserver"
-	advertiseAnnotaion = "skiff.io/advertise-address" // host:port
+	advertiseAnnotation = "skiff.io/advertise-address" // host:port
 )
 
 // serverLeases renews this server's Lease and keeps the kubernetes Service's
@@ -103,7 +103,7 @@ func (l *serverLeases) renew(ctx context.Context) error {
 			ObjectMeta: metav1.ObjectMeta{
 				Name:        name,
 				Labels:      map[string]string{identityLabel: identityComponent, corev1.LabelHostname: l.identity},
-				Annotations: map[string]string{advertiseAnnotaion: l.addr},
+				Annotations: map[string]string{advertiseAnnotation: l.addr},
 			},
 			Spec: coordinationv1.LeaseSpec{
 				HolderIdentity:       ptr.To(l.identity),
@@ -120,7 +120,7 @@ func (l *serverLeases) renew(ctx context.Context) error {
 	if lease.Annotations == nil {
 		lease.Annotations = map[string]string{}
 	}
-	lease.Annotations[advertiseAnnotaion] = l.addr
+	lease.Annotations[advertiseAnnotation] = l.addr
 	lease.Spec.HolderIdentity = ptr.To(l.identity)
 	lease.Spec.LeaseDurationSeconds = ptr.To(int32(l.duration / time.Second))
 	lease.Spec.RenewTime = &now
@@ -138,7 +138,7 @@ func (l *serverLeases) live(ctx context.Context, except string) ([]string, error
 	now := l.now()
 	var addrs []string
 	for _, lease := range list.Items {
-		addr := lease.Annotations[advertiseAnnotaion]
+		addr := lease.Annotations[advertiseAnnotation]
 		if addr == "" || addr == except || lease.Spec.RenewTime == nil || lease.Spec.LeaseDurationSeconds == nil {
 			continue
 		}
