@@ -27,8 +27,8 @@ import (
 // is live, so in-cluster clients reach every server and none that died.
 // Upstream keeps the same list through leases in etcd that expire after 15 s.
 const (
-	identityLabel      = "apiserver.kubernetes.io/identity"
-	identityComponent  = "kube-apiserver"
+	identityLabel       = "apiserver.kubernetes.io/identity"
+	identityComponent   = "kube-apiserver"
 	advertiseAnnotation = "skiff.io/advertise-address" // host:port
 )
 
