@@ -17,6 +17,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/pkg/storage"
+	"github.com/skiffhq/skiff/pkg/storage/memory"
 )
 
 // existing are the Node names the test servers' NodeExists knows.
@@ -36,7 +38,7 @@ func testServer(t *testing.T, ca *pki.CA, token Token) *httptest.Server {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(&Handler{CA: ca, Token: token, ClusterCIDR: "10.42.0.0/16",
-		Passwords: t.TempDir(), NodeExists: func(name string) bool { return existing[name] }})
+		Passwords: memory.New(), NodeExists: func(name string) bool { return existing[name] }})
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
@@ -203,7 +205,7 @@ func TestNodePasswordKeepsTheName(t *testing.T) {
 func TestReservedNamesAreRefusedLikeTakenOnes(t *testing.T) {
 	ca := newCA(t)
 	tok, _ := EnsureToken(filepath.Join(t.TempDir(), "token"), ca.CertPEM())
-	h := &Handler{CA: ca, Token: tok, Passwords: t.TempDir(),
+	h := &Handler{CA: ca, Token: tok, Passwords: memory.New(),
 		NodeExists: func(name string) bool { return existing[name] },
 		Reserved:   func(name string) bool { return name == "vm" },
 	}
@@ -220,13 +222,13 @@ func TestReservedNamesAreRefusedLikeTakenOnes(t *testing.T) {
 	if want := strings.ReplaceAll(dup.Body.String(), "held", "vm"); own.Body.String() != want {
 		t.Fatalf("join as the server's own node answered\n%s\nwant what a taken name gets:\n%s", own.Body, want)
 	}
-	if _, err := os.Stat(filepath.Join(h.Passwords, "vm")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := h.Passwords.Get(context.Background(), passwordsPrefix+"vm"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("the refused join stored a password for vm: %v", err)
 	}
 
 	// The server binds the name of its node; after a restart under another
 	// name it is no longer reserved, but still the server's while its Node exists.
-	if err := h.Bind("old", pw); err != nil {
+	if err := h.Bind(context.Background(), "old", pw); err != nil {
 		t.Fatal(err)
 	}
 	if rec := post(h, "10.0.0.2:1", tok.Secret, Request{NodeName: "old", NodePassword: otherPW}); rec.Code != http.StatusForbidden {
@@ -239,7 +241,7 @@ func TestReservedNamesAreRefusedLikeTakenOnes(t *testing.T) {
 	if rec := post(h, "10.0.0.2:1", tok.Secret, Request{NodeName: "old", NodePassword: otherPW}); rec.Code != http.StatusOK {
 		t.Fatalf("the former name once its Node is deleted: %d %s", rec.Code, rec.Body)
 	}
-	if err := h.Bind("x", "short"); err == nil {
+	if err := h.Bind(context.Background(), "x", "short"); err == nil {
 		t.Fatal("Bind took a short password")
 	}
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/skiffhq/skiff/pkg/storage/memory"
 )
 
 // post sends a join request to h as if from the address from.
@@ -43,7 +45,7 @@ func limited(t *testing.T) (*Handler, Token, *clock) {
 		t.Fatal(err)
 	}
 	c := newClock()
-	h := &Handler{CA: ca, Token: tok, ClusterCIDR: "10.42.0.0/16", Passwords: t.TempDir()}
+	h := &Handler{CA: ca, Token: tok, ClusterCIDR: "10.42.0.0/16", Passwords: memory.New()}
 	h.limit.now = c.now
 	return h, tok, c
 }

@@ -1,19 +1,13 @@
 package join
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,10 +15,10 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/pkg/storage"
 )
 
 // Paths the handler serves, without authentication: the CA certificate is
@@ -63,8 +57,9 @@ type Handler struct {
 	CA          *pki.CA
 	Token       Token
 	ClusterCIDR string
-	// Passwords is the directory keeping a hash of each node's password.
-	Passwords string
+	// Passwords is the datastore, which keeps a hash of each node's
+	// password (see passwordsPrefix).
+	Passwords storage.Backend
 	// NodeExists reports whether a Node of that name exists; a name whose Node
 	// is gone is free for any host again.
 	NodeExists func(name string) bool
@@ -152,7 +147,7 @@ func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, apierrors.NewBadRequest("join request: nodePassword must be at least 16 characters"))
 		return
 	}
-	if err := h.checkPassword(req.NodeName, req.NodePassword); err != nil {
+	if err := h.checkPassword(r.Context(), req.NodeName, req.NodePassword); err != nil {
 		if err.ErrStatus.Code == http.StatusForbidden {
 			h.limit.failed(src)
 		}
@@ -192,54 +187,4 @@ func writeStatus(w http.ResponseWriter, err *apierrors.StatusError) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(int(st.Code))
 	_ = json.NewEncoder(w).Encode(st)
-}
-
-// checkPassword binds a node name to the first password it joins with, until
-// its Node is deleted. A reserved name is refused as if another host held it:
-// a guesser cannot tell the server's own node from a worker's.
-func (h *Handler) checkPassword(node, password string) *apierrors.StatusError {
-	if h.Reserved != nil && h.Reserved(node) {
-		return taken(node)
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	want := passwordHash(password)
-	path := filepath.Join(h.Passwords, node)
-	if old, err := os.ReadFile(path); err == nil && (h.NodeExists == nil || h.NodeExists(node)) {
-		if subtle.ConstantTimeCompare(bytes.TrimSpace(old), []byte(want)) == 1 {
-			return nil
-		}
-		return taken(node)
-	}
-	if err := pki.WriteFileAtomic(path, []byte(want+"\n"), 0o600); err != nil {
-		return apierrors.NewInternalError(err)
-	}
-	return nil
-}
-
-// Bind gives node to the host whose password this is, whoever held the name
-// before. The server binds its own node's name at start, so that after a
-// restart under another --node-name the old name stays its own for as long
-// as that Node exists, as a worker's would.
-func (h *Handler) Bind(node, password string) error {
-	if len(password) < 16 {
-		return errors.New("node password: must be at least 16 characters")
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := pki.WriteFileAtomic(filepath.Join(h.Passwords, node), []byte(passwordHash(password)+"\n"), 0o600); err != nil {
-		return fmt.Errorf("binding node name %q: %w", node, err)
-	}
-	return nil
-}
-
-func passwordHash(password string) string {
-	sum := sha256.Sum256([]byte(password))
-	return hex.EncodeToString(sum[:])
-}
-
-// taken is the one refusal of a node name that is not the asking host's.
-func taken(node string) *apierrors.StatusError {
-	return apierrors.NewForbidden(schema.GroupResource{Resource: "nodes"}, node,
-		fmt.Errorf("node %q already joined from another host (its node password does not match): give this host another --node-name, or free the name with `kubectl delete node %s`", node, node))
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -34,7 +35,7 @@ func ownNodes(cfg Config) func(name string) bool {
 // (DATA_DIR/agent/node-password, the one `skiff agent` on this data dir
 // would use), so that the name stays this host's after a restart under
 // another --node-name, for as long as its Node exists.
-func bindOwnNode(h *join.Handler, cfg Config) error {
+func bindOwnNode(ctx context.Context, h *join.Handler, cfg Config) error {
 	path := filepath.Join(cfg.DataDir, "agent", "node-password")
 	password, err := join.LoadOrMakePassword(path)
 	if err != nil {
@@ -43,5 +44,5 @@ func bindOwnNode(h *join.Handler, cfg Config) error {
 	if err := join.SavePassword(path, password); err != nil {
 		return fmt.Errorf("storing the node password: %w", err)
 	}
-	return h.Bind(cfg.NodeName, password)
+	return h.Bind(ctx, cfg.NodeName, password)
 }

@@ -409,14 +409,19 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading serving certificate: %w", err)
 	}
+	// Node passwords are in the datastore, where servers before this one
+	// kept them in files.
+	if err := join.ImportPasswords(ctx, store, filepath.Join(serverDir, "node-passwords")); err != nil {
+		return err
+	}
 	joins := &join.Handler{CA: ca, Token: token, ServerToken: serverToken, ClusterCIDR: cfg.ClusterCIDR,
-		Passwords:  filepath.Join(serverDir, "node-passwords"),
+		Passwords:  store,
 		NodeExists: func(name string) bool { return api.Exists(reg.Lookup("v1", "nodes"), "", name) },
 		Reserved:   ownNodes(cfg),
 		Logger:     log.With("component", "join"),
 	}
 	if !cfg.DisableAgent {
-		if err := bindOwnNode(joins, cfg); err != nil {
+		if err := bindOwnNode(ctx, joins, cfg); err != nil {
 			return err
 		}
 	}

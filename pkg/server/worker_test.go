@@ -18,6 +18,7 @@ import (
 
 	"github.com/skiffhq/skiff/pkg/join"
 	"github.com/skiffhq/skiff/pkg/pki"
+	"github.com/skiffhq/skiff/pkg/storage/memory"
 )
 
 // TestWorkerRefusesBadArguments: each mistake on `skiff agent`'s command line
@@ -75,7 +76,7 @@ func TestAgentWaitsOutTheBackOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &join.Handler{CA: ca, Token: tok, ClusterCIDR: "10.42.0.0/16", Passwords: t.TempDir()}
+	h := &join.Handler{CA: ca, Token: tok, ClusterCIDR: "10.42.0.0/16", Passwords: memory.New()}
 	var mu sync.Mutex
 	var answers []int
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
