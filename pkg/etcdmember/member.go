@@ -33,9 +33,9 @@ const (
 	// snapshotCount is how many applied entries etcd keeps in its log before
 	// it snapshots; etcd's own default, written down so that it stays.
 	snapshotCount = 10000
-	// quotaBackendBytes is the database size at which etcd stops taking
-	// writes until it is compacted and defragmented.
-	quotaBackendBytes = 2 << 30
+	// DefaultQuota is the database size at which etcd stops taking writes
+	// until it is compacted and defragmented (see KeepSpace).
+	DefaultQuota = 2 << 30
 	// clusterToken seeds the cluster and member IDs of a new cluster.
 	clusterToken = "skiff-etcd"
 	// dialTimeout bounds how long a client waits to reach a member.
@@ -79,6 +79,16 @@ type Config struct {
 	// DefaultReadyTimeout when zero. A deadline on Start's context applies
 	// too.
 	ReadyTimeout time.Duration
+	// Quota is the database size, in bytes, at which the member raises its
+	// NOSPACE alarm (DefaultQuota when zero).
+	Quota int64
+}
+
+func (c Config) quota() int64 {
+	if c.Quota > 0 {
+		return c.Quota
+	}
+	return DefaultQuota
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -199,7 +209,7 @@ func (c Config) embed(lg *zap.Logger) (*embed.Config, error) {
 	}
 
 	ec.SnapshotCount = snapshotCount
-	ec.QuotaBackendBytes = quotaBackendBytes
+	ec.QuotaBackendBytes = c.quota()
 	// Retention "0" turns auto compaction off: the Skiff server compacts.
 	ec.AutoCompactionMode = embed.CompactorModePeriodic
 	ec.AutoCompactionRetention = "0"

@@ -145,6 +145,7 @@ func startEmbeddedEtcd(ctx context.Context, cfg Config, serverDir string, log *s
 	bctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { compactEvery(bctx, store, datastoreCompaction, log) })
+	wg.Go(func() { member.KeepSpace(bctx, etcdmember.DefaultSpaceCheck, log) })
 	if cfg.EtcdSnapshotInterval > 0 {
 		s := &etcdmember.Scheduler{Client: member.Client(), Dir: SnapshotDir(cfg.DataDir), Name: etcdmember.DefaultScheduledName + "-" + cfg.ServerName,
 			Every: cfg.EtcdSnapshotInterval, Keep: cfg.EtcdSnapshotRetention, Logger: log}
