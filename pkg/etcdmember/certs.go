@@ -30,15 +30,15 @@ const (
 	backdate = time.Hour
 
 	// clientCommonName is who the local server is to etcd. etcd only reads
-	// it when its own authentication is on, which Skiff leaves off: the CA
-	// is the gate.
+	// it when its own authentication is on, which Skiff leaves off: the CA,
+	// which signs nothing else, is the gate.
 	clientCommonName = "skiff-etcd-client"
 )
 
 // Certs are the files an embedded member and its local client use, all
-// signed by the cluster CA.
+// signed by one CA, which must sign nothing else.
 type Certs struct {
-	// CAFile is the cluster CA: the only issuer a member trusts, for peers
+	// CAFile is the members' CA: the only issuer a member trusts, for peers
 	// and for clients.
 	CAFile string
 	// PeerCertFile and PeerKeyFile identify the member to its peers, both
@@ -201,7 +201,7 @@ func sameSet[T any](a, b []T, eq func(T, T) bool) bool {
 }
 
 // clientTLS is the TLS a client of the members' client ports uses: the
-// client certificate, and the cluster CA as the only root.
+// client certificate, and the members' CA as the only root.
 func (c Certs) clientTLS() (*tls.Config, error) {
 	pair, err := tls.LoadX509KeyPair(c.ClientCertFile, c.ClientKeyFile)
 	if err != nil {

@@ -21,7 +21,7 @@ func TestEnsureCerts(t *testing.T) {
 	}
 
 	if got := readFile(t, certs.CAFile); !bytes.Equal(got, ca.CertPEM()) {
-		t.Error("CA file is not the cluster CA")
+		t.Error("CA file is not the members' CA")
 	}
 	for _, key := range []string{certs.PeerKeyFile, certs.ServerKeyFile, certs.ClientKeyFile} {
 		if info, err := os.Stat(key); err != nil || info.Mode().Perm() != 0o600 {

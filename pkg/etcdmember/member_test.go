@@ -80,7 +80,7 @@ func TestStartFailsClearly(t *testing.T) {
 	}
 }
 
-// TestTLS checks that both ports want a certificate from the cluster CA.
+// TestTLS checks that both ports want a certificate from the members' CA.
 func TestTLS(t *testing.T) {
 	ca := testCA(t)
 	cfg := testConfig(t, ca, "tls")
@@ -108,7 +108,7 @@ func TestTLS(t *testing.T) {
 		tls    *tls.Config
 		wantOK bool
 	}{
-		{"certificate from the cluster CA", good, true},
+		{"certificate from the members' CA", good, true},
 		{"no client certificate", noCert, false},
 		{"certificate from another CA", other, false},
 	} {

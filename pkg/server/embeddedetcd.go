@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -29,7 +30,7 @@ import (
 // runs itself; servers that join it (--server, with the server token) run a
 // member each, first as a learner, then voting once it has caught up. Three
 // servers are a three-member etcd: the cluster survives the loss of one.
-// The member's certificates come from the cluster CA.
+// The members' certificates come from a CA of their own (etcdCADir).
 
 // etcdDir is where this server's member keeps its data.
 func etcdDir(serverDir string) string { return filepath.Join(serverDir, "db", "etcd") }
@@ -95,14 +96,14 @@ func startEmbeddedEtcd(ctx context.Context, cfg Config, serverDir string, log *s
 		if err != nil {
 			return nil, fmt.Errorf("joining the server at %s: %w", cfg.JoinServer, err)
 		}
-		if err := writeSharedFiles(serverDir, creds.Files); err != nil {
+		if err := writeSharedFiles(serverDir, creds.Files, slices.Concat(sharedFiles, etcdCAFiles)); err != nil {
 			return nil, err
 		}
 		initial = creds.InitialCluster
 	}
-	ca, err := pki.EnsureCA(filepath.Join(serverDir, "tls"))
+	ca, err := pki.EnsureCA(filepath.Join(serverDir, etcdCADir))
 	if err != nil {
-		return nil, fmt.Errorf("cluster CA: %w", err)
+		return nil, fmt.Errorf("etcd CA: %w", err)
 	}
 	// A member checks that a peer's certificate names the address it
 	// connects from: every address of this host.
@@ -164,7 +165,7 @@ func (e *embedded) addServer(serverDir string) join.AddServer {
 			return nil, fmt.Errorf("adding etcd member %s: %w", req.Name, err)
 		}
 		files := map[string][]byte{}
-		for _, f := range sharedFiles {
+		for _, f := range slices.Concat(sharedFiles, etcdCAFiles) {
 			if files[f], err = os.ReadFile(filepath.Join(serverDir, f)); err != nil {
 				return nil, err
 			}

@@ -30,6 +30,15 @@ const bootstrapKey = "/bootstrap/skiff"
 // sharedFiles are those files, relative to the server directory.
 var sharedFiles = []string{"tls/ca.crt", "tls/ca.key", "tls/" + serviceaccount.KeyFile, "token", "server-token"}
 
+// etcdCADir holds the CA of the embedded etcd's members, relative to the
+// server directory: a CA of its own, which signs nothing but the members'
+// certificates, so that no certificate the cluster CA signs (a node's, one
+// from an approved CSR) opens etcd. Servers joining the embedded etcd get its
+// files beside sharedFiles.
+const etcdCADir = "tls/etcd-ca"
+
+var etcdCAFiles = []string{etcdCADir + "/ca.crt", etcdCADir + "/ca.key"}
+
 // sealed is the stored form: AES-256-GCM under a key derived (HKDF-SHA256)
 // from the token's secret and the salt.
 type sealed struct {
@@ -140,13 +149,14 @@ func openBootstrap(value []byte, serverDir, given string) error {
 	if got := pki.CAHash(files["tls/ca.crt"]); got != token.CAHash {
 		return fmt.Errorf("the cluster's CA (%s) is not the one the token names (%s)", got, token.CAHash)
 	}
-	return writeSharedFiles(serverDir, files)
+	return writeSharedFiles(serverDir, files, sharedFiles)
 }
 
-// writeSharedFiles writes the cluster's shared files into serverDir where
-// they differ; a CA replaced voids the certificates issued under the old one.
-func writeSharedFiles(serverDir string, files map[string][]byte) error {
-	for _, f := range sharedFiles {
+// writeSharedFiles writes the cluster's shared files (those names lists) into
+// serverDir where they differ; a CA replaced voids the certificates issued
+// under the old one.
+func writeSharedFiles(serverDir string, files map[string][]byte, names []string) error {
+	for _, f := range names {
 		data, ok := files[f]
 		if !ok {
 			return fmt.Errorf("the cluster's shared files lack %s", f)
@@ -161,7 +171,7 @@ func writeSharedFiles(serverDir string, files map[string][]byte) error {
 		if err := pki.WriteFileAtomic(path, data, 0o600); err != nil {
 			return err
 		}
-		if strings.HasPrefix(f, "tls/ca.") {
+		if strings.HasPrefix(f, "tls/ca.") || strings.HasPrefix(f, etcdCADir+"/") {
 			// Certificates this server issued under another CA are void.
 			if err := removeIssued(filepath.Join(serverDir, "tls")); err != nil {
 				return err
@@ -172,8 +182,8 @@ func writeSharedFiles(serverDir string, files map[string][]byte) error {
 }
 
 // removeIssued deletes the leaf certificates in tlsDir and its directories
-// (the etcd member's), all but the shared files: the server issues them again
-// from the cluster's CA.
+// (the etcd member's), all but the shared files and the etcd CA: the server
+// issues them again from the cluster's CAs.
 func removeIssued(tlsDir string) error {
 	entries, err := os.ReadDir(tlsDir)
 	if err != nil {
@@ -181,7 +191,7 @@ func removeIssued(tlsDir string) error {
 	}
 	for _, e := range entries {
 		rel := "tls/" + e.Name()
-		shared := false
+		shared := rel == etcdCADir
 		for _, f := range sharedFiles {
 			shared = shared || f == rel
 		}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/pkg/etcdmember"
+	"github.com/skiffhq/skiff/pkg/pki"
 	"github.com/skiffhq/skiff/pkg/server"
 	"github.com/skiffhq/skiff/test/harness"
 )
@@ -69,6 +70,22 @@ func TestServersOnEmbeddedEtcd(t *testing.T) {
 	members := etcdMembers(t, servers[0].c.DataDir, "server-1", servers[0].opts.EtcdClientPort)
 	if len(members) != 3 {
 		t.Fatalf("etcd members %v, want three voting", members)
+	}
+	// etcd trusts its own CA alone: a node's certificate, which the cluster
+	// CA signs, does not open it.
+	clusterCA, err := pki.EnsureCA(filepath.Join(servers[0].c.DataDir, "server", "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeCert, nodeKey, err := clusterCA.SignClient("system:node:worker", []string{"system:nodes"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	_, err = etcdClient(t, servers[0].c.DataDir, servers[0].opts.EtcdClientPort, nodeCert, nodeKey).Get(nctx, "/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	cancel()
+	if err == nil {
+		t.Fatal("a node's certificate from the cluster CA read etcd")
 	}
 
 	// Written through the third, read through the first.
@@ -128,27 +145,10 @@ func TestServersOnEmbeddedEtcd(t *testing.T) {
 func etcdMembers(t *testing.T, dataDir, name string, port int) []string {
 	t.Helper()
 	dir := filepath.Join(dataDir, "server", "tls", "etcd")
-	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.crt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints: []string{fmt.Sprintf("https://127.0.0.1:%d", port)}, DialTimeout: 5 * time.Second,
-		TLS: &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, Logger: zap.NewNop(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
+	certPEM, keyPEM := readFile(t, filepath.Join(dir, "client.crt")), readFile(t, filepath.Join(dir, "client.key"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	members, err := etcdmember.Members(ctx, cli)
+	members, err := etcdmember.Members(ctx, etcdClient(t, dataDir, port, certPEM, keyPEM))
 	if err != nil {
 		t.Fatalf("etcd members seen from %s: %v", name, err)
 	}
@@ -159,6 +159,35 @@ func etcdMembers(t *testing.T, dataDir, name string, port int) []string {
 		}
 	}
 	return voting
+}
+
+// etcdClient is a client of a server's member that presents certPEM.
+func etcdClient(t *testing.T, dataDir string, port int, certPEM, keyPEM []byte) *clientv3.Client {
+	t.Helper()
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(readFile(t, filepath.Join(dataDir, "server", "tls", "etcd", "ca.crt")))
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints: []string{fmt.Sprintf("https://127.0.0.1:%d", port)}, DialTimeout: 5 * time.Second,
+		TLS: &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12}, Logger: zap.NewNop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // TestMigrateToEmbeddedEtcd: a server that kept its state in the embedded
