@@ -41,10 +41,12 @@ var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interv
 // the current server. Build it with New, then Run it; SetServers may be
 // called at any time, from any goroutine.
 type LoadBalancer struct {
-	ln     net.Listener
-	log    *slog.Logger
-	opts   Options
-	dialer net.Dialer
+	ln   net.Listener
+	log  *slog.Logger
+	opts Options
+	// dial connects to a server: a net.Dialer's, which tests replace to
+	// make a connect fail as it does on a loaded host.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// joined is the address the agent joined with: preferred while the
 	// caller lists it, the last resort when it does not.
 	joined string
@@ -99,7 +101,6 @@ func New(listen string, servers []string, opts Options) (*LoadBalancer, error) {
 		ln:           ln,
 		log:          opts.Logger,
 		opts:         opts,
-		dialer:       net.Dialer{KeepAliveConfig: keepAlive},
 		joined:       addrs[0],
 		servers:      addrs,
 		health:       map[string]*health{},
@@ -110,6 +111,8 @@ func New(listen string, servers []string, opts Options) (*LoadBalancer, error) {
 	for _, a := range addrs {
 		lb.health[a] = &health{}
 	}
+	dialer := net.Dialer{KeepAliveConfig: keepAlive}
+	lb.dial = dialer.DialContext
 	return lb, nil
 }
 
@@ -177,7 +180,7 @@ func (lb *LoadBalancer) accept(ctx context.Context) error {
 // closes it when none does: the client retries.
 func (lb *LoadBalancer) serve(ctx context.Context, client net.Conn) {
 	defer lb.wg.Done()
-	backend, addr, err := lb.dial(ctx)
+	backend, addr, err := lb.dialAny(ctx)
 	if err != nil {
 		client.Close()
 		return
@@ -191,9 +194,11 @@ func (lb *LoadBalancer) serve(ctx context.Context, client net.Conn) {
 	p.pipe()
 }
 
-// dial connects to the current server, else to the others in order (those
-// not known to be down first), and makes the first that answers current.
-func (lb *LoadBalancer) dial(ctx context.Context) (net.Conn, string, error) {
+// dialAny connects to the current server, else to the others in order (those
+// not known to be down first), and makes the first that answers current. A
+// server that does not answer is passed over for new connections; the
+// connections already proxied to it stay (see failed).
+func (lb *LoadBalancer) dialAny(ctx context.Context) (net.Conn, string, error) {
 	var errs []error
 	for _, addr := range lb.dialOrder() {
 		c, err := lb.connect(ctx, addr)
@@ -203,7 +208,11 @@ func (lb *LoadBalancer) dial(ctx context.Context) (net.Conn, string, error) {
 		if ctx.Err() != nil {
 			return nil, "", ctx.Err()
 		}
-		lb.failed(addr, err)
+		if !localError(err) {
+			lb.mu.Lock()
+			lb.failed(addr, err)
+			lb.mu.Unlock()
+		}
 		errs = append(errs, err)
 	}
 	lb.mu.Lock()
@@ -218,7 +227,7 @@ func (lb *LoadBalancer) dial(ctx context.Context) (net.Conn, string, error) {
 func (lb *LoadBalancer) connect(ctx context.Context, addr string) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, lb.opts.DialTimeout)
 	defer cancel()
-	return lb.dialer.DialContext(ctx, "tcp", addr)
+	return lb.dial(ctx, "tcp", addr)
 }
 
 // attach records a connection just made, unless the server was removed

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -375,4 +377,182 @@ func TestNewRejectsBadAddresses(t *testing.T) {
 
 func equal(got []string, want ...string) bool {
 	return strings.Join(got, ",") == strings.Join(want, ",")
+}
+
+// faults makes connects to one server fail as they do on a loaded host or a
+// lossy link, and counts the connects to it.
+type faults struct {
+	server string
+	// fail makes the error a failing connect returns.
+	fail  loadbalancer.Dial
+	left  atomic.Int64 // connects still to fail; negative: all of them
+	dials atomic.Int64 // connects to server so far
+}
+
+func (f *faults) wrap(next loadbalancer.Dial) loadbalancer.Dial {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr != f.server {
+			return next(ctx, network, addr)
+		}
+		f.dials.Add(1)
+		for {
+			n := f.left.Load()
+			if n == 0 {
+				return next(ctx, network, addr)
+			}
+			if n < 0 || f.left.CompareAndSwap(n, n-1) {
+				return f.fail(ctx, network, addr)
+			}
+		}
+	}
+}
+
+// lostSYN is a connect that runs out its timeout: the real dial, its
+// deadline already past.
+func lostSYN(ctx context.Context, network, addr string) (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, 0)
+	defer cancel()
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// localError is a connect that fails on this host, as net reports it.
+func localError(errno syscall.Errno) loadbalancer.Dial {
+	return func(_ context.Context, network, addr string) (net.Conn, error) {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: os.NewSyscallError("connect", errno)}
+	}
+}
+
+// runFaultyLB runs a balancer whose connects to servers[0] go through f.
+func runFaultyLB(t *testing.T, opts loadbalancer.Options, f *faults, servers ...string) *loadbalancer.LoadBalancer {
+	t.Helper()
+	lb, err := loadbalancer.New("127.0.0.1:0", servers, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.server = servers[0]
+	loadbalancer.WrapDial(lb, f.wrap)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- lb.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return lb
+}
+
+// failChecks makes the next n health checks of f.server fail with f.fail
+// (n < 0: every one) and returns once m of them have been dealt with. Only
+// the checks connect to f.server meanwhile, once a round, so a connect begun
+// in the round after the m-th failed one means the balancer is done with it.
+func (f *faults) failChecks(t *testing.T, n, m int64) {
+	t.Helper()
+	start := f.dials.Load()
+	f.left.Store(n)
+	deadline := time.Now().Add(5 * time.Second)
+	for f.dials.Load() < start+m+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d health checks of %s in 5s, want %d", f.dials.Load()-start, f.server, m+1)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// noChecks leaves the connects to the clients' dials.
+var noChecks = loadbalancer.Options{DialTimeout: time.Second, CheckInterval: time.Hour, FailbackChecks: 3}
+
+func TestFailedDialKeepsConnections(t *testing.T) {
+	b1, b2 := startBackend(t, "b1", "127.0.0.1:0"), startBackend(t, "b2", "127.0.0.1:0")
+	f := &faults{fail: lostSYN}
+	lb := runFaultyLB(t, noChecks, f, b1.addr, b2.addr)
+	watch := dial(t, lb)
+	if s, err := watch.ask("watch"); s != "b1: watch" {
+		t.Fatalf("got %q, %v; want b1: watch", s, err)
+	}
+	// A client's connect to b1 times out: it and the next clients go to b2,
+	// but b1 is alive and the watch on it stays.
+	f.left.Store(1)
+	if got := who(t, lb); got != "b2" {
+		t.Fatalf("after a connect to b1 timed out a new connection reached %q, want b2", got)
+	}
+	if got := who(t, lb); got != "b2" {
+		t.Fatalf("a later connection reached %q, want b2 (b1 marked down)", got)
+	}
+	if s, err := watch.ask("still"); s != "b1: still" {
+		t.Fatalf("watch on b1 after a failed connect to it: %q, %v; want it left open", s, err)
+	}
+}
+
+func TestFailedChecksBelowLimitKeepConnections(t *testing.T) {
+	b1, b2 := startBackend(t, "b1", "127.0.0.1:0"), startBackend(t, "b2", "127.0.0.1:0")
+	f := &faults{fail: lostSYN}
+	lb := runFaultyLB(t, testOpts, f, b1.addr, b2.addr)
+	watch := dial(t, lb)
+	if s, err := watch.ask("watch"); s != "b1: watch" {
+		t.Fatalf("got %q, %v; want b1: watch", s, err)
+	}
+	n := int64(loadbalancer.DeadAfterFailedChecks - 1)
+	f.failChecks(t, n, n)
+	if s, err := watch.ask("still"); s != "b1: still" {
+		t.Fatalf("watch on b1 after %d failed checks of it: %q, %v; want it left open", n, s, err)
+	}
+	// b1 passes its checks again: new connections go back to it.
+	eventually(t, lb, "b1", 2*time.Second)
+}
+
+func TestFailedChecksAtLimitCloseConnections(t *testing.T) {
+	b1, b2 := startBackend(t, "b1", "127.0.0.1:0"), startBackend(t, "b2", "127.0.0.1:0")
+	f := &faults{fail: lostSYN}
+	lb := runFaultyLB(t, testOpts, f, b1.addr, b2.addr)
+	watch := dial(t, lb)
+	if s, err := watch.ask("watch"); s != "b1: watch" {
+		t.Fatalf("got %q, %v; want b1: watch", s, err)
+	}
+	n := int64(loadbalancer.DeadAfterFailedChecks)
+	f.failChecks(t, n, n)
+	watch.closedWithin(time.Second)
+	if got := who(t, lb); got == "" {
+		t.Fatal("reconnect after the watch was closed was refused")
+	}
+}
+
+func TestLocalErrorsDoNotCountAgainstServer(t *testing.T) {
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EADDRNOTAVAIL, syscall.ENOBUFS} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			t.Parallel()
+			b1, b2 := startBackend(t, "b1", "127.0.0.1:0"), startBackend(t, "b2", "127.0.0.1:0")
+
+			// Health checks: b1's connections stay however many fail,
+			// and b1 stays the server new connections go to.
+			f := &faults{fail: localError(errno)}
+			lb := runFaultyLB(t, testOpts, f, b1.addr, b2.addr)
+			watch := dial(t, lb)
+			if s, err := watch.ask("watch"); s != "b1: watch" {
+				t.Fatalf("got %q, %v; want b1: watch", s, err)
+			}
+			f.failChecks(t, -1, 2*loadbalancer.DeadAfterFailedChecks)
+			if s, err := watch.ask("still"); s != "b1: still" {
+				t.Fatalf("watch on b1 after its checks failed with %v: %q, %v; want it left open", errno, s, err)
+			}
+			f.left.Store(0)
+			if got := who(t, lb); got != "b1" {
+				t.Fatalf("once connects to b1 work again a new connection reached %q, want b1 (never down)", got)
+			}
+
+			// A client's connect: that client goes elsewhere, the next
+			// ones to b1 still.
+			f = &faults{fail: localError(errno)}
+			lb = runFaultyLB(t, noChecks, f, b1.addr, b2.addr)
+			f.left.Store(1)
+			if got := who(t, lb); got != "b2" {
+				t.Fatalf("a connection whose connect to b1 failed with %v reached %q, want b2", errno, got)
+			}
+			if got := who(t, lb); got != "b1" {
+				t.Fatalf("the next connection reached %q, want b1 (not marked down by %v)", got, errno)
+			}
+		})
+	}
 }

@@ -1,14 +1,20 @@
 package loadbalancer
 
 import (
+	"errors"
 	"net"
 	"slices"
+	"syscall"
 )
 
 // health is what the last connects to a server said.
 type health struct {
 	down bool // the last connect failed
 	good int  // connects in a row that succeeded
+	// failedChecks is the health checks in a row that failed (any connect
+	// that succeeds ends the row); at deadAfterFailedChecks the server's
+	// connections are closed.
+	failedChecks int
 }
 
 // SetServers replaces the servers balanced over ("host:port" each, e.g. the
@@ -103,15 +109,17 @@ func (lb *LoadBalancer) dialOrder() []string {
 	return order
 }
 
-// failed marks addr down after a connect to it failed, closes the
-// connections proxied to it (to a dead host they would hang until TCP gives
-// up) and moves off it if it was current.
-func (lb *LoadBalancer) failed(addr string, err error) {
-	lb.mu.Lock()
+// failed marks addr down after a connect to it failed, so that new
+// connections go elsewhere, and moves off it if it was current. It leaves
+// the connections proxied to it alone: one connect that failed (a lost SYN
+// under a reconnect storm) says little, and closing would drop every watch of
+// the node; the health checks close them once the server is dead (see
+// checkFailed). It returns the health of addr, nil if no longer listed.
+// lb.mu is held.
+func (lb *LoadBalancer) failed(addr string, err error) *health {
 	h := lb.health[addr]
-	if h == nil { // no longer listed; its connections are closed already
-		lb.mu.Unlock()
-		return
+	if h == nil {
+		return nil
 	}
 	h.good = 0
 	if !h.down {
@@ -123,14 +131,20 @@ func (lb *LoadBalancer) failed(addr string, err error) {
 			lb.switchTo(next, "unreachable")
 		}
 	}
-	var dead []*proxied
-	for p := range lb.conns {
-		if p.server == addr {
-			dead = append(dead, p)
+	return h
+}
+
+// localError reports an error that says nothing about the server dialed:
+// this host is out of descriptors, buffers or ports for now, and would fail
+// a connect to any server. ENETUNREACH and the like are not among them: the
+// server cannot be reached, and neither can its established connections.
+func localError(err error) bool {
+	for _, local := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.EADDRNOTAVAIL, syscall.ENOBUFS} {
+		if errors.Is(err, local) {
+			return true
 		}
 	}
-	lb.mu.Unlock()
-	closeConns(dead)
+	return false
 }
 
 // up records a successful connect to addr: it becomes current if the current
@@ -144,6 +158,7 @@ func (lb *LoadBalancer) up(addr string) {
 		return
 	}
 	h.good++
+	h.failedChecks = 0
 	lb.unreachable = false
 	if h.down {
 		h.down = false
