@@ -84,3 +84,19 @@ func TestImportPasswords(t *testing.T) {
 		t.Errorf("nothing to import: %v", err)
 	}
 }
+
+// TestAPIServerNamesAreRefused: no node may take a name the API server's
+// certificate carries, as nodes check the server by it.
+func TestAPIServerNamesAreRefused(t *testing.T) {
+	ca := newCA(t)
+	tok, _ := EnsureToken(filepath.Join(t.TempDir(), "token"), ca.CertPEM())
+	h := &Handler{CA: ca, Token: tok, Passwords: memory.New()}
+	for _, name := range []string{"kubernetes", "kubernetes.default", APIServerName, APIServerName + ".cluster.local"} {
+		if rec := post(h, "10.0.0.1:1", tok.Secret, Request{NodeName: name, NodePassword: pw}); rec.Code != http.StatusBadRequest {
+			t.Errorf("a node named %s: %d %s, want 400", name, rec.Code, rec.Body)
+		}
+	}
+	if rec := post(h, "10.0.0.1:1", tok.Secret, Request{NodeName: "kubernetes-1", NodePassword: pw}); rec.Code != http.StatusOK {
+		t.Errorf("a node named kubernetes-1: %d %s", rec.Code, rec.Body)
+	}
+}

@@ -79,6 +79,19 @@ type Handler struct {
 	every time.Duration // how often Run logs the summary (default a minute)
 }
 
+// APIServerName is the name nodes verify the API server's certificate by,
+// whichever address they reach it at (their balancer on 127.0.0.1 names no
+// server): the in-cluster name every server's certificate carries, and which
+// no node's may (IsAPIServerName).
+const APIServerName = "kubernetes.default.svc"
+
+// IsAPIServerName reports whether name is one of the in-cluster names of the
+// API server, which only servers' certificates may carry.
+func IsAPIServerName(name string) bool {
+	return name == "kubernetes" || name == "kubernetes.default" || name == APIServerName ||
+		strings.HasPrefix(name, APIServerName+".")
+}
+
 // Owns reports whether path is one of the handler's.
 func Owns(path string) bool { return path == CACertsPath || path == JoinPath || path == ServerJoinPath }
 
@@ -141,6 +154,12 @@ func (h *Handler) join(w http.ResponseWriter, r *http.Request) {
 	}
 	if errs := validation.IsDNS1123Subdomain(req.NodeName); len(errs) > 0 {
 		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("node name %q: %s", req.NodeName, strings.Join(errs, "; "))))
+		return
+	}
+	if IsAPIServerName(req.NodeName) {
+		// The node's serving certificate would name it, and nodes check the
+		// API server by that name.
+		writeStatus(w, apierrors.NewBadRequest(fmt.Sprintf("node name %q: the API server's own name, which no node may take", req.NodeName)))
 		return
 	}
 	if len(req.NodePassword) < 16 {

@@ -123,8 +123,11 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	lbCtx, stopLB := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLB()
 	go func() { _ = lb.Run(lbCtx) }()
-	apiURL := "https://" + lb.Addr()
-	rc.Host = apiURL
+	// Every server's certificate names APIServerName, and no node's may:
+	// an address on loopback proves nothing (nodes' serving certificates
+	// name 127.0.0.1 too).
+	rc.Host = "https://" + lb.Addr()
+	rc.TLSClientConfig.ServerName = join.APIServerName
 	rc.QPS, rc.Burst = 50, 100
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(creds.CA)
@@ -161,8 +164,12 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		ContainerRuntimeEndpoint: cfg.ContainerRuntimeEndpoint, NetworkBackend: cfg.NetworkBackend,
 		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, ResolvConf: cfg.ResolvConf,
 		Client: rc, ServingCert: files.ServingCert, ServingKey: files.ServingKey, ClientCAs: pool,
-		// Images come from the cluster registry first, with this node's identity.
-		Mirror: agent.Mirror{URL: apiURL, CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey},
+		// Images come from the cluster registry first, with this node's
+		// identity: from the server joined, whose certificate names its
+		// address, as containerd cannot check another name (through the
+		// balancer a node's certificate would do). With that server down,
+		// images come from their own registries.
+		Mirror: agent.Mirror{URL: cfg.ServerURL, CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey},
 		Logger: cfg.Logger,
 	})
 }
