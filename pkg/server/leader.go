@@ -87,7 +87,10 @@ func lead(ctx context.Context, client kubernetes.Interface, name, identity strin
 					mu.Unlock()
 					defer close(ended)
 					log.Info("leading", "lease", name, "identity", identity)
-					if termErr = term(lctx); termErr != nil && lctx.Err() == nil {
+					// An error once the lease is lost (lctx ended) is the
+					// term winding down, not a failure: lead campaigns again.
+					if err := term(lctx); err != nil && lctx.Err() == nil {
+						termErr = err
 						cancel() // end the election: the error ends lead
 					}
 				},
