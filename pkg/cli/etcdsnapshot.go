@@ -1,9 +1,8 @@
 package cli
 
 import (
+	"cmp"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
 	"github.com/skiffhq/skiff/pkg/cleanup"
@@ -75,7 +73,7 @@ func newEtcdSnapshotSaveCommand(dataDir *string) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "on-demand-"+hostName(), "what to name the snapshot (a timestamp is added); letters, digits, '.', '_' and '-'")
+	cmd.Flags().StringVar(&name, "name", "on-demand-"+cmp.Or(hostName(), "localhost"), "what to name the snapshot (a timestamp is added); letters, digits, '.', '_' and '-'")
 	cmd.Flags().IntVar(&clientPort, "etcd-client-port", etcdmember.DefaultClientPort, "the client port of the server's etcd member")
 	return cmd
 }
@@ -150,7 +148,7 @@ func newEtcdSnapshotPruneCommand(dataDir *string) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "on-demand-"+hostName(), "the name the snapshots were saved as, without the timestamp")
+	cmd.Flags().StringVar(&name, "name", "on-demand-"+cmp.Or(hostName(), "localhost"), "the name the snapshots were saved as, without the timestamp")
 	cmd.Flags().IntVar(&keep, "snapshot-retention", 5, "how many of the newest snapshots of that name to keep")
 	return cmd
 }
@@ -171,14 +169,14 @@ func newEtcdSnapshotRestoreCommand(dataDir *string) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.dataDir, o.snapshot = *dataDir, args[0]
 			o.nameGiven = cmd.Flags().Changed("server-name")
-			return restoreEtcdSnapshot(cmd.OutOrStdout(), o)
+			return restoreEtcdSnapshot(cmd.Context(), cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.nodeIP, "node-ip", "", "the address the other servers reach this one at: the --node-ip the server runs with (required)")
 	f.IntVar(&o.peerPort, "peer-port", etcdmember.DefaultPeerPort, "the peer port of the server's etcd member")
 	f.IntVar(&o.clientPort, "etcd-client-port", etcdmember.DefaultClientPort, "the client port of the server's etcd member, to check that it is stopped")
-	f.StringVar(&o.name, "server-name", hostName(), "the member's name: the server's --server-name, else its --node-name, else this host's name")
+	f.StringVar(&o.name, "server-name", hostName(), "the member's name, which is the server's: pass the server's --server-name, else its --node-name, if it runs with one; without either it goes by this host's name")
 	_ = cmd.MarkFlagRequired("node-ip")
 	return cmd
 }
@@ -190,16 +188,19 @@ type restoreOptions struct {
 	peerPort, clientPort int
 }
 
-func restoreEtcdSnapshot(out io.Writer, o restoreOptions) error {
+func restoreEtcdSnapshot(ctx context.Context, out io.Writer, o restoreOptions) error {
 	ip := net.ParseIP(o.nodeIP)
 	if ip == nil || ip.IsUnspecified() {
 		return fmt.Errorf("--node-ip %q: give the address the other servers reach this one at, as passed to `skiff server --node-ip`", o.nodeIP)
+	}
+	if o.name == "" {
+		return errors.New("this host's name is unknown: pass --server-name, the server's --server-name or --node-name")
 	}
 	path, err := findSnapshot(o.dataDir, o.snapshot)
 	if err != nil {
 		return err
 	}
-	etcdDir := filepath.Join(o.dataDir, "server", "db", "etcd")
+	etcdDir := server.EtcdDataDir(o.dataDir)
 	if err := checkEtcdStopped(etcdDir, o.clientPort); err != nil {
 		return err
 	}
@@ -217,10 +218,10 @@ func restoreEtcdSnapshot(out io.Writer, o restoreOptions) error {
 		fmt.Fprintf(out, "Moved the member's old data aside to %s; delete it once the restored cluster works.\n", aside)
 	}
 	peerURL := "https://" + net.JoinHostPort(ip.String(), strconv.Itoa(o.peerPort))
-	if err := etcdmember.Restore(path, etcdDir, o.name, peerURL); err != nil {
-		// What Restore left is only its own unfinished output: the data
-		// that was there went aside above.
-		if rmErr := os.RemoveAll(etcdDir); rmErr != nil || aside == "" {
+	if err := etcdmember.Restore(ctx, path, etcdDir, o.name, peerURL); err != nil {
+		// A failed Restore leaves etcdDir as it found it: absent, since
+		// the data that was there went aside above.
+		if aside == "" {
 			return err
 		}
 		if mvErr := os.Rename(aside, etcdDir); mvErr != nil {
@@ -233,12 +234,12 @@ func restoreEtcdSnapshot(out io.Writer, o restoreOptions) error {
 	if o.nameGiven {
 		start += " --server-name " + o.name
 	}
-	hostPort := net.JoinHostPort(ip.String(), "6443")
+	hostPort := net.JoinHostPort(ip.String(), strconv.Itoa(server.DefaultHTTPSPort))
 	fmt.Fprintf(out, "Restored %s into %s: a one-member etcd cluster, member %q at %s.\n", path, etcdDir, o.name, peerURL)
 	fmt.Fprintf(out, "Next, start this server on it:\n    %s\n", start)
 	fmt.Fprintf(out, "It starts a one-member cluster with the snapshot's state. The cluster's other servers join it again:\n"+
 		"on each, stop `skiff server`, move its DATA_DIR/server/db/etcd aside, and start it with\n"+
-		"--server https://%s --token SERVER-TOKEN (this server's %s).\n", hostPort, filepath.Join(o.dataDir, "server", "server-token"))
+		"--server https://%s --token SERVER-TOKEN (this server's %s).\n", hostPort, server.ServerTokenFile(o.dataDir))
 	return nil
 }
 
@@ -284,23 +285,7 @@ func checkEtcdStopped(etcdDir string, clientPort int) error {
 // dialLocalEtcd connects to the member of the server with dataDir on
 // 127.0.0.1:clientPort, as that server does, and checks that it answers.
 func dialLocalEtcd(ctx context.Context, dataDir string, clientPort int) (*clientv3.Client, error) {
-	certDir := filepath.Join(dataDir, "server", "tls", "etcd")
-	pair, err := tls.LoadX509KeyPair(filepath.Join(certDir, "client.crt"), filepath.Join(certDir, "client.key"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("no etcd client certificate in %s: no etcd member has run with data dir %s; is `skiff server --cluster-init` running on this host, and with this --data-dir?", certDir, dataDir)
-	}
-	if err != nil {
-		return nil, withSudoHint(fmt.Errorf("etcd client certificate in %s: %w", certDir, err), "etcd-snapshot save")
-	}
-	caPEM, err := os.ReadFile(filepath.Join(certDir, "ca.crt"))
-	if err != nil {
-		return nil, withSudoHint(fmt.Errorf("etcd CA: %w", err), "etcd-snapshot save")
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("etcd CA %s: no certificate in it", filepath.Join(certDir, "ca.crt"))
-	}
-
+	certDir := server.EtcdCertDir(dataDir)
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(clientPort))
 	url := "https://" + addr
 	// Without this, a client of nothing retries until its context ends.
@@ -309,20 +294,16 @@ func dialLocalEtcd(ctx context.Context, dataDir string, clientPort int) (*client
 		return nil, fmt.Errorf("no etcd member answers on %s: is `skiff server --cluster-init` running on this host? (a member on another client port: pass --etcd-client-port)", url)
 	}
 	c.Close()
-	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:   []string{url},
-		TLS:         &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, MinVersion: tls.VersionTLS12},
-		DialTimeout: 5 * time.Second,
-		Logger:      zap.NewNop(),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("etcd client for %s: %w", url, err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, etcdAnswerTimeout)
+	actx, cancel := context.WithTimeout(ctx, etcdAnswerTimeout)
 	defer cancel()
-	if _, err := cli.Status(sctx, url); err != nil {
-		cli.Close()
-		return nil, fmt.Errorf("the etcd member on %s does not answer: %w; check that it is the member of the server with data dir %s (whose certificates are in %s)", url, err, dataDir, certDir)
+	cli, err := etcdmember.Dial(actx, etcdmember.CertsIn(certDir), []string{url})
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("no etcd client certificate in %s: no etcd member has run with data dir %s; is `skiff server --cluster-init` running on this host, and with this --data-dir?", certDir, dataDir)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, withSudoHint(err, "etcd-snapshot save")
+	case err != nil:
+		return nil, fmt.Errorf("the etcd member on %s: %w; check that it is the member of the server with data dir %s (whose certificates are in %s)", url, err, dataDir, certDir)
 	}
 	return cli, nil
 }
@@ -343,12 +324,12 @@ func withSudoHint(err error, verb string) error {
 	return err
 }
 
-// hostName is the name a server goes by when not given one: the lower-cased
-// hostname, as pkg/server names its node.
+// hostName is the name a server goes by when given neither --server-name
+// nor --node-name, "" when the host has none.
 func hostName() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" {
-		return "localhost"
+	name, err := server.DefaultServerName()
+	if err != nil {
+		return ""
 	}
-	return strings.ToLower(h)
+	return name
 }

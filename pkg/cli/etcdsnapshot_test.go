@@ -24,18 +24,17 @@ import (
 func TestEtcdSnapshot(t *testing.T) {
 	ctx := t.Context()
 	dataDir := t.TempDir()
-	serverDir := filepath.Join(dataDir, "server")
 	loopback := net.IPv4(127, 0, 0, 1)
-	ca, err := pki.EnsureCA(filepath.Join(serverDir, "tls"))
+	ca, err := pki.EnsureCA(server.EtcdCADir(dataDir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	certs, err := etcdmember.EnsureCerts(ca, filepath.Join(serverDir, "tls", "etcd"), "node-a", []net.IP{loopback})
+	certs, err := etcdmember.EnsureCerts(ca, server.EtcdCertDir(dataDir), "node-a", []net.IP{loopback})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := etcdmember.Config{
-		DataDir: filepath.Join(serverDir, "db", "etcd"), Name: "node-a", AdvertiseIP: loopback,
+		DataDir: server.EtcdDataDir(dataDir), Name: "node-a", AdvertiseIP: loopback,
 		ClientPort: freeLoopbackPort(t), PeerPort: freeLoopbackPort(t), Certs: certs,
 		HeartbeatInterval: 20 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond, ReadyTimeout: 30 * time.Second,
 	}
@@ -99,6 +98,29 @@ func TestEtcdSnapshot(t *testing.T) {
 	}
 
 	m.Stop()
+
+	// A restore that fails, on a snapshot damaged since it was saved,
+	// puts the member's data back and leaves nothing else beside it.
+	stream, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream[len(stream)/2] ^= 0xff
+	damaged := filepath.Join(t.TempDir(), "damaged")
+	if err := os.WriteFile(damaged, stream, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	damagedRestore := append([]string{"restore", damaged}, restore[2:]...)
+	if _, _, err := run(append(damagedRestore, "--etcd-client-port", port())...); err == nil || !strings.Contains(err.Error(), "nothing changed: the member's old data is back in "+cfg.DataDir) {
+		t.Errorf("restore of a damaged snapshot: %v; want it to say nothing changed", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "member", "wal")); err != nil {
+		t.Errorf("after a failed restore, the member's data: %v", err)
+	}
+	if beside, _ := filepath.Glob(cfg.DataDir + ".*"); len(beside) != 0 {
+		t.Errorf("a failed restore left %v", beside)
+	}
+
 	stdout, _, err = run(append(restore, "--etcd-client-port", port())...)
 	if err != nil {
 		t.Fatal(err)
@@ -107,15 +129,15 @@ func TestEtcdSnapshot(t *testing.T) {
 		"Moved the member's old data aside to " + cfg.DataDir + ".old-",
 		"Restored " + path + " into " + cfg.DataDir,
 		" server --cluster-init --node-ip 127.0.0.1 --data-dir " + dataDir + " --server-name node-a\n",
-		"--server https://127.0.0.1:6443 --token SERVER-TOKEN",
+		"--server https://127.0.0.1:" + strconv.Itoa(server.DefaultHTTPSPort) + " --token SERVER-TOKEN (this server's " + server.ServerTokenFile(dataDir) + ")",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("restore printed\n%s\nwant it to say %q", stdout, want)
 		}
 	}
-	old, _ := filepath.Glob(cfg.DataDir + ".old-*")
-	if len(old) != 1 {
-		t.Fatalf("moved-aside data dirs %v, want one", old)
+	old, _ := filepath.Glob(cfg.DataDir + ".*")
+	if len(old) != 1 || !strings.HasPrefix(old[0], cfg.DataDir+".old-") {
+		t.Fatalf("beside the data dir: %v, want the old data alone", old)
 	}
 	if _, err := os.Stat(filepath.Join(old[0], "member", "wal")); err != nil {
 		t.Errorf("the old data did not move aside whole: %v", err)
@@ -152,6 +174,23 @@ func TestEtcdSnapshot(t *testing.T) {
 	}
 	if len(left) != 2 || left[0].Path != extra[1] || left[1].Path != path {
 		t.Errorf("after prune: %+v, want %s and %s", left, extra[1], path)
+	}
+
+	// Without --server-name the member takes this host's name, and the
+	// server started on it needs no --server-name either.
+	otherDataDir := t.TempDir()
+	stdout, _, err = run("restore", path, "--data-dir", otherDataDir, "--node-ip", "127.0.0.1",
+		"--peer-port", strconv.Itoa(freeLoopbackPort(t)), "--etcd-client-port", strconv.Itoa(freeLoopbackPort(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"a one-member etcd cluster, member " + strconv.Quote(hostName()) + " at",
+		" server --cluster-init --node-ip 127.0.0.1 --data-dir " + otherDataDir + "\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("restore without --server-name printed\n%s\nwant it to say %q", stdout, want)
+		}
 	}
 }
 

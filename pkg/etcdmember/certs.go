@@ -14,7 +14,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -68,15 +67,7 @@ func EnsureCerts(ca *pki.CA, dir, name string, ips []net.IP) (Certs, error) {
 	if name == "" {
 		return Certs{}, errors.New("etcd certificates: empty member name")
 	}
-	c := Certs{
-		CAFile:         filepath.Join(dir, "ca.crt"),
-		PeerCertFile:   filepath.Join(dir, "peer.crt"),
-		PeerKeyFile:    filepath.Join(dir, "peer.key"),
-		ServerCertFile: filepath.Join(dir, "server.crt"),
-		ServerKeyFile:  filepath.Join(dir, "server.key"),
-		ClientCertFile: filepath.Join(dir, "client.crt"),
-		ClientKeyFile:  filepath.Join(dir, "client.key"),
-	}
+	c := CertsIn(dir)
 	caPEM := ca.CertPEM()
 	if old, err := os.ReadFile(c.CAFile); err != nil || !bytes.Equal(old, caPEM) {
 		if err := pki.WriteFileAtomic(c.CAFile, caPEM, 0o644); err != nil {

@@ -1,11 +1,14 @@
 package etcdmember
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -47,19 +50,27 @@ type SnapshotInfo struct {
 
 // Save streams a snapshot of a member cli is connected to into dir as
 // name-<unix milliseconds>, mode 0600: a snapshot holds every secret of the
-// cluster. The file appears whole or not at all. A client of several members
-// snapshots whichever it picks; Member.Client snapshots its own member.
+// cluster. The file appears whole or not at all, and only once its data
+// matches the checksum etcd ends it with. A save never replaces another
+// snapshot: when two of the same name start in the same millisecond, the
+// later to finish takes the next free millisecond. A client of several
+// members snapshots whichever it picks; Member.Client snapshots its own
+// member.
 func Save(ctx context.Context, cli *clientv3.Client, dir, name string) (path string, err error) {
+	return save(ctx, cli, dir, name, time.Now())
+}
+
+func save(ctx context.Context, cli *clientv3.Client, dir, name string, taken time.Time) (path string, err error) {
 	if !snapshotName.MatchString(name) {
 		return "", fmt.Errorf("etcd snapshot name %q: use letters, digits, '.', '_' and '-', starting with a letter or digit", name)
 	}
-	taken := time.Now()
-	path = filepath.Join(dir, name+"-"+strconv.FormatInt(taken.UnixMilli(), 10))
+	// The name it gets unless another snapshot took it meanwhile.
+	want := filepath.Join(dir, name+"-"+strconv.FormatInt(taken.UnixMilli(), 10))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("etcd snapshot: %w", err)
 	}
 	// A leading dot keeps an unfinished file out of List.
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".part-*")
+	f, err := os.CreateTemp(dir, "."+filepath.Base(want)+".part-*")
 	if err != nil {
 		return "", fmt.Errorf("etcd snapshot: %w", err)
 	}
@@ -71,29 +82,72 @@ func Save(ctx context.Context, cli *clientv3.Client, dir, name string) (path str
 	}()
 	resp, err := cli.SnapshotWithVersion(ctx)
 	if err != nil {
-		return "", fmt.Errorf("etcd snapshot %q: %w", path, err)
+		return "", fmt.Errorf("etcd snapshot %q: %w", want, err)
 	}
 	defer resp.Snapshot.Close()
-	size, err := io.Copy(f, resp.Snapshot)
+	sum := &trailedHash{h: sha256.New()}
+	size, err := io.Copy(io.MultiWriter(f, sum), resp.Snapshot)
 	if err != nil {
-		return "", fmt.Errorf("etcd snapshot %q: %w", path, err)
+		return "", fmt.Errorf("etcd snapshot %q: %w", want, err)
 	}
 	// etcd ends a whole snapshot with the SHA-256 of the database, whose
 	// size is a multiple of 512: anything else was cut short.
 	if size%512 != sha256.Size {
-		return "", fmt.Errorf("etcd snapshot %q: %d bytes is not a database and its checksum; the stream was cut short", path, size)
+		return "", fmt.Errorf("etcd snapshot %q: %d bytes is not a database and its checksum; the stream was cut short", want, size)
+	}
+	if !sum.matches() {
+		return "", fmt.Errorf("etcd snapshot %q: the database does not match the SHA-256 it ends with; it was damaged on the way, take it again", want)
 	}
 	if err := f.Sync(); err != nil {
-		return "", fmt.Errorf("etcd snapshot %q: %w", path, err)
+		return "", fmt.Errorf("etcd snapshot %q: %w", want, err)
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("etcd snapshot %q: %w", path, err)
+		return "", fmt.Errorf("etcd snapshot %q: %w", want, err)
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return "", fmt.Errorf("etcd snapshot %q: %w", path, err)
+	if path, err = linkFree(f.Name(), dir, name, taken); err != nil {
+		return "", fmt.Errorf("etcd snapshot %q: %w", want, err)
 	}
+	os.Remove(f.Name())
 	syncDir(dir)
 	return path, nil
+}
+
+// linkFree gives the file at tmp the first name-<unix milliseconds> in dir,
+// from taken on, that no file has: a link, unlike a rename, never replaces
+// one.
+func linkFree(tmp, dir, name string, taken time.Time) (string, error) {
+	ms := taken.UnixMilli()
+	for i := range int64(1000) {
+		path := filepath.Join(dir, name+"-"+strconv.FormatInt(ms+i, 10))
+		err := os.Link(tmp, path)
+		if err == nil {
+			return path, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("a thousand snapshots named %q from %d on already exist", name, ms)
+}
+
+// trailedHash hashes what is written to it but the last sha256.Size bytes,
+// which it keeps to compare: a snapshot stream is a database and its hash.
+type trailedHash struct {
+	h    hash.Hash
+	tail []byte
+}
+
+func (t *trailedHash) Write(p []byte) (int, error) {
+	t.tail = append(t.tail, p...)
+	if over := len(t.tail) - sha256.Size; over > 0 {
+		t.h.Write(t.tail[:over])
+		t.tail = append(t.tail[:0], t.tail[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *trailedHash) matches() bool {
+	return len(t.tail) == sha256.Size && bytes.Equal(t.h.Sum(nil), t.tail)
 }
 
 // List lists the snapshots in dir, newest first. A directory that does not
@@ -178,11 +232,18 @@ func Prune(dir, name string, keep int) error {
 // started on it afterwards (Start without Join) is that cluster; Start's
 // InitialCluster is ignored then. Revisions continue a billion past the
 // snapshot's and everything before is marked compacted, so that clients that
-// watched the old cluster list again.
+// watched the old cluster list again. The new cluster gets IDs of its own,
+// even on the host and peer URL of the old one, so that members still
+// running on the old cluster's data are refused as strangers rather than
+// taken for peers.
 //
 // dataDir must not exist or be empty: move the old data aside first.
-// Restore never deletes it.
-func Restore(snapshotPath, dataDir, name, peerURL string) error {
+// Restore never deletes it. The data is put together beside dataDir, in
+// dataDir.restoring-RANDOM, and renamed into place once it is whole and on
+// disk, so that a restore that fails or is killed leaves dataDir as it was
+// (and at worst a .restoring directory, which nothing reads). ctx is checked
+// before the copy and before the rename; the copy itself runs to its end.
+func Restore(ctx context.Context, snapshotPath, dataDir, name, peerURL string) (err error) {
 	entries, err := os.ReadDir(dataDir)
 	switch {
 	case err == nil && len(entries) > 0:
@@ -195,20 +256,74 @@ func Restore(snapshotPath, dataDir, name, peerURL string) error {
 	if _, err := os.Stat(snapshotPath); err != nil {
 		return fmt.Errorf("restore etcd snapshot: %w", err)
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("restore etcd snapshot %q: %w", snapshotPath, err)
+	}
+	parent := filepath.Dir(dataDir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return fmt.Errorf("restore etcd snapshot %q: %w", snapshotPath, err)
+	}
+	tmp, err := os.MkdirTemp(parent, filepath.Base(dataDir)+".restoring-*")
+	if err != nil {
+		return fmt.Errorf("restore etcd snapshot %q: %w", snapshotPath, err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
 	err = snapshot.NewV3(zap.NewNop()).Restore(snapshot.RestoreConfig{
-		SnapshotPath:        snapshotPath,
-		Name:                name,
-		OutputDataDir:       dataDir,
-		PeerURLs:            []string{peerURL},
-		InitialCluster:      name + "=" + peerURL,
-		InitialClusterToken: clusterToken,
+		SnapshotPath:   snapshotPath,
+		Name:           name,
+		OutputDataDir:  tmp,
+		PeerURLs:       []string{peerURL},
+		InitialCluster: name + "=" + peerURL,
+		// The token seeds the member and cluster IDs; the fixed one would
+		// give a restore on the old cluster's peer URL the old IDs. A
+		// member restarting on its data reads its IDs from there, so the
+		// token is needed only here.
+		InitialClusterToken: clusterToken + "-restored-" + rand.Text(),
 		RevisionBump:        restoreRevisionBump,
 		MarkCompacted:       true,
 	})
 	if err != nil {
 		return fmt.Errorf("restore etcd snapshot %q into %q: %w", snapshotPath, dataDir, err)
 	}
+	if err := syncTree(tmp); err != nil {
+		return fmt.Errorf("restore etcd snapshot %q into %q: %w", snapshotPath, dataDir, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("restore etcd snapshot %q into %q: %w", snapshotPath, dataDir, err)
+	}
+	// Rename replaces no directory, not even an empty one; Remove removes
+	// only an empty one.
+	if err := os.Remove(dataDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("restore etcd snapshot %q into %q: %w", snapshotPath, dataDir, err)
+	}
+	if err := os.Rename(tmp, dataDir); err != nil {
+		return fmt.Errorf("restore etcd snapshot %q into %q: %w", snapshotPath, dataDir, err)
+	}
+	syncDir(parent)
 	return nil
+}
+
+// syncTree flushes every file and directory under root to disk.
+func syncTree(root string) error {
+	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			syncDir(path)
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return f.Sync()
+	})
 }
 
 // syncDir makes a rename in dir durable, where the filesystem allows.

@@ -1,7 +1,12 @@
 package etcdmember
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -13,23 +18,35 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
-// TestSnapshotRestore saves a snapshot, writes after it, and restores the
-// snapshot into a new one-member cluster: what was written before is there,
-// what came after is not.
+// TestSnapshotRestore saves a snapshot, through a client dialled as
+// `skiff etcd-snapshot save` dials, writes after it, and restores the
+// snapshot into a new one-member cluster on the old member's name and peer
+// URL: what was written before is there, what came after is not, and the
+// cluster is not the old one.
 func TestSnapshotRestore(t *testing.T) {
 	ca := testCA(t)
-	cfg := testConfig(t, ca, "old")
-	m := start(t, cfg)
+	m := start(t, testConfig(t, ca, "old"))
+	cfg := m.cfg
 	put(t, m, "/registry/before/1", "a")
 	put(t, m, "/registry/before/2", "b")
 	before, err := m.Client().Get(ctxTimeout(t, 5*time.Second), "/registry/before/2")
 	if err != nil {
 		t.Fatal(err)
 	}
+	oldCluster, oldMember := m.etcd.Server.Cluster().ID(), m.ID()
 
+	certs := CertsIn(filepath.Dir(cfg.Certs.CAFile))
+	if certs != cfg.Certs {
+		t.Fatalf("CertsIn = %+v, want what EnsureCerts returned, %+v", certs, cfg.Certs)
+	}
+	cli, err := Dial(ctxTimeout(t, 10*time.Second), certs, []string{cfg.localClientURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
 	dir := filepath.Join(t.TempDir(), "snapshots")
 	began := time.Now()
-	path, err := Save(ctxTimeout(t, 10*time.Second), m.Client(), dir, "on-demand")
+	path, err := Save(ctxTimeout(t, 10*time.Second), cli, dir, "on-demand")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,22 +72,48 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 	m.Stop()
 
-	restored := testConfig(t, ca, "restored")
+	restored := cfg
+	restored.DataDir = filepath.Join(t.TempDir(), "etcd")
 	if err := os.MkdirAll(restored.DataDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(restored.DataDir, "old"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Restore(path, restored.DataDir, restored.Name, restored.peerURL()); err == nil || !strings.Contains(err.Error(), "not empty") {
+	if err := Restore(t.Context(), path, restored.DataDir, restored.Name, restored.peerURL()); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Errorf("Restore into a used data dir: %v, want an error that says it is not empty", err)
 	}
-	if err := os.RemoveAll(restored.DataDir); err != nil {
+	if err := os.Remove(filepath.Join(restored.DataDir, "old")); err != nil {
 		t.Fatal(err)
 	}
-	if err := Restore(path, restored.DataDir, restored.Name, restored.peerURL()); err != nil {
+
+	// A restore that fails, here on a snapshot damaged after it was
+	// saved, leaves nothing a member would start on.
+	stream, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
+	stream[len(stream)/2] ^= 0xff
+	damaged := filepath.Join(t.TempDir(), "damaged")
+	if err := os.WriteFile(damaged, stream, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := Restore(t.Context(), damaged, restored.DataDir, restored.Name, restored.peerURL()); err == nil || !strings.Contains(err.Error(), "sha256") {
+		t.Errorf("Restore of a damaged snapshot: %v, want a checksum error", err)
+	}
+	wantOnlyDataDir(t, restored.DataDir, true)
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := Restore(canceled, path, restored.DataDir, restored.Name, restored.peerURL()); err == nil {
+		t.Error("Restore with a canceled context: no error")
+	}
+	wantOnlyDataDir(t, restored.DataDir, true)
+
+	// Into the empty data dir the refused restores left.
+	if err := Restore(t.Context(), path, restored.DataDir, restored.Name, restored.peerURL()); err != nil {
+		t.Fatal(err)
+	}
+	wantOnlyDataDir(t, restored.DataDir, false)
 	r := start(t, restored)
 	if got := get(t, r, "/registry/before/1") + get(t, r, "/registry/before/2"); got != "ab" {
 		t.Errorf("restored keys written before the snapshot = %q, want ab", got)
@@ -78,7 +121,15 @@ func TestSnapshotRestore(t *testing.T) {
 	if got := get(t, r, "/registry/after"); got != "" {
 		t.Errorf("restored a key written after the snapshot: %q", got)
 	}
-	wantMembers(t, r, map[string]bool{"restored": false})
+	wantMembers(t, r, map[string]bool{"old": false})
+	// Same name, same peer URL, yet another cluster: a member still on the
+	// old cluster's data is refused, not taken for a peer.
+	if c := r.etcd.Server.Cluster().ID(); c == oldCluster {
+		t.Errorf("restored cluster ID %v is the old cluster's", c)
+	}
+	if id := r.ID(); id == oldMember {
+		t.Errorf("restored member ID %x is the old member's", id)
+	}
 
 	// Revisions go on past the old cluster's, and a watch from before the
 	// restore hears that it is too old rather than waiting.
@@ -95,6 +146,134 @@ func TestSnapshotRestore(t *testing.T) {
 	wr := <-r.Client().Watch(ctx, "/registry/", clientv3.WithRev(before.Header.Revision))
 	if wr.CompactRevision == 0 {
 		t.Errorf("watch from revision %d after restore: %+v, want compacted", before.Header.Revision, wr)
+	}
+}
+
+// wantOnlyDataDir checks that dataDir's parent holds dataDir alone, empty
+// or not as asked: no member data, no unfinished restore beside it.
+func wantOnlyDataDir(t *testing.T, dataDir string, empty bool) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Dir(dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{filepath.Base(dataDir)}) {
+		t.Errorf("beside the data dir: %v, want only %s", names, filepath.Base(dataDir))
+	}
+	in, err := os.ReadDir(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if empty != (len(in) == 0) {
+		t.Errorf("data dir %s holds %d entries, want empty %v", dataDir, len(in), empty)
+	}
+	if !empty {
+		if _, err := os.Stat(filepath.Join(dataDir, "member", "wal")); err != nil {
+			t.Errorf("restored data dir: %v", err)
+		}
+	}
+}
+
+// streamMaintenance serves one snapshot stream, as it came over the wire.
+type streamMaintenance struct {
+	clientv3.Maintenance // only SnapshotWithVersion is called
+	stream               []byte
+}
+
+func (s streamMaintenance) SnapshotWithVersion(context.Context) (*clientv3.SnapshotResponse, error) {
+	return &clientv3.SnapshotResponse{Snapshot: io.NopCloser(bytes.NewReader(s.stream)), Version: "3.7.0"}, nil
+}
+
+func streamClient(t *testing.T, stream []byte) *clientv3.Client {
+	cli := clientv3.NewCtxClient(t.Context())
+	cli.Maintenance = streamMaintenance{stream: stream}
+	return cli
+}
+
+// snapshotStream is what etcd sends for a database: it and its SHA-256.
+func snapshotStream(db []byte) []byte {
+	sum := sha256.Sum256(db)
+	return append(slices.Clone(db), sum[:]...)
+}
+
+// TestSaveChecksStream saves streams that are whole and that are not: only
+// a database that matches the checksum after it becomes a snapshot.
+func TestSaveChecksStream(t *testing.T) {
+	db := bytes.Repeat([]byte("skiff-db"), 2*4096/8)
+	good := snapshotStream(db)
+	flip := func(i int) []byte {
+		b := slices.Clone(good)
+		b[i] ^= 1
+		return b
+	}
+	tests := []struct {
+		name   string
+		stream []byte
+		want   string // in the error; "" for none
+	}{
+		{"whole", good, ""},
+		{"damaged database", flip(1000), "does not match the SHA-256"},
+		{"damaged checksum", flip(len(good) - 1), "does not match the SHA-256"},
+		{"cut short", good[:len(good)-10], "cut short"},
+		{"checksum alone", good[len(db):], "does not match the SHA-256"},
+		{"empty", nil, "cut short"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path, err := Save(t.Context(), streamClient(t, tt.stream), dir, "s")
+			entries, _ := os.ReadDir(dir)
+			if tt.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.want) || len(entries) != 0 {
+					t.Errorf("Save = %q, %v, leaving %d files; want an error saying %q and no file", path, err, len(entries), tt.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, good) || len(entries) != 1 {
+				t.Errorf("saved %d bytes (%v) among %d files, want the %d streamed alone", len(got), err, len(entries), len(good))
+			}
+		})
+	}
+}
+
+// TestSaveKeepsSameMillisecond saves twice under one name in the same
+// millisecond: the second goes beside the first, not over it.
+func TestSaveKeepsSameMillisecond(t *testing.T) {
+	dir := t.TempDir()
+	taken := time.UnixMilli(1700000000000)
+	first, second := snapshotStream(bytes.Repeat([]byte{1}, 512)), snapshotStream(bytes.Repeat([]byte{2}, 512))
+	p1, err := save(t.Context(), streamClient(t, first), dir, "s", taken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := save(t.Context(), streamClient(t, second), dir, "s", taken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(p1) != "s-1700000000000" || filepath.Base(p2) != "s-1700000000001" {
+		t.Errorf("saved as %s and %s, want s-1700000000000 and s-1700000000001", p1, p2)
+	}
+	for path, want := range map[string][]byte{p1: first, p2: second} {
+		if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s holds %d bytes (%v), want its own %d", path, len(got), err, len(want))
+		}
+	}
+	if list, err := List(dir); err != nil || len(list) != 2 {
+		t.Errorf("List = %+v, %v; want both", list, err)
+	}
+}
+
+func TestDialWithoutCerts(t *testing.T) {
+	_, err := Dial(t.Context(), CertsIn(t.TempDir()), []string{"https://127.0.0.1:1"})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Dial with no certificate files: %v, want one that wraps fs.ErrNotExist", err)
 	}
 }
 

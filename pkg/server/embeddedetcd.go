@@ -35,6 +35,9 @@ import (
 // etcdDir is where this server's member keeps its data.
 func etcdDir(serverDir string) string { return filepath.Join(serverDir, "db", "etcd") }
 
+// etcdCertDir holds its certificates.
+func etcdCertDir(serverDir string) string { return filepath.Join(serverDir, "tls", "etcd") }
+
 // boltFile is the embedded default datastore.
 func boltFile(serverDir string) string { return filepath.Join(serverDir, "db", "state.db") }
 
@@ -107,7 +110,7 @@ func startEmbeddedEtcd(ctx context.Context, cfg Config, serverDir string, log *s
 	}
 	// A member checks that a peer's certificate names the address it
 	// connects from: every address of this host.
-	certs, err := etcdmember.EnsureCerts(ca, filepath.Join(serverDir, "tls", "etcd"), cfg.ServerName, hostIPs(ip))
+	certs, err := etcdmember.EnsureCerts(ca, etcdCertDir(serverDir), cfg.ServerName, hostIPs(ip))
 	if err != nil {
 		return nil, fmt.Errorf("etcd certificates: %w", err)
 	}

@@ -157,7 +157,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.DataDir = "/var/lib/skiff"
 	}
 	if cfg.HTTPSPort == 0 {
-		cfg.HTTPSPort = 6443
+		cfg.HTTPSPort = DefaultHTTPSPort
 	}
 	if cfg.KubeconfigPath == "" {
 		cfg.KubeconfigPath = filepath.Join(cfg.DataDir, "kubeconfig.yaml")
@@ -259,7 +259,7 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 func (s *Server) Run(ctx context.Context) error {
 	cfg := s.cfg
 	log := cfg.Logger
-	serverDir := filepath.Join(cfg.DataDir, "server")
+	serverDir := serverDirIn(cfg.DataDir)
 	if err := os.MkdirAll(serverDir, 0o700); err != nil {
 		return fmt.Errorf("creating data dir: %w (run as root, or pass --data-dir to a directory you own)", err)
 	}
