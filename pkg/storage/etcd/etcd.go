@@ -9,10 +9,11 @@
 // key's ModRevision.
 //
 // It must not know about Kubernetes objects, must not read or write a key outside its
-// prefix, and must never let a slow watcher hold up others: clientv3 multiplexes every
-// watch on one gRPC stream, so each watch reads it at once into a bounded buffer and
-// is dropped (its channel closed) when that buffer is full. It keeps nothing of its
-// own in etcd: the compacted revision is read from etcd, not stored beside the data.
+// prefix, and must never let one watch hold up others: each watch has a gRPC stream
+// of its own (etcd drops a progress request for a whole stream while any watch
+// on it is behind), reads it at once into a bounded buffer and is dropped (its
+// channel closed) when that buffer is full. It keeps nothing of its own in etcd: the
+// compacted revision is read from etcd, not stored beside the data.
 package etcd
 
 import (
@@ -47,11 +48,12 @@ type Backend struct {
 	// etcd's may be higher when another client compacted.
 	compacted atomic.Int64
 
-	mu       sync.Mutex // serializes Close with starting watches
+	mu       sync.Mutex // serializes Close with starting watches; guards watches
 	closed   atomic.Bool
 	closing  context.Context // canceled by Close: watches stop
 	stop     context.CancelFunc
 	watchers sync.WaitGroup
+	watches  map[*watch]struct{} // the open ones, for RequestProgress
 }
 
 var _ storage.Backend = (*Backend)(nil)
@@ -122,6 +124,7 @@ func New(client *clientv3.Client, prefix string, opts ...Option) (*Backend, erro
 		opts:    o,
 		closing: closing,
 		stop:    stop,
+		watches: make(map[*watch]struct{}),
 	}, nil
 }
 

@@ -1,17 +1,22 @@
 package etcd_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/skiffhq/skiff/pkg/storage"
 	"github.com/skiffhq/skiff/pkg/storage/etcd"
 	"github.com/skiffhq/skiff/pkg/storage/etcd/etcdtest"
 )
 
 // TestSlowWatcherDropped: a watcher that stops reading is dropped once its buffer is
-// full, while a watcher on the same client (so on the same gRPC stream) goes on
+// full, while a watcher on the same client (so on the same connection) goes on
 // receiving every event, and writers are not held up.
 func TestSlowWatcherDropped(t *testing.T) {
 	const (
@@ -93,8 +98,8 @@ func TestSlowWatcherDropped(t *testing.T) {
 	}
 }
 
-// TestWatchEndsWithContext: watches share one gRPC stream; ending some of them
-// closes their channels and leaves the others working.
+// TestWatchEndsWithContext: ending some watches of a backend closes their channels
+// and leaves the others working.
 func TestWatchEndsWithContext(t *testing.T) {
 	ctx := t.Context()
 	b := newBackend(t, etcdtest.Start(t, t.TempDir(), false), "/skiff")
@@ -120,4 +125,94 @@ func TestWatchEndsWithContext(t *testing.T) {
 	if ev, ok := recvEvent(t, keep); !ok || ev.Revision() != rev {
 		t.Fatalf("the remaining watch: %v %q at %d (open %v), want the Create at %d", ev.Type, ev.KV.Key, ev.Revision(), ok, rev)
 	}
+}
+
+// TestWatchStreams: each watch has a gRPC stream of its own, which ends with it,
+// even when progress requests, which name a watch's stream, race its end.
+func TestWatchStreams(t *testing.T) {
+	const n = 10
+	s := etcdtest.Start(t, t.TempDir(), false)
+	b := newBackend(t, s, "/skiff")
+	base := watchStreams(t, s)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var chans []<-chan storage.Event
+	for range n {
+		ch, err := b.Watch(ctx, "/", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chans = append(chans, ch)
+	}
+	waitWatchStreams(t, s, base+n)
+
+	done := make(chan struct{})
+	requests := make(chan int)
+	started := make(chan struct{})
+	go func() {
+		i := 0
+		for ; ; i++ {
+			if i == 100 {
+				close(started)
+			}
+			select {
+			case <-done:
+				requests <- i
+				return
+			default:
+			}
+			_ = b.RequestProgress(t.Context())
+		}
+	}()
+	<-started
+	cancel()
+	for _, ch := range chans {
+		for {
+			if _, ok := recvEvent(t, ch); !ok {
+				break
+			}
+		}
+	}
+	close(done)
+	t.Logf("%d progress requests while the watches ended", <-requests)
+	waitWatchStreams(t, s, base)
+}
+
+// waitWatchStreams waits until etcd serves want watch streams.
+func waitWatchStreams(t *testing.T, s *etcdtest.Server, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := watchStreams(t, s)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd serves %d watch streams, want %d", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// watchStreams is how many gRPC watch streams etcd serves, from its metrics.
+func watchStreams(t *testing.T, s *etcdtest.Server) int {
+	t.Helper()
+	resp, err := http.Get(s.Endpoint + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	const metric = "etcd_debugging_mvcc_watch_stream_total "
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), metric); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s%s: %v", metric, v, err)
+			}
+			return int(n)
+		}
+	}
+	t.Fatalf("no %q in etcd's metrics (%v)", metric, sc.Err())
+	return 0
 }
