@@ -13,7 +13,9 @@ import (
 // haPods is the size of the rollout the server dies in the middle of: 300
 // with SKIFF_HA_PODS=300 (the figure; a 2-core host starts about 20
 // kubia pods a minute, so that run takes most of an hour there); the test
-// suite runs a smaller one.
+// suite runs a smaller one. A worker runs at most 100 of them (a node holds
+// 110 pods, and its /24 of pod addresses), so a larger rollout gets more
+// workers.
 func haPods() int {
 	if n, err := strconv.Atoi(os.Getenv("SKIFF_HA_PODS")); err == nil && n > 0 {
 		return n
@@ -21,15 +23,25 @@ func haPods() int {
 	return 24
 }
 
+// haPodsPerWorker is how many of the rollout's pods a worker runs at most.
+const haPodsPerWorker = 100
+
 // TestHighAvailability: three servers, each with an etcd member (node 1 made
-// the cluster, nodes 2 and 3 joined it), and a worker (node 4) that joined
-// node 1. Node 1 dies (kill -9) in the middle of a rollout: the API answers
-// through node 2 at once, the control loops go on from another server, the
-// worker stays Ready (it reaches the API through its balancer), the rollout
+// the cluster, nodes 2 and 3 joined it), and workers (node 4 on, one per 100
+// pods) that joined node 1. Node 1 dies (kill -9) in the middle of a rollout:
+// the API answers through node 2 at once, the control loops go on from
+// another server, the workers stay Ready (they reach the API through their
+// balancers), the rollout
 // completes and no acknowledged write is lost; node 1 comes back and rejoins.
 func TestHighAvailability(t *testing.T) {
 	requireRoot(t)
-	l := newLab(t, "host-gw", 1, 1, 1, 1)
+	n := haPods()
+	workers := (n + haPodsPerWorker - 1) / haPodsPerWorker
+	subnets := []int{1, 1, 1}
+	for range workers {
+		subnets = append(subnets, 1)
+	}
+	l := newLab(t, "host-gw", subnets...)
 	// The servers run no pods of their own: the worker runs them all.
 	l.server("--cluster-init", "--disable-agent", "--node-monitor-grace-period", "20s")
 	serverToken, err := os.ReadFile(filepath.Join(l.nodes[0].dataDir, "server", "server-token"))
@@ -44,19 +56,20 @@ func TestHighAvailability(t *testing.T) {
 	}
 	l.nodes[1].start(serverArgs(2), "Skiff is ready")
 	l.nodes[2].start(serverArgs(3), "Skiff is ready")
-	l.agent(4)
+	for i := range workers {
+		l.agent(4 + i)
+	}
 	// kubectl through node 2, which stays up.
 	k2 := func(args ...string) (string, error) { return kubectlIn(t, l.nodes[1].ns, l.nodes[1].dataDir, args...) }
-	l.eventually("the worker Ready", 90*time.Second, func() (bool, string) {
+	l.eventually("the workers Ready", 90*time.Second, func() (bool, string) {
 		out, _ := k2("get", "nodes", "--no-headers")
-		return strings.Contains(out, "node-4 ") && strings.Count(out, " Ready ") == 1, out
+		return strings.Contains(out, "node-4 ") && strings.Count(out, " Ready ") == workers, out
 	})
 	l.eventually("three servers in the kubernetes endpoints", 30*time.Second, func() (bool, string) {
 		out, _ := k2("get", "endpoints", "kubernetes", "-o", "jsonpath={.subsets[*].addresses[*].ip}")
 		return len(strings.Fields(out)) == 3, out
 	})
 
-	n := haPods()
 	mustK2 := func(args ...string) string {
 		t.Helper()
 		out, err := k2(args...)
@@ -108,9 +121,9 @@ func TestHighAvailability(t *testing.T) {
 		out, _ := k2("rollout", "status", "deployment/web", "--timeout=5s")
 		return strings.Contains(out, "successfully rolled out"), out
 	})
-	out := mustK2("get", "nodes", "node-4", "--no-headers")
-	if !strings.Contains(out, " Ready ") {
-		t.Errorf("the worker after its server died: %s", out)
+	out := mustK2("get", "nodes", "--no-headers")
+	if strings.Count(out, " Ready ") != workers {
+		t.Errorf("the workers after their server died: %s", out)
 	}
 	for i := range 10 {
 		if out, err := k2("get", "configmap", fmt.Sprintf("acked-%d", i)); err != nil {
