@@ -41,10 +41,7 @@ func (s *Server) consistentRead(ctx context.Context) error {
 	}
 	p, ok := s.cfg.Storage.(storage.ProgressRequester)
 	if !ok {
-		if err := s.cache.waitFor(ctx, rev); err != nil && !errors.Is(err, errCacheStopped) {
-			return apierrors.NewTimeoutError(fmt.Sprintf("the cache did not reach the datastore's revision %d: %v", rev, err), 1)
-		}
-		return nil
+		return cacheBehind(s.cache.waitFor(ctx, rev), rev)
 	}
 	// Another tenant's write may be the latest, which no event of ours
 	// brings: the cache's watch is asked how far it has got, again while
@@ -54,15 +51,24 @@ func (s *Server) consistentRead(ctx context.Context) error {
 		wctx, cancel := context.WithTimeout(ctx, progressRetry)
 		err := s.cache.waitFor(wctx, rev)
 		cancel()
-		if err == nil || errors.Is(err, errCacheStopped) {
-			// Reached; or the server is stopping, and its last reads are
-			// served from what it has.
-			return nil
-		}
-		if ctx.Err() != nil {
-			return apierrors.NewTimeoutError(fmt.Sprintf("the cache did not reach the datastore's revision %d: %v", rev, err), 1)
+		if err == nil || errors.Is(err, errCacheStopped) || ctx.Err() != nil {
+			return cacheBehind(err, rev)
 		}
 	}
+}
+
+// cacheBehind is the answer to a consistent read whose wait for the cache to
+// reach rev ended with err: none when it did; a stopped cache (the server is
+// shutting down) follows the datastore no more, and what it holds is not the
+// latest state.
+func cacheBehind(err error, rev int64) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errCacheStopped):
+		return apierrors.NewServiceUnavailable("the server is shutting down: it cannot read the latest state")
+	}
+	return apierrors.NewTimeoutError(fmt.Sprintf("the cache did not reach the datastore's revision %d: %v", rev, err), 1)
 }
 
 // progressRetry is how long a consistent read waits for the progress it asked

@@ -111,7 +111,7 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 	res := req.res
 	dryRun := len(opts.DryRun) > 0
 	for attempt := 0; ; attempt++ {
-		old, err := s.getEntry(req)
+		old, err := s.getEntry(ctx, req)
 		if err != nil {
 			return nil, err
 		}
@@ -123,6 +123,13 @@ func (s *Server) delete(ctx context.Context, req request, opts *metav1.DeleteOpt
 		if p := opts.Preconditions; p != nil {
 			if p.UID != nil && *p.UID != oldMeta.UID {
 				return nil, preconditionFailed(res, req.name, "UID", string(*p.UID), string(oldMeta.UID))
+			}
+			if p.ResourceVersion != nil && *p.ResourceVersion != oldMeta.ResourceVersion && s.newerThanCached(*p.ResourceVersion, old) && attempt < maxRetries {
+				// Read through another server: the cache catches up first.
+				if err := s.consistentRead(ctx); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			if p.ResourceVersion != nil && *p.ResourceVersion != oldMeta.ResourceVersion {
 				return nil, preconditionFailed(res, req.name, "ResourceVersion", *p.ResourceVersion, oldMeta.ResourceVersion)

@@ -71,7 +71,7 @@ func (s *Server) evict(ctx context.Context, req request, ev *policyv1.Eviction, 
 
 	var pod *corev1.Pod
 	for try := 1; ; try++ {
-		if pod, err = s.evictedPod(req); err != nil {
+		if pod, err = s.evictedPod(ctx, req); err != nil {
 			return nil, err
 		}
 		if !canIgnoreBudget(pod) {
@@ -184,8 +184,8 @@ func withPodPreconditions(opts *metav1.DeleteOptions, pod *corev1.Pod, pinRV boo
 	return out
 }
 
-func (s *Server) evictedPod(req request) (*corev1.Pod, error) {
-	e, err := s.getEntry(req)
+func (s *Server) evictedPod(ctx context.Context, req request) (*corev1.Pod, error) {
+	e, err := s.getEntry(ctx, req)
 	if err != nil {
 		return nil, err
 	}

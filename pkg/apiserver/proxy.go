@@ -40,7 +40,7 @@ func (s *Server) serveProxy(w http.ResponseWriter, r *http.Request, req request)
 		writeError(w, apierrors.NewBadRequest(fmt.Sprintf("invalid request %q", req.name)))
 		return
 	}
-	e, err := s.getEntry(request{res: req.res, namespace: req.namespace, name: name})
+	e, err := s.getEntry(r.Context(), request{res: req.res, namespace: req.namespace, name: name})
 	if err != nil {
 		writeError(w, err)
 		return

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -25,12 +26,40 @@ import (
 )
 
 // getEntry returns the cached object a request names, or a NotFound Status.
-func (s *Server) getEntry(req request) (*entry, error) {
-	e, _ := s.cache.get(req.res, req.res.key(req.namespace, req.name))
+func (s *Server) getEntry(ctx context.Context, req request) (*entry, error) {
+	e, err := s.lookup(ctx, req.res, req.res.key(req.namespace, req.name))
+	if err != nil {
+		return nil, err
+	}
 	if e == nil {
 		return nil, apierrors.NewNotFound(req.res.groupResource(), req.name)
 	}
 	return e, nil
+}
+
+// lookup returns the cached entry for key, nil if there is none. On a
+// datastore other servers write to, a miss may be an object another server
+// has just made that the cache has yet to see: it is looked up again after a
+// consistent read, so that a write right after it (or a subresource of it)
+// finds it whichever server it comes through.
+func (s *Server) lookup(ctx context.Context, res *Resource, key string) (*entry, error) {
+	e, _ := s.cache.get(res, key)
+	if e != nil || !s.cfg.SharedStorage {
+		return e, nil
+	}
+	if err := s.consistentRead(ctx); err != nil {
+		return nil, err
+	}
+	e, _ = s.cache.get(res, key)
+	return e, nil
+}
+
+// newerThanCached reports whether resourceVersion rv, which a client read
+// somewhere, is newer than the cached entry e: on a shared datastore, a
+// write through another server this cache has yet to see.
+func (s *Server) newerThanCached(rv string, e *entry) bool {
+	n, err := strconv.ParseInt(rv, 10, 64)
+	return s.cfg.SharedStorage && err == nil && n > e.rev
 }
 
 // Exists reports whether the cache holds an object (used by the server's own
@@ -139,9 +168,11 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request, req request) {
 			return
 		}
 	}
-	e, err := s.getEntry(req)
-	if err != nil {
-		writeError(w, err)
+	// Fresh enough as the resourceVersion asked: what the cache holds is
+	// the answer, a miss included.
+	e, _ := s.cache.get(req.res, req.res.key(req.namespace, req.name))
+	if e == nil {
+		writeError(w, apierrors.NewNotFound(req.res.groupResource(), req.name))
 		return
 	}
 	switch req.output {

@@ -218,7 +218,7 @@ func (s *Server) serveSubresource(w http.ResponseWriter, r *http.Request, req re
 		}
 		s.serveTokenRequest(w, r, req)
 	case "log", "exec", "attach", "portforward":
-		if _, err := s.getEntry(req); err != nil {
+		if _, err := s.getEntry(r.Context(), req); err != nil {
 			writeError(w, err)
 			return
 		}

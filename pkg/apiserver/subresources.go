@@ -38,7 +38,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req request)
 		return
 	}
 	if r.Method == http.MethodGet {
-		e, err := s.getEntry(req)
+		e, err := s.getEntry(r.Context(), req)
 		if err != nil {
 			writeError(w, err)
 			return
@@ -94,7 +94,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, req request)
 		writeError(w, err)
 		return
 	}
-	e, err := s.getEntry(req)
+	e, err := s.getEntry(r.Context(), req)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -145,7 +145,7 @@ func (s *Server) create(ctx context.Context, res *Resource, namespace string, ob
 	// namespace is NotFound whatever else is wrong), then NodeRestriction,
 	// then the kind's own plugins.
 	if res.Namespaced {
-		if err := s.checkNamespaceOpen(acc.GetNamespace()); err != nil {
+		if err := s.checkNamespaceOpen(ctx, acc.GetNamespace()); err != nil {
 			return nil, err
 		}
 	}
@@ -247,12 +247,15 @@ func (s *Server) answer(ctx context.Context, res *Resource, namespace, name stri
 }
 
 // checkNamespaceOpen refuses writes into a missing or terminating namespace.
-func (s *Server) checkNamespaceOpen(ns string) error {
+func (s *Server) checkNamespaceOpen(ctx context.Context, ns string) error {
 	nsRes := s.reg.Lookup("v1", "namespaces")
 	if nsRes == nil {
 		return nil
 	}
-	e, _ := s.cache.get(nsRes, nsRes.key("", ns))
+	e, err := s.lookup(ctx, nsRes, nsRes.key("", ns))
+	if err != nil {
+		return err
+	}
 	if e == nil {
 		return apierrors.NewNotFound(nsRes.groupResource(), ns)
 	}
@@ -325,7 +328,10 @@ func (s *Server) updateWith(ctx context.Context, req request, mode writeMode, dr
 	res := req.res
 	key := res.key(req.namespace, req.name)
 	for attempt := 0; ; attempt++ {
-		old, _ := s.cache.get(res, key)
+		old, err := s.lookup(ctx, res, key)
+		if err != nil {
+			return nil, 0, err
+		}
 		if old == nil {
 			if res.AllowCreateOnUpdate && mode == writeMain {
 				obj, err := mutate(nil)
@@ -399,6 +405,9 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 	case rv == "":
 		// An unconditional update: of whatever is stored now, as upstream.
 		acc.SetResourceVersion(oldMeta.ResourceVersion)
+	case rv != oldMeta.ResourceVersion && s.newerThanCached(rv, old):
+		// Read through another server: retried once the cache has it.
+		return nil, errRetry
 	case rv != oldMeta.ResourceVersion:
 		return nil, conflict(res, name)
 	}
