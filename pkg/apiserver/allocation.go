@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,9 +22,23 @@ import (
 // which the API serves.
 const allocationLockKey = "/locks/allocation"
 
-// allocationLockTTL is how long a lock whose server died stays taken.
-// An allocation holds it for one write.
-const allocationLockTTL = 10 * time.Second
+// allocationLockTTL is how long a lock must stay as it is, as this server
+// sees it, before this server takes it over (its holder died). It is timed
+// on this server's clock from when it first saw the lock at its revision, as
+// client-go's leader election times a lease, so that clocks that disagree
+// between hosts do not matter; and it is well above the longest a live holder
+// keeps the lock: its catch-up (allocationCatchUp) and one write.
+var allocationLockTTL = 15 * time.Second
+
+// allocationCatchUp bounds how long a holder waits for its cache to catch up
+// with storage under the lock.
+const allocationCatchUp = 5 * time.Second
+
+// seenLock is the lock as this server last saw it held by another.
+type seenLock struct {
+	rev   int64
+	since time.Time
+}
 
 // lockAllocation takes the allocation lock and returns the function that
 // releases it.
@@ -51,45 +63,46 @@ func (s *Server) lockAllocation(ctx context.Context) (func(), error) {
 	}
 	// Catch up with storage up to the lock's own write (the cache follows
 	// every key): every allocation made under the lock before is in.
-	if err := s.cache.waitFor(ctx, rev); err != nil {
+	wctx, cancel := context.WithTimeout(ctx, allocationCatchUp)
+	defer cancel()
+	if err := s.cache.waitFor(wctx, rev); err != nil {
 		unlock()
 		return nil, apierrors.NewInternalError(fmt.Errorf("reading the allocations of other servers: %w", err))
 	}
 	return unlock, nil
 }
 
-// takeAllocationLock stores the lock as this server's, taking it over when its
-// holder let it expire, and returns the revision that holds it.
+// takeAllocationLock stores the lock as this server's, taking it over when
+// it has not changed for allocationLockTTL, and returns the revision that
+// holds it. s.allocMu is held.
 func (s *Server) takeAllocationLock(ctx context.Context) (int64, error) {
 	pause := time.Millisecond
 	for {
-		value := []byte(s.id + " " + strconv.FormatInt(time.Now().Add(allocationLockTTL).UnixMilli(), 10))
-		rev, err := s.cfg.Storage.Create(ctx, allocationLockKey, value)
+		rev, err := s.cfg.Storage.Create(ctx, allocationLockKey, []byte(s.id))
 		if err == nil {
 			return rev, nil
 		}
 		if !errors.Is(err, storage.ErrKeyExists) {
 			return 0, apierrors.NewInternalError(fmt.Errorf("taking the allocation lock: %w", err))
 		}
-		if kv, err := s.cfg.Storage.Get(ctx, allocationLockKey); err == nil && lockExpired(kv.Value) {
-			if rev, err := s.cfg.Storage.Update(ctx, allocationLockKey, value, kv.ModRevision); err == nil {
-				return rev, nil
+		if kv, err := s.cfg.Storage.Get(ctx, allocationLockKey); err == nil {
+			switch {
+			case kv.ModRevision != s.lockSeen.rev:
+				s.lockSeen = seenLock{rev: kv.ModRevision, since: time.Now()}
+			case time.Since(s.lockSeen.since) >= allocationLockTTL:
+				if rev, err := s.cfg.Storage.Update(ctx, allocationLockKey, []byte(s.id), kv.ModRevision); err == nil {
+					s.log.Warn("took over the allocation lock of a server that held it too long", "holder", string(kv.Value))
+					return rev, nil
+				}
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, apierrors.NewTimeoutError(fmt.Sprintf("waiting for the allocation lock: %v", ctx.Err()), 1)
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, 20*time.Millisecond)
 	}
-}
-
-// lockExpired reads a lock's "holder expiry-ms" value.
-func lockExpired(value []byte) bool {
-	_, at, ok := strings.Cut(string(value), " ")
-	ms, err := strconv.ParseInt(at, 10, 64)
-	return !ok || err != nil || time.Now().UnixMilli() > ms
 }
 
 // newServerID names this server process in the locks it holds.

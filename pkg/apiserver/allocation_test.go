@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -93,4 +94,58 @@ func allocateOnTwoServers(t *testing.T, shared bool) int {
 		t.Fatalf("%d objects stored, want 40", len(kvs))
 	}
 	return dups
+}
+
+// TestAllocationLockTakeover: a lock left by a server that died is taken over
+// once it has stayed as it is for the TTL on this server's clock, whatever
+// its holder wrote in it; a lock that changes meanwhile is not.
+func TestAllocationLockTakeover(t *testing.T) {
+	defer func(ttl time.Duration) { allocationLockTTL = ttl }(allocationLockTTL)
+	allocationLockTTL = 300 * time.Millisecond
+	store := memory.New()
+	s := startShared(t, store)
+	ctx := context.Background()
+	// A holder that died, whose clock said its lock would last for years.
+	if _, err := store.Create(ctx, allocationLockKey, []byte("dead 99999999999999")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s.allocMu.Lock()
+	rev, err := s.takeAllocationLock(ctx)
+	s.allocMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < allocationLockTTL {
+		t.Fatalf("took the lock after %v, before its TTL", waited)
+	}
+	// A live holder renews its lock (here: rewrites it) more often than
+	// the TTL: it is never taken over.
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for cur := rev; ; {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			var err error
+			if cur, err = store.Update(ctx, allocationLockKey, []byte("live"), cur); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	tctx, cancel := context.WithTimeout(ctx, 4*allocationLockTTL)
+	s.allocMu.Lock()
+	_, err = s.takeAllocationLock(tctx)
+	s.allocMu.Unlock()
+	cancel()
+	close(stop)
+	<-done
+	if err == nil {
+		t.Fatal("took over a lock its holder kept changing")
+	}
 }

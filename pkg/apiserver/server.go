@@ -112,6 +112,9 @@ type Server struct {
 	// allocMu serializes writes that allocate from a shared pool (ClusterIPs,
 	// NodePorts) so two creates never take the same value.
 	allocMu sync.Mutex
+	// lockSeen is the allocation lock as last seen held by another server
+	// (under allocMu).
+	lockSeen seenLock
 	// id names this server process among those sharing its storage.
 	id string
 	// barrier shares storage's revision among consistent reads.

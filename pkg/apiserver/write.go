@@ -449,7 +449,7 @@ func (s *Server) update(ctx context.Context, res *Resource, old *entry, oldObj, 
 		copyField(obj, oldObj, "Status")
 	}
 	if mode == writeMain && res.PrepareForUpdate != nil {
-		if res.Allocates {
+		if res.Allocates && !dryRun {
 			unlock, err := s.lockAllocation(ctx)
 			if err != nil {
 				return nil, err
