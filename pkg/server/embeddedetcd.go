@@ -99,6 +99,11 @@ func startEmbeddedEtcd(ctx context.Context, cfg Config, serverDir string, log *s
 		if err != nil {
 			return nil, fmt.Errorf("joining the server at %s: %w", cfg.JoinServer, err)
 		}
+		// A server that joins takes the cluster's state: what it kept
+		// before is never moved in (see migrateBolt below).
+		if err := setAside(boltFile(serverDir), ".before-join", log); err != nil {
+			return nil, err
+		}
 		if err := writeSharedFiles(serverDir, creds.Files, slices.Concat(sharedFiles, etcdCAFiles)); err != nil {
 			return nil, err
 		}
@@ -139,7 +144,9 @@ func startEmbeddedEtcd(ctx context.Context, cfg Config, serverDir string, log *s
 		return nil, err
 	}
 	e := &embedded{member: member, store: store}
-	if fresh && !joining {
+	// Whenever the bolt file is still there (a joining server has set its
+	// own aside): a move cut short goes on at the next start.
+	if !joining {
 		if err := migrateBolt(ctx, boltFile(serverDir), store, log); err != nil {
 			store.Close()
 			member.Stop()
@@ -175,6 +182,18 @@ func (e *embedded) addServer(serverDir string) join.AddServer {
 		}
 		return &join.ServerCredentials{InitialCluster: initial, Files: files}, nil
 	}
+}
+
+// setAside renames the file at path, if there is one, to path+suffix.
+func setAside(path, suffix string, log *slog.Logger) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	if err := os.Rename(path, path+suffix); err != nil {
+		return fmt.Errorf("setting %s aside: %w", path, err)
+	}
+	log.Info("set the embedded database aside: this server takes the cluster's state", "file", path+suffix)
+	return nil
 }
 
 // migrateBolt moves what the embedded bolt file at path holds into store

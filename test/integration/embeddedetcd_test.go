@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -218,10 +219,19 @@ func TestMigrateToEmbeddedEtcd(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Stop()
-	// Restarted, it moves nothing again: what it wrote to etcd is there.
+	// A move cut short (a crash before the file was set aside) goes on at
+	// the next start, though the member is no longer new; what was already
+	// moved, and what was written to etcd since, stays.
+	db := filepath.Join(dir, "server", "db", "state.db")
+	if err := os.Rename(db+".migrated", db); err != nil {
+		t.Fatal(err)
+	}
 	opts.ClusterInit = false
 	opts.EtcdAdvertiseIP = "127.0.0.1"
 	c = harness.StartCluster(t, opts)
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the file of a move cut short is still there after a restart: %v", err)
+	}
 	for _, name := range []string{"kept", "after"} {
 		if _, err := c.Client.CoreV1().ConfigMaps("default").Get(ctx, name, metav1.GetOptions{}); err != nil {
 			t.Errorf("after a restart, %s: %v", name, err)
