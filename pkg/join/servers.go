@@ -3,6 +3,7 @@ package join
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
@@ -64,7 +66,7 @@ func (h *Handler) joinServer(w http.ResponseWriter, r *http.Request) {
 	}
 	creds, err := h.AddServer(r.Context(), req)
 	if err != nil {
-		if se, ok := err.(*apierrors.StatusError); ok {
+		if se := (*apierrors.StatusError)(nil); errors.As(err, &se) {
 			writeStatus(w, se)
 			return
 		}
@@ -90,4 +92,13 @@ func JoinServer(ctx context.Context, serverURL string, token Token, req ServerRe
 		return nil, err
 	}
 	return &creds, nil
+}
+
+// Unavailable is the answer to a server that may join later (another is
+// joining, the etcd cluster is not healthy yet): 503 with a Retry-After,
+// which JoinServer's callers wait out.
+func Unavailable(err error, retryAfter time.Duration) *apierrors.StatusError {
+	se := apierrors.NewServiceUnavailable(err.Error())
+	se.ErrStatus.Details = &metav1.StatusDetails{RetryAfterSeconds: int32(retryAfter / time.Second)}
+	return se
 }

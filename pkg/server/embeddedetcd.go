@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -95,7 +96,11 @@ func startEmbeddedEtcd(ctx context.Context, cfg Config, serverDir string, log *s
 		}
 		peerURL := "https://" + net.JoinHostPort(ip.String(), strconv.Itoa(peerPort))
 		log.Info("joining the cluster's etcd", "server", cfg.JoinServer, "member", cfg.ServerName, "peer", peerURL)
-		creds, err := join.JoinServer(ctx, cfg.JoinServer, token, join.ServerRequest{Name: cfg.ServerName, PeerURL: peerURL})
+		var creds *join.ServerCredentials
+		err = retryJoin(ctx, cfg.JoinServer, func(msg string) { log.Info(msg) }, func() (err error) {
+			creds, err = join.JoinServer(ctx, cfg.JoinServer, token, join.ServerRequest{Name: cfg.ServerName, PeerURL: peerURL})
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("joining the server at %s: %w", cfg.JoinServer, err)
 		}
@@ -172,7 +177,13 @@ func (e *embedded) addServer(serverDir string) join.AddServer {
 	return func(ctx context.Context, req join.ServerRequest) (*join.ServerCredentials, error) {
 		initial, err := etcdmember.AddLearner(ctx, e.member.Client(), req.Name, req.PeerURL)
 		if err != nil {
-			return nil, fmt.Errorf("adding etcd member %s: %w", req.Name, err)
+			err = fmt.Errorf("adding etcd member %s: %w", req.Name, err)
+			if errors.Is(err, rpctypes.ErrTooManyLearners) || errors.Is(err, rpctypes.ErrUnhealthy) {
+				// Another server is still joining, or the cluster has yet
+				// to settle: this one may join in a moment.
+				return nil, join.Unavailable(err, 5*time.Second)
+			}
+			return nil, err
 		}
 		files := map[string][]byte{}
 		for _, f := range slices.Concat(sharedFiles, etcdCAFiles) {

@@ -178,24 +178,36 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 // them: a server that does not answer yet is waited for, one that backs this
 // address off is asked again when it said to. A refusal is final.
 func joinCluster(ctx context.Context, serverURL string, token join.Token, req join.Request, out io.Writer) (*join.Credentials, error) {
-	for attempt := 0; ; attempt++ {
-		creds, err := join.Join(ctx, serverURL, token, req)
+	var creds *join.Credentials
+	err := retryJoin(ctx, serverURL, func(msg string) { fmt.Fprintln(out, msg) }, func() (err error) {
+		creds, err = join.Join(ctx, serverURL, token, req)
+		return err
+	})
+	return creds, err
+}
+
+// retryJoin runs attempt, a join through the server at serverURL, until it
+// succeeds or is refused for good (a CA that is not the token's, a secret or
+// a request refused), saying now and then what it waits for.
+func retryJoin(ctx context.Context, serverURL string, say func(string), attempt func() error) error {
+	for n := 0; ; n++ {
+		err := attempt()
 		if err == nil {
-			return creds, nil
+			return nil
 		}
 		if errors.Is(err, join.ErrCAMismatch) || errors.Is(err, join.ErrRefused) || errors.Is(err, join.ErrRejected) || ctx.Err() != nil {
-			return nil, err
+			return err
 		}
 		wait := 2 * time.Second
 		if errors.Is(err, join.ErrThrottled) {
 			wait = join.RetryAfter(err)
-			fmt.Fprintf(out, "The server at %s is backing off joins from this address after failed ones; retrying in %s\n", serverURL, wait)
-		} else if attempt%5 == 0 {
-			fmt.Fprintf(out, "Waiting for the server at %s: %v\n", serverURL, err)
+			say(fmt.Sprintf("The server at %s is backing off joins from this address after failed ones; retrying in %s", serverURL, wait))
+		} else if n%5 == 0 {
+			say(fmt.Sprintf("Waiting for the server at %s: %v", serverURL, err))
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(wait):
 		}
 	}
