@@ -289,6 +289,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 	var emb *embedded
 	if usesEmbeddedEtcd(cfg, serverDir) {
+		if len(cfg.Datastore.Endpoints) > 0 {
+			return fmt.Errorf("--datastore-endpoint names an external etcd, but this server runs an embedded one (--cluster-init, --server, or a member in %s): use one or the other", etcdDir(serverDir))
+		}
 		if emb, err = startEmbeddedEtcd(ctx, cfg, serverDir, log); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +111,20 @@ func TestServerFrontDoor(t *testing.T) {
 		if _, err := kc.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{}); err != nil {
 			t.Fatalf("default service account in %s: %v", ns, err)
 		}
+	}
+}
+
+// TestExternalAndEmbeddedEtcdRefused: --datastore-endpoint with --cluster-init
+// is refused with the reason, rather than one of them silently ignored.
+func TestExternalAndEmbeddedEtcdRefused(t *testing.T) {
+	s, err := New(Config{DataDir: t.TempDir(), BindAddress: "127.0.0.1", HTTPSPort: freePort(t), DisableAgent: true, DisableControllers: true,
+		ClusterInit: true, Datastore: Datastore{Endpoints: []string{"https://127.0.0.1:1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Run(ctx); err == nil || !strings.Contains(err.Error(), "use one or the other") {
+		t.Fatalf("a server with both an external and an embedded etcd: %v", err)
 	}
 }

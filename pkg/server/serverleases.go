@@ -85,11 +85,12 @@ func (l *serverLeases) run(ctx context.Context) {
 	}
 }
 
-// leave takes this server out of the endpoints and deletes its lease.
+// leave deletes this server's lease, then takes it out of the endpoints: in
+// that order, so that another server reconciling meanwhile does not put it
+// back for the lease it still sees.
 func (l *serverLeases) leave(ctx context.Context) {
-	if err := l.reconcile(ctx, l.addr); err == nil {
-		_ = l.client.CoordinationV1().Leases("kube-system").Delete(ctx, leaseName(l.identity), metav1.DeleteOptions{})
-	}
+	_ = l.client.CoordinationV1().Leases("kube-system").Delete(ctx, leaseName(l.identity), metav1.DeleteOptions{})
+	_ = l.reconcile(ctx, l.addr)
 }
 
 // renew creates or renews this server's Lease.
