@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/skiffhq/skiff/pkg/storage"
 	"github.com/skiffhq/skiff/pkg/storage/memory"
 )
 
@@ -123,5 +124,71 @@ func TestReplayEndsAtAnotherTenantsRevision(t *testing.T) {
 	s.cache.mu.RUnlock()
 	if n != 1 {
 		t.Errorf("the history holds %d events, want the ConfigMap's create", n)
+	}
+}
+
+// stalling is a datastore that can say how far a watch has got (a
+// ProgressRequester, as etcd), whose watches stall a while after their first
+// event, as a loaded datastore may.
+type stalling struct {
+	storage.Backend
+	stall time.Duration
+}
+
+func (s stalling) Watch(ctx context.Context, prefix string, after int64) (<-chan storage.Event, error) {
+	in, err := s.Backend.Watch(ctx, prefix, after)
+	if err != nil {
+		return nil, err
+	}
+	out := make(chan storage.Event)
+	go func() {
+		defer close(out)
+		first := true
+		for ev := range in {
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+			if first {
+				first = false
+				time.Sleep(s.stall)
+			}
+		}
+	}()
+	return out, nil
+}
+
+// RequestProgress is answered by the events still to come.
+func (stalling) RequestProgress(context.Context) error { return nil }
+
+// TestReplayWaitsOutAStall: a datastore that stalls in the middle of the
+// history replay does not leave a gap in the history, which would let a
+// watch resumed from inside it miss events instead of getting a 410.
+func TestReplayWaitsOutAStall(t *testing.T) {
+	res := &Resource{GVK: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Name: "configmaps", Namespaced: true,
+		New: func() runtime.Object { return &corev1.ConfigMap{} }, NewList: func() runtime.Object { return &corev1.ConfigMapList{} }}
+	store := memory.New()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, name := range []string{"a", "b", "c"} {
+		cm, _ := json.Marshal(&corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "default"}})
+		if _, err := store.Create(ctx, res.key("default", name), cm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := New(Config{Storage: stalling{store, 3 * replayIdle}, Registry: NewRegistry(res), SharedStorage: true})
+	go func() { _ = s.Run(ctx) }()
+	<-s.Ready()
+	select {
+	case <-s.cache.replayed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the history replay did not end")
+	}
+	s.cache.mu.RLock()
+	n := s.cache.histLen
+	s.cache.mu.RUnlock()
+	if n != 3 {
+		t.Errorf("the history holds %d events after a stall, want the 3 creates", n)
 	}
 }

@@ -85,8 +85,11 @@ func (c *cache) storedHistory(ctx context.Context, upto int64) ([]storage.Event,
 		}
 		// upto need not be a write under /registry/ (a datastore shared
 		// with others, or etcd's first revision, holds none): an event past
-		// it, or a pause once storage has replayed what it holds, ends the
-		// replay.
+		// it ends the replay; so does storage's word that it has sent all up
+		// to upto, where it can give it (a pause proves nothing there: a
+		// datastore that stalls pauses too, and the history would have a
+		// gap), else a pause once storage has replayed what it holds.
+		progress, _ := c.store.(storage.ProgressRequester)
 		idle := time.NewTimer(replayIdle)
 	read:
 		for {
@@ -95,7 +98,7 @@ func (c *cache) storedHistory(ctx context.Context, upto int64) ([]storage.Event,
 				if !ok {
 					break read // fell behind: resume from where it stopped
 				}
-				if ev.Revision() > upto || ev.Type == storage.Progress && ev.Revision() == upto {
+				if ev.Revision() > upto || ev.Type == storage.Progress && ev.Revision() >= upto {
 					from = upto
 					break read
 				}
@@ -109,6 +112,11 @@ func (c *cache) storedHistory(ctx context.Context, upto int64) ([]storage.Event,
 				}
 				idle.Reset(replayIdle)
 			case <-idle.C:
+				if progress != nil {
+					_ = progress.RequestProgress(ctx)
+					idle.Reset(replayIdle)
+					continue
+				}
 				from = upto
 				break read
 			case <-ctx.Done():
