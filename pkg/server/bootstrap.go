@@ -6,16 +6,15 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 
 	schedulingvalidation "github.com/skiffhq/skiff/pkg/api/validation/scheduling"
 	"github.com/skiffhq/skiff/pkg/apiserver"
@@ -94,28 +93,21 @@ func bootstrap(ctx context.Context, api *apiserver.Server, reg *apiserver.Regist
 	if host == nil {
 		return nil
 	}
-	ep := &corev1.Endpoints{
-		ObjectMeta: metav1.ObjectMeta{Name: "kubernetes", Labels: map[string]string{"endpointslice.kubernetes.io/skip-mirror": "true"}},
-		Subsets: []corev1.EndpointSubset{{
-			Addresses: []corev1.EndpointAddress{{IP: host.String()}},
-			Ports:     []corev1.EndpointPort{{Name: "https", Port: int32(port), Protocol: corev1.ProtocolTCP}},
-		}},
+	ep, endpointSlices, err := kubernetesEndpoints([]string{net.JoinHostPort(host.String(), strconv.Itoa(port))})
+	if err != nil {
+		return err
 	}
 	if err := ensure("endpoints", "default", ep); err != nil {
 		return err
 	}
 	// Service proxies read EndpointSlices; upstream's apiserver keeps this one
 	// itself (the kubernetes Service has no selector for a controller to follow).
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta:  metav1.ObjectMeta{Name: "kubernetes", Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes"}},
-		AddressType: discoveryv1.AddressTypeIPv4,
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{host.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	for _, slice := range endpointSlices {
+		if err := ensureIn("discovery.k8s.io/v1", "endpointslices", "default", slice); err != nil {
+			return err
+		}
 	}
-	if host.To4() == nil {
-		slice.AddressType = discoveryv1.AddressTypeIPv6
-	}
-	return ensureIn("discovery.k8s.io/v1", "endpointslices", "default", slice)
+	return nil
 }
 
 // dnsService keeps the Service pods resolve names through,

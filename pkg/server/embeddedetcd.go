@@ -185,11 +185,9 @@ func (e *embedded) addServer(serverDir string) join.AddServer {
 			}
 			return nil, err
 		}
-		files := map[string][]byte{}
-		for _, f := range slices.Concat(sharedFiles, etcdCAFiles) {
-			if files[f], err = os.ReadFile(filepath.Join(serverDir, f)); err != nil {
-				return nil, err
-			}
+		files, err := readSharedFiles(serverDir, slices.Concat(sharedFiles, etcdCAFiles))
+		if err != nil {
+			return nil, err
 		}
 		return &join.ServerCredentials{InitialCluster: initial, Files: files}, nil
 	}

@@ -206,23 +206,31 @@ func kubernetesEndpoints(addrs []string) (*corev1.Endpoints, []*discoveryv1.Endp
 		}
 		ep.Subsets = append(ep.Subsets, sub)
 	}
-	// Upstream's one slice, named after the Service, for the first port; the
-	// few clusters with servers on several ports are served by the Endpoints.
+	// Upstream's one slice, named after the Service, for the first port and
+	// the first server's address family (a slice holds one); the few
+	// clusters with servers on several ports or families are served by the
+	// Endpoints.
 	port := ports[0]
 	slice := &discoveryv1.EndpointSlice{
 		ObjectMeta:  metav1.ObjectMeta{Name: "kubernetes", Namespace: "default", Labels: map[string]string{discoveryv1.LabelServiceName: "kubernetes"}},
 		AddressType: discoveryv1.AddressTypeIPv4,
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(port), Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}
-	for _, h := range byPort[port] {
+	for i, h := range byPort[port] {
 		ip := net.ParseIP(h)
 		if ip == nil {
 			continue
 		}
+		family := discoveryv1.AddressTypeIPv4
 		if ip.To4() == nil {
-			slice.AddressType = discoveryv1.AddressTypeIPv6
+			family = discoveryv1.AddressTypeIPv6
 		}
-		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{h}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+		if i == 0 {
+			slice.AddressType = family
+		}
+		if family == slice.AddressType {
+			slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{Addresses: []string{h}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}})
+		}
 	}
 	return ep, []*discoveryv1.EndpointSlice{slice}, nil
 }

@@ -91,11 +91,9 @@ func sealBootstrap(serverDir string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{}
-	for _, f := range sharedFiles {
-		if files[f], err = os.ReadFile(filepath.Join(serverDir, f)); err != nil {
-			return nil, err
-		}
+	files, err := readSharedFiles(serverDir, sharedFiles)
+	if err != nil {
+		return nil, err
 	}
 	plain, err := json.Marshal(files)
 	if err != nil {
@@ -152,10 +150,24 @@ func openBootstrap(value []byte, serverDir, given string) error {
 	return writeSharedFiles(serverDir, files, sharedFiles)
 }
 
+// readSharedFiles reads the files names lists from serverDir.
+func readSharedFiles(serverDir string, names []string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for _, f := range names {
+		data, err := os.ReadFile(filepath.Join(serverDir, f))
+		if err != nil {
+			return nil, err
+		}
+		files[f] = data
+	}
+	return files, nil
+}
+
 // writeSharedFiles writes the cluster's shared files (those names lists) into
 // serverDir where they differ; a CA replaced voids the certificates issued
 // under the old one.
 func writeSharedFiles(serverDir string, files map[string][]byte, names []string) error {
+	caChanged := false
 	for _, f := range names {
 		data, ok := files[f]
 		if !ok {
@@ -171,12 +183,11 @@ func writeSharedFiles(serverDir string, files map[string][]byte, names []string)
 		if err := pki.WriteFileAtomic(path, data, 0o600); err != nil {
 			return err
 		}
-		if strings.HasPrefix(f, "tls/ca.") || strings.HasPrefix(f, etcdCADir+"/") {
-			// Certificates this server issued under another CA are void.
-			if err := removeIssued(filepath.Join(serverDir, "tls")); err != nil {
-				return err
-			}
-		}
+		caChanged = caChanged || strings.HasPrefix(f, "tls/ca.") || strings.HasPrefix(f, etcdCADir+"/")
+	}
+	if caChanged {
+		// Certificates this server issued under another CA are void.
+		return removeIssued(filepath.Join(serverDir, "tls"))
 	}
 	return nil
 }
