@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/skiffhq/skiff/pkg/storage"
 	"github.com/skiffhq/skiff/pkg/storage/memory"
@@ -59,8 +58,7 @@ func TestHistoryBounds(t *testing.T) {
 // stopped cache to apply it (which held the server's shutdown 10 s, and made
 // its loops' last events fail with "cache did not reach revision").
 func TestWriteAnsweredWhileStopping(t *testing.T) {
-	res := &Resource{GVK: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Name: "configmaps", Namespaced: true,
-		New: func() runtime.Object { return &corev1.ConfigMap{} }, NewList: func() runtime.Object { return &corev1.ConfigMapList{} }}
+	res := configMaps()
 	s := New(Config{Storage: memory.New(), Registry: NewRegistry(res)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -99,8 +97,7 @@ func TestWriteAnsweredWhileStopping(t *testing.T) {
 // waiting for an event that never comes, which held every watch from an old
 // revision for 10 s.
 func TestReplayEndsAtAnotherTenantsRevision(t *testing.T) {
-	res := &Resource{GVK: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Name: "configmaps", Namespaced: true,
-		New: func() runtime.Object { return &corev1.ConfigMap{} }, NewList: func() runtime.Object { return &corev1.ConfigMapList{} }}
+	res := configMaps()
 	store := memory.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -166,8 +163,7 @@ func (stalling) RequestProgress(context.Context) error { return nil }
 // history replay does not leave a gap in the history, which would let a
 // watch resumed from inside it miss events instead of getting a 410.
 func TestReplayWaitsOutAStall(t *testing.T) {
-	res := &Resource{GVK: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Name: "configmaps", Namespaced: true,
-		New: func() runtime.Object { return &corev1.ConfigMap{} }, NewList: func() runtime.Object { return &corev1.ConfigMapList{} }}
+	res := configMaps()
 	store := memory.New()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
