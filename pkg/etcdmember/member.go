@@ -379,8 +379,9 @@ func (m *Member) ClientURL() string { return m.cfg.clientURL() }
 func (m *Member) PeerURL() string { return m.cfg.peerURL() }
 
 // Err receives at most one error: that the member stopped serving without
-// Stop (a listener failed, or the cluster removed it). It is closed once the
-// member has stopped, either way.
+// Stop (a listener failed, or the cluster removed it). It is closed after
+// that error, or once the member has stopped without one; parts of etcd
+// may still be winding down then, so Stop must be called either way.
 func (m *Member) Err() <-chan error { return m.errc }
 
 // Stop closes Client and stops the member; a leader first hands its
