@@ -4,13 +4,19 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/skiffhq/skiff/pkg/pki"
 )
 
 // ControllersLease is the Lease in kube-system whose holder runs the control
@@ -117,4 +123,22 @@ func lead(ctx context.Context, client kubernetes.Interface, name, identity strin
 		}
 	}
 	return nil
+}
+
+// serverIdentity is this server in elections and identity Leases: its name
+// and an ID made once for its data dir (DATA_DIR/server/instance-id), as
+// upstream's "host_uuid". Two servers that share a name (hosts named alike,
+// on an external datastore) are then never taken for one, and a server
+// restarted on its data dir is the same one, which takes its leases back at
+// once.
+func serverIdentity(serverDir, name string) (string, error) {
+	path := filepath.Join(serverDir, "instance-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return name + "_" + strings.TrimSpace(string(b)), nil
+	}
+	id := string(uuid.NewUUID())
+	if err := pki.WriteFileAtomic(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("this server's instance ID: %w", err)
+	}
+	return name + "_" + id, nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +93,22 @@ func testAPI(t *testing.T) kubernetes.Interface {
 		t.Fatal(err)
 	}
 	return client
+}
+
+// TestServerIdentity: a server's identity stays the same across restarts on
+// its data dir, and differs from that of a server of the same name elsewhere.
+func TestServerIdentity(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	first, err := serverIdentity(dir, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := serverIdentity(dir, "s1")
+	namesake, _ := serverIdentity(other, "s1")
+	if first != again || !strings.HasPrefix(first, "s1_") {
+		t.Errorf("identity %q, then %q after a restart", first, again)
+	}
+	if namesake == first {
+		t.Errorf("two servers named s1 on two data dirs share the identity %q", first)
+	}
 }

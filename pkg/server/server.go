@@ -279,6 +279,10 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		cfg.ServerName = name
 	}
+	identity, err := serverIdentity(serverDir, cfg.ServerName)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSPort)))
 	if err != nil {
@@ -527,12 +531,12 @@ func (s *Server) Run(ctx context.Context) error {
 		components.Go(func() { emb.removeDeletedServers(ctx, loopClient, cfg.ServerName, log) })
 	}
 	if host := net.ParseIP(joinHost(cfg)); host != nil {
-		leases := newServerLeases(loopClient, cfg.ServerName, host, port, log)
+		leases := newServerLeases(loopClient, identity, cfg.ServerName, host, port, log)
 		components.Go(func() { leases.run(ctx) })
 	}
 	if !cfg.DisableControllers {
 		components.Go(func() {
-			err := lead(ctx, loopClient, ControllersLease, cfg.ServerName, cfg.LeaderElection, log, func(ctx context.Context) error {
+			err := lead(ctx, loopClient, ControllersLease, identity, cfg.LeaderElection, log, func(ctx context.Context) error {
 				return runControllers(ctx, cfg, lb.config(), ca, legacyTokens, log)
 			})
 			if err != nil && ctx.Err() == nil {

@@ -17,6 +17,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 )
@@ -37,6 +38,7 @@ const (
 type serverLeases struct {
 	client   kubernetes.Interface
 	identity string
+	hostname string // the server's name, its Lease's hostname label
 	addr     string // host:port other machines reach this server at
 	duration time.Duration
 	now      func() time.Time
@@ -47,9 +49,9 @@ type serverLeases struct {
 // kubernetes Service's endpoints; it renews every third of it.
 const serverLeaseDuration = 15 * time.Second
 
-func newServerLeases(client kubernetes.Interface, identity string, host net.IP, port int, log *slog.Logger) *serverLeases {
+func newServerLeases(client kubernetes.Interface, identity, hostname string, host net.IP, port int, log *slog.Logger) *serverLeases {
 	return &serverLeases{
-		client: client, identity: identity, addr: net.JoinHostPort(host.String(), strconv.Itoa(port)),
+		client: client, identity: identity, hostname: hostname, addr: net.JoinHostPort(host.String(), strconv.Itoa(port)),
 		duration: serverLeaseDuration, now: time.Now, log: log,
 	}
 }
@@ -93,6 +95,16 @@ func (l *serverLeases) leave(ctx context.Context) {
 	_ = l.reconcile(ctx, l.addr)
 }
 
+// labels are its Lease's: upstream's identity label, and the server's name
+// as its hostname where a label value can hold it (node names may be longer).
+func (l *serverLeases) labels() map[string]string {
+	labels := map[string]string{identityLabel: identityComponent}
+	if len(validation.IsValidLabelValue(l.hostname)) == 0 {
+		labels[corev1.LabelHostname] = l.hostname
+	}
+	return labels
+}
+
 // renew creates or renews this server's Lease.
 func (l *serverLeases) renew(ctx context.Context) error {
 	leases := l.client.CoordinationV1().Leases("kube-system")
@@ -103,7 +115,7 @@ func (l *serverLeases) renew(ctx context.Context) error {
 		_, err = leases.Create(ctx, &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{
 				Name:        name,
-				Labels:      map[string]string{identityLabel: identityComponent, corev1.LabelHostname: l.identity},
+				Labels:      l.labels(),
 				Annotations: map[string]string{advertiseAnnotation: l.addr},
 			},
 			Spec: coordinationv1.LeaseSpec{

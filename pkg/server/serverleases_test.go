@@ -22,7 +22,7 @@ func TestServerLeasesEndpoints(t *testing.T) {
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	server := func(name, ip string) *serverLeases {
-		l := newServerLeases(client, name, net.ParseIP(ip), 6443, slog.New(slog.DiscardHandler))
+		l := newServerLeases(client, name, name, net.ParseIP(ip), 6443, slog.New(slog.DiscardHandler))
 		l.now = clock
 		return l
 	}

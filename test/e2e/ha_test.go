@@ -115,7 +115,9 @@ func TestHighAvailability(t *testing.T) {
 	})
 	l.eventually("the loops on another server", 60*time.Second, func() (bool, string) {
 		out, _ := k2("get", "lease", "-n", "kube-system", "kube-controller-manager", "-o", "jsonpath={.spec.holderIdentity}")
-		return out == "node-2" || out == "node-3", out
+		// The holder is the server's name and its instance ID.
+		name, _, _ := strings.Cut(out, "_")
+		return name == "node-2" || name == "node-3", out
 	})
 	l.eventually("the rollout completing", podsTime, func() (bool, string) {
 		out, _ := k2("rollout", "status", "deployment/web", "--timeout=5s")

@@ -19,7 +19,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
 	"github.com/skiffhq/skiff/pkg/etcdmember"
 	"github.com/skiffhq/skiff/pkg/pki"
@@ -97,13 +96,7 @@ func TestServersOnEmbeddedEtcd(t *testing.T) {
 		_, err := servers[0].c.Client.CoreV1().ConfigMaps("default").Get(ctx, "before", metav1.GetOptions{})
 		return err == nil, fmt.Sprint(err)
 	})
-	holder := func(c kubernetes.Interface) string {
-		l, err := c.CoordinationV1().Leases("kube-system").Get(ctx, server.ControllersLease, metav1.GetOptions{})
-		if err != nil {
-			return err.Error()
-		}
-		return ptr.Deref(l.Spec.HolderIdentity, "")
-	}
+	holder := func(c kubernetes.Interface) string { return loopsLeader(ctx, c) }
 	eventually(t, "server-1 leading", 10*time.Second, func() (bool, string) { h := holder(servers[1].c.Client); return h == "server-1", h })
 
 	// The first server (the etcd cluster's founder and the loops' leader) stops.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,13 +72,7 @@ func serversShareStorage(t *testing.T, datastore func(*harness.Options)) {
 	}
 	ctx := context.Background()
 
-	holder := func(c kubernetes.Interface) string {
-		l, err := c.CoordinationV1().Leases("kube-system").Get(ctx, server.ControllersLease, metav1.GetOptions{})
-		if err != nil {
-			return err.Error()
-		}
-		return ptr.Deref(l.Spec.HolderIdentity, "")
-	}
+	holder := func(c kubernetes.Interface) string { return loopsLeader(ctx, c) }
 	eventually(t, "server-1 leading the control loops", 10*time.Second, func() (bool, string) {
 		h := holder(s2.Client)
 		return h == "server-1", h
@@ -216,4 +211,15 @@ func firstDuplicate(s []string) string {
 		seen[v] = true
 	}
 	return ""
+}
+
+// loopsLeader is the name of the server holding the control loops' Lease
+// (its identity is NAME_INSTANCE-ID), or the error reading it.
+func loopsLeader(ctx context.Context, c kubernetes.Interface) string {
+	l, err := c.CoordinationV1().Leases("kube-system").Get(ctx, server.ControllersLease, metav1.GetOptions{})
+	if err != nil {
+		return err.Error()
+	}
+	name, _, _ := strings.Cut(ptr.Deref(l.Spec.HolderIdentity, ""), "_")
+	return name
 }
