@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,12 @@ type Agent struct {
 	// set once the pods listed at start were admitted, oldest first.
 	admitMu   sync.Mutex
 	admitOpen bool
+
+	// mirrorMu guards the registries tried after the mirror (see
+	// SetMirrorFallbacks) and the supervisor that writes them.
+	mirrorMu  sync.Mutex
+	fallbacks []string
+	mirrorSup *containerd.Supervisor
 
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker
@@ -247,21 +254,42 @@ func (a *Agent) shutdown() error {
 	return a.removeAllPods(ctx)
 }
 
+// SetMirrorFallbacks makes urls the registries the supervised containerd
+// tries after the mirror's own (Options.Mirror), from its next pull on: the
+// other servers' registries, as they come and go. With another runtime, or
+// no mirror, it does nothing.
+func (a *Agent) SetMirrorFallbacks(urls []string) error {
+	a.mirrorMu.Lock()
+	defer a.mirrorMu.Unlock()
+	a.fallbacks = slices.Clone(urls)
+	if a.mirrorSup == nil {
+		return nil
+	}
+	return a.mirrorSup.SetMirrorFallbacks(a.fallbacks)
+}
+
 // startRuntime starts the supervised containerd (or dials the given
 // endpoint) and waits until the runtime answers.
 func (a *Agent) startRuntime(ctx, rtCtx context.Context, done *chan error) error {
 	endpoint := a.opts.ContainerRuntimeEndpoint
 	if endpoint == "" {
+		a.mirrorMu.Lock()
+		mirror := a.opts.Mirror
+		if mirror.URL != "" && a.fallbacks != nil {
+			mirror.Fallbacks = a.fallbacks
+		}
 		s, err := containerd.New(containerd.Options{
 			DataDir:      a.opts.DataDir,
 			Binary:       a.opts.ContainerdBinary,
 			CNIBinDir:    a.opts.CNIBinDir,
 			SandboxImage: images.PauseRef,
 			NetNS:        a.opts.NetNS,
-			Mirror:       a.opts.Mirror,
+			Mirror:       mirror,
 			AfterStart:   a.importImages,
 			Logger:       a.opts.Logger,
 		})
+		a.mirrorSup = s
+		a.mirrorMu.Unlock()
 		if err != nil {
 			return err
 		}

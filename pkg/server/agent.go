@@ -52,7 +52,10 @@ type NodeConfig struct {
 	// Mirror is the cluster registry containerd pulls through first. With
 	// one, DATA_DIR/agent/images is the registry's business, not the node's.
 	Mirror agent.Mirror
-	Logger *slog.Logger
+	// MirrorFallbacks, when set, brings the other servers' registries as
+	// they come and go, to try when the mirror does not answer.
+	MirrorFallbacks <-chan []string
+	Logger          *slog.Logger
 }
 
 // runAgent runs this host's node for `skiff server`: the serving certificate
@@ -185,6 +188,20 @@ func RunNode(ctx context.Context, nc NodeConfig) error {
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", agentPort))
 	if err != nil {
 		return fmt.Errorf("agent port %d: %w (is a kubelet or another skiff agent running?)", agentPort, err)
+	}
+	if nc.MirrorFallbacks != nil {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case urls := <-nc.MirrorFallbacks:
+					if err := a.SetMirrorFallbacks(urls); err != nil {
+						log.Warn("updating the registries pulled from", "err", err)
+					}
+				}
+			}
+		}()
 	}
 	go func() {
 		if err := streams.Serve(ctx, ln, streamserver.TLSConfig(cert, nc.ClientCAs)); err != nil && ctx.Err() == nil {

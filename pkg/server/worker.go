@@ -143,7 +143,8 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	// The node runs on until the drain is over: its agent stops the evicted pods.
 	nodeCtx, stopNode := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopNode()
-	go followServers(nodeCtx, client, lb, cfg.Logger)
+	fallbacks := make(chan []string, 1)
+	go followServers(nodeCtx, client, lb, func(servers []string) { offerFallbacks(fallbacks, joined.Host, servers) }, cfg.Logger)
 	go func() {
 		<-ctx.Done()
 		if cfg.Drain {
@@ -167,10 +168,12 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		// Images come from the cluster registry first, with this node's
 		// identity: from the server joined, whose certificate names its
 		// address, as containerd cannot check another name (through the
-		// balancer a node's certificate would do). With that server down,
-		// images come from their own registries.
-		Mirror: agent.Mirror{URL: cfg.ServerURL, CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey},
-		Logger: cfg.Logger,
+		// balancer a node's certificate would do); then from the other
+		// servers' registries, at their own addresses; then from the
+		// images' own registries.
+		Mirror:          agent.Mirror{URL: cfg.ServerURL, CAFile: files.CA, CertFile: files.ClientCert, KeyFile: files.ClientKey},
+		MirrorFallbacks: fallbacks,
+		Logger:          cfg.Logger,
 	})
 }
 
@@ -213,9 +216,27 @@ func retryJoin(ctx context.Context, serverURL string, say func(string), attempt 
 	}
 }
 
-// followServers feeds the balancer the live servers: the kubernetes
-// Service's EndpointSlice, which the servers keep to those whose lease is live.
-func followServers(ctx context.Context, client kubernetes.Interface, lb *loadbalancer.LoadBalancer, log *slog.Logger) {
+// offerFallbacks hands the agent the registries of the servers but the one
+// joined (whose address is the mirror's), as URLs each server's certificate
+// names, replacing any list not taken yet.
+func offerFallbacks(ch chan []string, joined string, servers []string) {
+	var urls []string
+	for _, s := range servers {
+		if s != joined {
+			urls = append(urls, "https://"+s)
+		}
+	}
+	select {
+	case <-ch:
+	default:
+	}
+	ch <- urls
+}
+
+// followServers feeds the balancer, and changed, the live servers: the
+// kubernetes Service's EndpointSlice, which the servers keep to those whose
+// lease is live.
+func followServers(ctx context.Context, client kubernetes.Interface, lb *loadbalancer.LoadBalancer, changed func([]string), log *slog.Logger) {
 	factory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace("default"),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = discoveryv1.LabelServiceName + "=kubernetes" }))
 	update := func(obj any) {
@@ -239,6 +260,7 @@ func followServers(ctx context.Context, client kubernetes.Interface, lb *loadbal
 		}
 		if len(servers) > 0 {
 			lb.SetServers(servers)
+			changed(servers)
 		}
 	}
 	_, _ = factory.Discovery().V1().EndpointSlices().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -127,5 +128,22 @@ func TestAgentWaitsOutTheBackOff(t *testing.T) {
 	}
 	if len(creds.ClientCert) == 0 {
 		t.Fatal("no credentials")
+	}
+}
+
+// TestOfferFallbacks: the agent is offered every server but the one joined,
+// as URLs, and only the latest list waits for it.
+func TestOfferFallbacks(t *testing.T) {
+	ch := make(chan []string, 1)
+	offerFallbacks(ch, "10.0.0.1:6443", []string{"10.0.0.1:6443", "10.0.0.2:6443"})
+	offerFallbacks(ch, "10.0.0.1:6443", []string{"10.0.0.1:6443", "10.0.0.2:6443", "10.0.0.3:6443"})
+	got := <-ch
+	if want := []string{"https://10.0.0.2:6443", "https://10.0.0.3:6443"}; !slices.Equal(got, want) {
+		t.Fatalf("offered %v, want %v", got, want)
+	}
+	select {
+	case old := <-ch:
+		t.Fatalf("a stale list waits too: %v", old)
+	default:
 	}
 }

@@ -79,3 +79,39 @@ func TestMirrorHosts(t *testing.T) {
 		t.Error("a mirror URL without a scheme was accepted")
 	}
 }
+
+// TestMirrorFallbacks: the other servers' registries come after the mirror,
+// in order, and go when they leave; the file is replaced whole.
+func TestMirrorFallbacks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs.d")
+	m := Mirror{URL: "https://10.0.0.1:6443", CAFile: "/tls/ca.crt"}
+	if err := writeHostsDir(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	s := &Supervisor{opts: Options{Mirror: m}, paths: Paths{HostsDir: dir}}
+	read := func() string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "_default", "hosts.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if err := s.SetMirrorFallbacks([]string{"https://10.0.0.2:6443", "https://10.0.0.3:6443"}); err != nil {
+		t.Fatal(err)
+	}
+	got := read()
+	first, second, third := strings.Index(got, `[host."https://10.0.0.1:6443"]`), strings.Index(got, `[host."https://10.0.0.2:6443"]`), strings.Index(got, `[host."https://10.0.0.3:6443"]`)
+	if first < 0 || second < first || third < second || strings.Count(got, `ca = "/tls/ca.crt"`) != 3 {
+		t.Errorf("hosts.toml with two fallbacks:\n%s", got)
+	}
+	if err := s.SetMirrorFallbacks(nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); strings.Contains(got, "10.0.0.2") || !strings.Contains(got, "10.0.0.1") {
+		t.Errorf("hosts.toml once the others left:\n%s", got)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(dir, "_default")); len(entries) != 1 {
+		t.Errorf("_default holds %d entries, want hosts.toml alone", len(entries))
+	}
+}

@@ -13,6 +13,10 @@ import (
 type Mirror struct {
 	// URL is the registry's base URL, "https://HOST:PORT".
 	URL string
+	// Fallbacks are more registries serving the same content (the other
+	// servers'), tried in order when URL does not answer, before the
+	// registry the image names.
+	Fallbacks []string
 	// CAFile verifies the registry's serving certificate; CertFile and
 	// KeyFile are the node's client certificate, which it pulls with.
 	CAFile, CertFile, KeyFile string
@@ -23,22 +27,39 @@ type Mirror struct {
 // tag resolution; the registry the image names after it, which is what
 // containerd does with a hosts.toml that sets no server.
 func hostsTOML(m Mirror) ([]byte, error) {
-	u, err := url.Parse(m.URL)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("registry mirror URL %q: want https://HOST:PORT", m.URL)
-	}
 	var b strings.Builder
-	b.WriteString("# Written by the Skiff agent at every start; edits are overwritten.\n")
+	b.WriteString("# Written by the Skiff agent; edits are overwritten.\n")
 	b.WriteString("# Every registry is tried through the cluster registry first, then directly.\n")
-	fmt.Fprintf(&b, "[host.%s]\n", q(strings.TrimSuffix(u.Scheme+"://"+u.Host+u.Path, "/")))
-	b.WriteString("  capabilities = [\"pull\", \"resolve\"]\n")
-	if m.CAFile != "" {
-		fmt.Fprintf(&b, "  ca = %s\n", q(m.CAFile))
-	}
-	if m.CertFile != "" && m.KeyFile != "" {
-		fmt.Fprintf(&b, "  client = [[%s, %s]]\n", q(m.CertFile), q(m.KeyFile))
+	for _, raw := range append([]string{m.URL}, m.Fallbacks...) {
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("registry mirror URL %q: want https://HOST:PORT", raw)
+		}
+		fmt.Fprintf(&b, "[host.%s]\n", q(strings.TrimSuffix(u.Scheme+"://"+u.Host+u.Path, "/")))
+		b.WriteString("  capabilities = [\"pull\", \"resolve\"]\n")
+		if m.CAFile != "" {
+			fmt.Fprintf(&b, "  ca = %s\n", q(m.CAFile))
+		}
+		if m.CertFile != "" && m.KeyFile != "" {
+			fmt.Fprintf(&b, "  client = [[%s, %s]]\n", q(m.CertFile), q(m.KeyFile))
+		}
 	}
 	return []byte(b.String()), nil
+}
+
+// writeHostsTOML replaces the configuration of an existing hosts dir at
+// once: containerd reads it at every pull, and must never see half a file.
+func writeHostsTOML(dir string, m Mirror) error {
+	cfg, err := hostsTOML(m)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "_default", "hosts.toml")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, cfg, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // writeHostsDir replaces dir with the registry host configuration for m;
@@ -50,12 +71,8 @@ func writeHostsDir(dir string, m Mirror) error {
 	if m.URL == "" {
 		return os.MkdirAll(dir, 0o755)
 	}
-	cfg, err := hostsTOML(m)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Join(dir, "_default"), 0o755); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "_default", "hosts.toml"), cfg, 0o644)
+	return writeHostsTOML(dir, m)
 }

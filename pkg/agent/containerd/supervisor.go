@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,6 +129,25 @@ func New(opts Options) (*Supervisor, error) {
 // Paths says where this containerd keeps its files and sockets.
 func (s *Supervisor) Paths() Paths { return s.paths }
 
+// SetMirrorFallbacks makes urls the registries tried after the mirror's own
+// (the other servers' as they come and go), from the next pull on:
+// containerd reads its registry hosts at every pull. Without a mirror it
+// does nothing.
+func (s *Supervisor) SetMirrorFallbacks(urls []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.Mirror.URL == "" || slices.Equal(s.opts.Mirror.Fallbacks, urls) {
+		return nil
+	}
+	m := s.opts.Mirror
+	m.Fallbacks = slices.Clone(urls)
+	if err := writeHostsTOML(s.paths.HostsDir, m); err != nil {
+		return fmt.Errorf("containerd: registry hosts: %w", err)
+	}
+	s.opts.Mirror = m
+	return nil
+}
+
 // Endpoint is the CRI endpoint, "unix://DATA_DIR/agent/containerd/containerd.sock".
 func (s *Supervisor) Endpoint() string { return "unix://" + s.paths.Socket }
 
@@ -244,10 +264,13 @@ func (s *Supervisor) prepare() error {
 			s.log.Warn("overlay filesystems cannot be mounted under the data dir; using the slower native snapshotter", "dir", s.paths.Root)
 		}
 	}
-	if err := writeHostsDir(s.paths.HostsDir, s.opts.Mirror); err != nil {
+	s.mu.Lock()
+	mirror := s.opts.Mirror
+	s.mu.Unlock()
+	if err := writeHostsDir(s.paths.HostsDir, mirror); err != nil {
 		return fmt.Errorf("containerd: registry hosts: %w", err)
 	}
-	cfg, err := renderConfig(configParams{Paths: s.paths, SandboxImage: s.opts.SandboxImage, Snapshotter: s.snapshotter, CNIBinDir: s.opts.CNIBinDir, Mirror: s.opts.Mirror.URL != ""})
+	cfg, err := renderConfig(configParams{Paths: s.paths, SandboxImage: s.opts.SandboxImage, Snapshotter: s.snapshotter, CNIBinDir: s.opts.CNIBinDir, Mirror: mirror.URL != ""})
 	if err != nil {
 		return err
 	}
