@@ -16,23 +16,8 @@ go="${GO:-go}"
 dir="${COREDNS_DIR:-/tmp/skiff-coredns}"
 bin="$dir/coredns"
 
-say() { echo "coredns: $*" >&2; }
-
-if [ -x "$bin" ]; then
-  say "reusing $bin ($("$bin" -version 2>/dev/null | head -1)); delete it to rebuild"
-  echo "$bin"
-  exit 0
-fi
-
-if ! command -v "$go" >/dev/null 2>&1; then
-  say "Go is not installed (no '$go' on PATH, nor in /usr/local/go/bin)."
-  exit 1
-fi
-
-# Outside any module, so that Skiff's go.mod and GOFLAGS play no part.
-mkdir -p "$dir"
-cd "$dir"
-export GOFLAGS=-mod=mod GOWORK=off
+. "$(dirname "$0")/outside.sh"
+outside_begin coredns "$bin" -version
 
 version="${COREDNS_VERSION:-}"
 if [ -z "$version" ]; then

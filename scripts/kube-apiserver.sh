@@ -20,23 +20,8 @@ dir="${KUBE_APISERVER_DIR:-/tmp/skiff-kube-apiserver}"
 bin="$dir/kube-apiserver"
 version="${KUBE_APISERVER_VERSION:-v1.37.2}"
 
-say() { echo "kube-apiserver: $*" >&2; }
-
-if [ -x "$bin" ]; then
-  say "reusing $bin ($("$bin" --version 2>/dev/null | head -1)); delete it to rebuild"
-  echo "$bin"
-  exit 0
-fi
-
-if ! command -v "$go" >/dev/null 2>&1; then
-  say "Go is not installed (no '$go' on PATH, nor in /usr/local/go/bin)."
-  exit 1
-fi
-
-# Outside any module, so that Skiff's go.mod and GOFLAGS play no part.
-mkdir -p "$dir"
-cd "$dir"
-export GOFLAGS=-mod=mod GOWORK=off
+. "$(dirname "$0")/outside.sh"
+outside_begin kube-apiserver "$bin" --version
 
 say "fetching k8s.io/kubernetes@$version (a download of about 20 MB, once)"
 gomod=$("$go" mod download -json "k8s.io/kubernetes@$version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",*$/\1/p')

@@ -108,18 +108,7 @@ func TestReplayEndsAtAnotherTenantsRevision(t *testing.T) {
 	if _, err := store.Create(ctx, "/bootstrap/other", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	s := New(Config{Storage: store, Registry: NewRegistry(res)})
-	go func() { _ = s.Run(ctx) }()
-	<-s.Ready()
-	select {
-	case <-s.cache.replayed:
-	case <-time.After(3 * time.Second):
-		t.Fatal("the history replay did not end")
-	}
-	s.cache.mu.RLock()
-	n := s.cache.histLen
-	s.cache.mu.RUnlock()
-	if n != 1 {
+	if n := replayedHistory(ctx, t, New(Config{Storage: store, Registry: NewRegistry(res)})); n != 1 {
 		t.Errorf("the history holds %d events, want the ConfigMap's create", n)
 	}
 }
@@ -174,6 +163,15 @@ func TestReplayWaitsOutAStall(t *testing.T) {
 		}
 	}
 	s := New(Config{Storage: stalling{store, 3 * replayIdle}, Registry: NewRegistry(res), SharedStorage: true})
+	if n := replayedHistory(ctx, t, s); n != 3 {
+		t.Errorf("the history holds %d events after a stall, want the 3 creates", n)
+	}
+}
+
+// replayedHistory runs s until ctx ends and returns how many events its
+// history holds once the replay of storage's history has ended.
+func replayedHistory(ctx context.Context, t *testing.T, s *Server) int {
+	t.Helper()
 	go func() { _ = s.Run(ctx) }()
 	<-s.Ready()
 	select {
@@ -182,9 +180,6 @@ func TestReplayWaitsOutAStall(t *testing.T) {
 		t.Fatal("the history replay did not end")
 	}
 	s.cache.mu.RLock()
-	n := s.cache.histLen
-	s.cache.mu.RUnlock()
-	if n != 3 {
-		t.Errorf("the history holds %d events after a stall, want the 3 creates", n)
-	}
+	defer s.cache.mu.RUnlock()
+	return s.cache.histLen
 }

@@ -100,6 +100,12 @@ func runLB(t *testing.T, servers ...string) *loadbalancer.LoadBalancer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return start(t, lb)
+}
+
+// start runs lb until the test ends.
+func start(t *testing.T, lb *loadbalancer.LoadBalancer) *loadbalancer.LoadBalancer {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- lb.Run(ctx) }()
@@ -432,16 +438,7 @@ func runFaultyLB(t *testing.T, opts loadbalancer.Options, f *faults, servers ...
 	}
 	f.server = servers[0]
 	loadbalancer.WrapDial(lb, f.wrap)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- lb.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return lb
+	return start(t, lb)
 }
 
 // failChecks makes the next n health checks of f.server fail with f.fail
